@@ -1,0 +1,104 @@
+package convert
+
+import (
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// File is one file of a compose project held in memory. Name is a path
+// relative to the project directory, with forward slashes ("compose.yaml",
+// ".env", "config/nginx.conf").
+type File struct {
+	Name    string `json:"name"`
+	Content []byte `json:"content"`
+}
+
+// Source describes a compose project to load.
+//
+// A Source is either in memory (Files) or on disk (Dir). An in-memory source
+// is written to a private directory before loading, so every file the project
+// refers to must be among Files. An on-disk source may only refer to files
+// inside Dir. In both cases nothing else on the converting machine is read,
+// and the process environment is never used for interpolation.
+type Source struct {
+	// Name is the project name (docker compose -p). Empty means the
+	// top-level `name:` of the files, or else the directory's name.
+	Name string `json:"name,omitempty"`
+	// Dir is a project directory on disk. Empty for an in-memory source.
+	Dir string `json:"-"`
+	// Files holds the project's files for an in-memory source.
+	Files []File `json:"files,omitempty"`
+	// ComposeFiles names the compose files in override order: names among
+	// Files, or paths relative to Dir (absolute paths allowed with Dir).
+	// Empty means compose.yaml / docker-compose.yml and their overrides.
+	ComposeFiles []string `json:"composeFiles,omitempty"`
+	// EnvFiles names the --env-file files; empty means ".env" when present.
+	EnvFiles []string `json:"envFiles,omitempty"`
+	// Env holds explicit variables; they win over the env files.
+	Env map[string]string `json:"env,omitempty"`
+	// Profiles to enable.
+	Profiles []string `json:"profiles,omitempty"`
+}
+
+// BindMounts says what to do with bind mounts of host paths.
+type BindMounts string
+
+const (
+	// BindMountsSkip drops bind mounts with a warning (the default).
+	BindMountsSkip BindMounts = "skip"
+	// BindMountsHostPath turns them into hostPath volumes.
+	BindMountsHostPath BindMounts = "hostpath"
+	// BindMountsConfigMap turns bind mounts of files that are part of the
+	// source (uploaded, or inside Dir) into ConfigMaps; others are skipped.
+	BindMountsConfigMap BindMounts = "configmap"
+)
+
+// Options controls a conversion.
+type Options struct {
+	// Namespace for every namespaced object; empty leaves it unset.
+	Namespace string
+	// BindMounts chooses how host bind mounts are carried over.
+	BindMounts BindMounts
+}
+
+// Result is the outcome of a conversion.
+type Result struct {
+	Project  string                       `json:"project"`
+	Objects  []*unstructured.Unstructured `json:"objects"`
+	Warnings []Warning                    `json:"warnings"`
+	Graph    Graph                        `json:"graph"`
+}
+
+// Warning names something of the compose project that was not carried over
+// as it was, and where it was written.
+type Warning struct {
+	Service string `json:"service,omitempty"`
+	Key     string `json:"key,omitempty"`
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+// Graph is the topology of the app: services and who talks to whom.
+type Graph struct {
+	Nodes []Node `json:"nodes"`
+	Edges []Edge `json:"edges"`
+}
+
+// Node is one compose service.
+type Node struct {
+	ID       string   `json:"id"`
+	Image    string   `json:"image"`
+	Ports    []string `json:"ports,omitempty"`
+	Replicas int      `json:"replicas"`
+	Profiles []string `json:"profiles,omitempty"`
+}
+
+// Edge is a dependency of one service on another.
+type Edge struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Kind is "depends_on", "links" or "env".
+	Kind string `json:"kind"`
+	// Detail says more: the depends_on condition or the variable's name.
+	Detail string `json:"detail,omitempty"`
+}

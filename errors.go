@@ -1,0 +1,74 @@
+// Package meshdock holds the few types every part of meshdock shares: the
+// domain error with its code. Adapters and the core return these errors so the
+// HTTP layer and the CLI can tell the user what went wrong without leaking
+// internal detail.
+package meshdock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Error codes. The HTTP layer maps each one to a status code; the CLI maps
+// them to exit codes.
+const (
+	EINVALID     = "invalid"     // the input is wrong; the message says where
+	ENOTFOUND    = "not_found"   // the thing asked for does not exist
+	ECONFLICT    = "conflict"    // the request clashes with the current state
+	EUNAVAILABLE = "unavailable" // an outside world (engine, cluster) cannot be reached
+	ETOOLARGE    = "too_large"   // the input is over a size limit
+	EINTERNAL    = "internal"    // anything else: logged in full, shown as "internal error"
+	EUNSUPPORTED = "unsupported" // a valid request meshdock cannot carry out
+	EFORBIDDEN   = "forbidden"   // the request is refused on purpose (host, origin)
+	ECANCELED    = "canceled"    // the caller gave up
+)
+
+// Error is a domain error: a code and a message that is safe to show a user.
+type Error struct {
+	Code    string
+	Message string
+	// Err is the cause, kept for logs and errors.Is; never shown to users.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil && e.Message == "" {
+		return e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an *Error with the code and message that keeps err as its cause.
+func Wrap(code string, err error, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or EINTERNAL.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != "" {
+		return e.Code
+	}
+	if errors.Is(err, context.Canceled) {
+		return ECANCELED
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the user-facing message of err: the message of its
+// *Error, or "internal error" for anything unclassified.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != EINTERNAL {
+		return e.Error()
+	}
+	return "internal error"
+}

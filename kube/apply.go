@@ -1,0 +1,217 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/meshdock/meshdock"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+)
+
+// Ref names one object of a cluster.
+type Ref struct {
+	schema.GroupVersionKind
+	Namespace string // empty for cluster-scoped objects
+	Name      string
+}
+
+// RefOf returns the Ref of an object as it is written (its namespace may
+// still be empty where Apply would fill it in).
+func RefOf(obj *unstructured.Unstructured) Ref {
+	return Ref{GroupVersionKind: obj.GroupVersionKind(), Namespace: obj.GetNamespace(), Name: obj.GetName()}
+}
+
+// String is "Kind namespace/name", or "Kind name" for a cluster-scoped object.
+func (r Ref) String() string {
+	kind := r.Kind
+	if kind == "" {
+		kind = "object"
+	}
+	if r.Namespace == "" {
+		return kind + " " + r.Name
+	}
+	return kind + " " + r.Namespace + "/" + r.Name
+}
+
+// Action is what an apply did to one object.
+type Action string
+
+// The outcomes of applying one object.
+const (
+	Created    Action = "created"    // it did not exist
+	Configured Action = "configured" // it existed and changed
+	Unchanged  Action = "unchanged"  // it existed and the apply changed nothing
+)
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	// DryRun asks the server to validate, default and admit each object
+	// without persisting anything.
+	DryRun bool
+	// Namespace is given to namespaced objects that have none; empty means
+	// the namespace of the kubeconfig context.
+	Namespace string
+}
+
+// ApplyResult is the outcome for one applied object.
+type ApplyResult struct {
+	Ref    Ref // with the namespace that was used
+	Action Action
+	// Object is the object as the server returned it (with defaults, status
+	// and resourceVersion).
+	Object *unstructured.Unstructured
+}
+
+// ObjectError is the failure of one object of a set: which one, and the
+// server's (or the client's) reason.
+type ObjectError struct {
+	Ref Ref
+	Err error
+}
+
+func (e *ObjectError) Error() string { return e.Ref.String() + ": " + e.Err.Error() }
+func (e *ObjectError) Unwrap() error { return e.Err }
+
+// Apply applies objs in order with server-side apply, as field manager
+// "meshdock", taking over fields other managers own (a deploy says what the
+// app must look like). It goes on past a failed object, so one bad object
+// does not hide the others' errors, and stops when ctx ends. The results list
+// the objects that were applied; the error, if any, is an *meshdock.Error
+// whose cause joins one *ObjectError per failed object (errors.As finds them,
+// and apierrors.IsInvalid and friends see the server's status through them).
+func (c Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) ([]ApplyResult, error) {
+	if c.conn == nil {
+		return nil, ErrNoCluster
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = c.conn.cfg.Namespace
+	}
+	results := make([]ApplyResult, 0, len(objs))
+	var failed []error
+	for _, obj := range objs {
+		if err := ctx.Err(); err != nil {
+			failed = append(failed, err)
+			break
+		}
+		res, err := c.conn.apply(ctx, obj, opts)
+		if err != nil {
+			failed = append(failed, err)
+			continue
+		}
+		results = append(results, res)
+	}
+	if len(failed) == 0 {
+		return results, nil
+	}
+	return results, applyError(failed)
+}
+
+func (c *conn) apply(ctx context.Context, obj *unstructured.Unstructured, opts ApplyOptions) (ApplyResult, error) {
+	ref := RefOf(obj)
+	fail := func(err error) (ApplyResult, error) { return ApplyResult{}, &ObjectError{Ref: ref, Err: err} }
+	if ref.Kind == "" || ref.Version == "" {
+		return fail(meshdock.Errorf(meshdock.EINVALID, "object has no apiVersion or kind"))
+	}
+	if ref.Name == "" {
+		return fail(meshdock.Errorf(meshdock.EINVALID, "object has no name"))
+	}
+	m, err := c.mapping(ref.GroupVersionKind)
+	if err != nil {
+		return fail(err)
+	}
+	var ri dynamic.ResourceInterface
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		if ref.Namespace == "" {
+			ref.Namespace = opts.Namespace
+		}
+		ri = c.dynamic.Resource(m.Resource).Namespace(ref.Namespace)
+	} else {
+		ref.Namespace = ""
+		ri = c.dynamic.Resource(m.Resource)
+	}
+	obj = obj.DeepCopy()
+	obj.SetNamespace(ref.Namespace)
+	// The server refuses an apply configuration that carries managed fields,
+	// which objects read back from a cluster do.
+	obj.SetManagedFields(nil)
+
+	// Reading first is how we tell created from configured from unchanged:
+	// the apply answer alone does not say whether the object existed.
+	before, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		before, err = nil, nil
+	}
+	if err != nil {
+		return fail(err)
+	}
+	ao := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
+	if opts.DryRun {
+		ao.DryRun = []string{metav1.DryRunAll}
+	}
+	after, err := ri.Apply(ctx, ref.Name, obj, ao)
+	if err != nil {
+		return fail(err)
+	}
+	return ApplyResult{Ref: ref, Action: action(before, after, opts.DryRun), Object: after}, nil
+}
+
+// action compares the object before and after the apply. A persisted change
+// always gets a new resourceVersion; a dry run never does, so there the
+// objects themselves are compared.
+func action(before, after *unstructured.Unstructured, dryRun bool) Action {
+	switch {
+	case before == nil:
+		return Created
+	case !dryRun && before.GetResourceVersion() != after.GetResourceVersion():
+		return Configured
+	case dryRun && !equality.Semantic.DeepEqual(before.Object, after.Object):
+		return Configured
+	default:
+		return Unchanged
+	}
+}
+
+// applyError turns the failures of one Apply into a domain error. Its code is
+// the first failure's; its message, safe to show, lists every object with
+// the server's own words, which are about the user's objects.
+func applyError(failed []error) error {
+	msgs := make([]string, len(failed))
+	for i, err := range failed {
+		msgs[i] = err.Error()
+	}
+	return meshdock.Wrap(errorCode(failed[0]), errors.Join(failed...), "apply: %s", strings.Join(msgs, "; "))
+}
+
+// errorCode classifies a failure: our own checks carry their code, the
+// server's statuses map by reason, and anything else failed on the way to
+// the server.
+func errorCode(err error) string {
+	var de *meshdock.Error
+	if errors.As(err, &de) {
+		return de.Code
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return meshdock.ECANCELED
+	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
+		return meshdock.EINVALID
+	case apierrors.IsNotFound(err):
+		return meshdock.ENOTFOUND
+	case apierrors.IsConflict(err), apierrors.IsAlreadyExists(err):
+		return meshdock.ECONFLICT
+	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err):
+		return meshdock.EFORBIDDEN
+	}
+	var status apierrors.APIStatus
+	if errors.As(err, &status) && !apierrors.IsServiceUnavailable(err) && !apierrors.IsServerTimeout(err) && !apierrors.IsTimeout(err) {
+		return meshdock.EINTERNAL
+	}
+	return meshdock.EUNAVAILABLE
+}

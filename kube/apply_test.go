@@ -1,0 +1,263 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshdock/meshdock"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// app is a small app with a volume: its pods start only once the claim is
+// bound, and its Job completes (kwok runs no container).
+const app = `
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: meshdock/never-pulled:test
+        imagePullPolicy: Never
+        ports: [{name: http, containerPort: 8080}]
+        volumeMounts: [{name: data, mountPath: /data}]
+      volumes:
+      - name: data
+        persistentVolumeClaim: {claimName: data}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: meshdock/never-pulled:test, imagePullPolicy: Never}]
+`
+
+func TestApply(t *testing.T) {
+	c := testCluster(t)
+	ns := testNamespace(t, c)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+
+	results, err := c.Apply(ctx, objects(t, app), ApplyOptions{Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Action != Created || r.Ref.Namespace != ns {
+			t.Errorf("%s: %s, want created in %s", r.Ref, r.Action, ns)
+		}
+	}
+
+	start := time.Now()
+	var seen []string
+	err = c.WaitRollout(ctx, refs(results), RolloutOptions{Progress: func(s RolloutStatus) {
+		seen = append(seen, s.Ref.String()+": "+s.Message)
+	}})
+	if err != nil {
+		t.Fatalf("rollout: %v\nprogress: %s", err, strings.Join(seen, "\n"))
+	}
+	t.Logf("rolled out in %v:\n%s", time.Since(start), strings.Join(seen, "\n"))
+
+	dyn, _ := c.Dynamic()
+	get := func(resource, name string) *unstructured.Unstructured {
+		t.Helper()
+		obj, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: resource}).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return obj
+	}
+	// Every address the test cluster hands out must stay on loopback.
+	_, serviceRange, _ := net.ParseCIDR("127.96.0.0/16")
+	ip, _, _ := unstructured.NestedString(get("services", "web").Object, "spec", "clusterIP")
+	if !serviceRange.Contains(net.ParseIP(ip)) {
+		t.Errorf("Service clusterIP %q is not in %s", ip, serviceRange)
+	}
+	if phase, _, _ := unstructured.NestedString(get("persistentvolumeclaims", "data").Object, "status", "phase"); phase != "Bound" {
+		t.Errorf("PVC is %q, want Bound", phase)
+	}
+	pods, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, podRange, _ := net.ParseCIDR("127.100.0.0/16")
+	for _, p := range pods.Items {
+		phase, _, _ := unstructured.NestedString(p.Object, "status", "phase")
+		podIP, _, _ := unstructured.NestedString(p.Object, "status", "podIP")
+		if phase != "Running" || !podRange.Contains(net.ParseIP(podIP)) {
+			t.Errorf("pod %s is %s with IP %q, want Running in %s", p.GetName(), phase, podIP, podRange)
+		}
+	}
+
+	// The same set again changes nothing.
+	results, err = c.Apply(ctx, objects(t, app), ApplyOptions{Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Action != Unchanged {
+			t.Errorf("re-apply %s: %s, want unchanged", r.Ref, r.Action)
+		}
+	}
+
+	// One change: only that object is configured.
+	changed := objects(t, strings.Replace(app, "replicas: 1", "replicas: 2", 1))
+	results, err = c.Apply(ctx, changed, ApplyOptions{Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		want := Unchanged
+		if r.Ref.Kind == "Deployment" {
+			want = Configured
+		}
+		if r.Action != want {
+			t.Errorf("apply with 2 replicas, %s: %s, want %s", r.Ref, r.Action, want)
+		}
+	}
+	if err := c.WaitRollout(ctx, refs(results), RolloutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestApplyDryRun(t *testing.T) {
+	c := testCluster(t)
+	ns := testNamespace(t, c)
+	ctx := t.Context()
+	dyn, _ := c.Dynamic()
+	configMaps := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns)
+
+	objs := objects(t, app)
+	results, err := c.Apply(ctx, objs, ApplyOptions{Namespace: ns, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != len(objs) {
+		t.Fatalf("%d results for %d objects", len(results), len(objs))
+	}
+	for _, r := range results {
+		if r.Action != Created {
+			t.Errorf("%s: %s, want created", r.Ref, r.Action)
+		}
+		m, _ := c.conn.mapping(r.Ref.GroupVersionKind)
+		if _, err := dyn.Resource(m.Resource).Namespace(ns).Get(ctx, r.Ref.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("%s exists after a dry run (%v)", r.Ref, err)
+		}
+	}
+
+	cm := `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"mode": "%s"}}`
+	if _, err := c.Apply(ctx, objects(t, strings.Replace(cm, "%s", "a", 1)), ApplyOptions{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		mode string
+		want Action
+	}{{"b", Configured}, {"a", Unchanged}} {
+		results, err := c.Apply(ctx, objects(t, strings.Replace(cm, "%s", tt.mode, 1)), ApplyOptions{Namespace: ns, DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if results[0].Action != tt.want {
+			t.Errorf("dry run with mode %s: %s, want %s", tt.mode, results[0].Action, tt.want)
+		}
+		if got, _, _ := unstructured.NestedString(results[0].Object.Object, "data", "mode"); got != tt.mode {
+			t.Errorf("dry run answer has mode %q, want %q", got, tt.mode)
+		}
+	}
+	live, err := configMaps.Get(ctx, "settings", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := unstructured.NestedString(live.Object, "data", "mode"); got != "a" {
+		t.Errorf("dry run changed the live object: mode %q", got)
+	}
+}
+
+func TestApplyBadObjects(t *testing.T) {
+	c := testCluster(t)
+	ns := testNamespace(t, c)
+	tests := []struct {
+		name, doc, ref, inMessage, code, objName string
+	}{
+		{"invalid spec", `{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bad"}, "spec": {"template": {"spec": {}}}}`,
+			"Deployment " + ns + "/bad", "spec.template.spec.containers: Required value", meshdock.EINVALID, "bad"},
+		// Server-side apply is strict: a field the schema does not know is an
+		// error, not silently dropped.
+		{"unknown field", `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "typo"}, "dta": {"a": "b"}}`,
+			"ConfigMap " + ns + "/typo", `.dta: field not declared in schema`, meshdock.EINVALID, "typo"},
+		{"unknown kind", `{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}`,
+			"Widget w", "no kind Widget.example.com", meshdock.EINVALID, "w"},
+		{"no name", `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}`,
+			"ConfigMap", "no name", meshdock.EINVALID, ""},
+	}
+	good := `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "good"}}`
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			results, err := c.Apply(t.Context(), objects(t, tt.doc+"\n---\n"+good), ApplyOptions{Namespace: ns})
+			if err == nil {
+				t.Fatal("Apply succeeded")
+			}
+			t.Log(err)
+			if !strings.Contains(err.Error(), tt.ref) || !strings.Contains(err.Error(), tt.inMessage) {
+				t.Errorf("error %q does not name %q and say %q", err, tt.ref, tt.inMessage)
+			}
+			var oe *ObjectError
+			if !errors.As(err, &oe) || oe.Ref.Name != tt.objName {
+				t.Errorf("no *ObjectError for %s in %#v", tt.ref, err)
+			}
+			if got := meshdock.ErrorCode(err); got != tt.code {
+				t.Errorf("code %q, want %q", got, tt.code)
+			}
+			// One bad object does not stop the others.
+			if len(results) != 1 || results[0].Ref.Name != "good" {
+				t.Errorf("results %+v, want the good ConfigMap applied", results)
+			}
+		})
+	}
+	_, err := c.Apply(t.Context(), objects(t, tests[0].doc), ApplyOptions{Namespace: ns})
+	if !apierrors.IsInvalid(err) {
+		t.Errorf("apierrors.IsInvalid(%v) = false: the server's status must stay reachable", err)
+	}
+}
+
+func BenchmarkApply(b *testing.B) {
+	c := testCluster(b)
+	ns := testNamespace(b, c)
+	objs := objects(b, app)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := c.Apply(ctx, objs, ApplyOptions{Namespace: ns}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshdock/meshdock"
+)
+
+func TestRolloutStatus(t *testing.T) {
+	tests := []struct {
+		name, doc string
+		done      bool
+		failed    bool
+		inMessage string
+	}{
+		{"deployment not observed", `{"kind": "Deployment", "metadata": {"generation": 2}, "status": {"observedGeneration": 1}}`,
+			false, false, "controller"},
+		{"deployment updating", `{"kind": "Deployment", "metadata": {"generation": 1}, "spec": {"replicas": 3}, "status": {"observedGeneration": 1, "updatedReplicas": 1}}`,
+			false, false, "1 of 3 replicas updated"},
+		{"deployment old replicas", `{"kind": "Deployment", "spec": {"replicas": 2}, "status": {"updatedReplicas": 2, "replicas": 3}}`,
+			false, false, "1 old replicas"},
+		{"deployment unavailable", `{"kind": "Deployment", "status": {"updatedReplicas": 1, "replicas": 1}}`,
+			false, false, "0 of 1 updated replicas available"},
+		{"deployment done", `{"kind": "Deployment", "status": {"updatedReplicas": 1, "replicas": 1, "availableReplicas": 1}}`,
+			true, false, "1 replicas available"},
+		{"deployment scaled to zero", `{"kind": "Deployment", "spec": {"replicas": 0}, "status": {}}`,
+			true, false, ""},
+		{"deployment deadline", `{"kind": "Deployment", "status": {"conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "took too long"}]}}`,
+			false, true, "took too long"},
+		{"statefulset not ready", `{"kind": "StatefulSet", "spec": {"replicas": 2}, "status": {"readyReplicas": 1}}`,
+			false, false, "1 of 2 pods ready"},
+		{"statefulset old revision", `{"kind": "StatefulSet", "spec": {"replicas": 1}, "status": {"readyReplicas": 1, "updatedReplicas": 0, "currentRevision": "a", "updateRevision": "b"}}`,
+			false, false, "revision b"},
+		{"statefulset partition", `{"kind": "StatefulSet", "spec": {"replicas": 3, "updateStrategy": {"rollingUpdate": {"partition": 2}}}, "status": {"readyReplicas": 3, "updatedReplicas": 1}}`,
+			true, false, "partitioned"},
+		{"statefulset done", `{"kind": "StatefulSet", "spec": {"replicas": 1}, "status": {"readyReplicas": 1, "currentRevision": "b", "updateRevision": "b"}}`,
+			true, false, ""},
+		{"statefulset on delete", `{"kind": "StatefulSet", "spec": {"updateStrategy": {"type": "OnDelete"}}}`,
+			true, false, "OnDelete"},
+		{"daemonset updating", `{"kind": "DaemonSet", "status": {"desiredNumberScheduled": 2, "updatedNumberScheduled": 1}}`,
+			false, false, "1 of 2 pods updated"},
+		{"daemonset done", `{"kind": "DaemonSet", "status": {"desiredNumberScheduled": 2, "updatedNumberScheduled": 2, "numberAvailable": 2}}`,
+			true, false, ""},
+		{"job running", `{"kind": "Job", "metadata": {"generation": 1}, "status": {"active": 1}}`,
+			false, false, "0 succeeded, 1 active"},
+		{"job complete", `{"kind": "Job", "status": {"conditions": [{"type": "Complete", "status": "True"}]}}`,
+			true, false, "complete"},
+		{"job failed", `{"kind": "Job", "status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "too many"}]}}`,
+			false, true, "BackoffLimitExceeded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := rolloutStatus(objects(t, tt.doc)[0])
+			if st.Done != tt.done || (err != nil) != tt.failed || !strings.Contains(st.Message, tt.inMessage) {
+				t.Errorf("got done=%v err=%v message %q; want done=%v failed=%v message with %q",
+					st.Done, err, st.Message, tt.done, tt.failed, tt.inMessage)
+			}
+		})
+	}
+}
+
+func TestWaitRolloutTimeout(t *testing.T) {
+	c := testCluster(t)
+	ns := testNamespace(t, c)
+	// No node has this label, so the pod is never scheduled.
+	stuck := strings.Replace(strings.Replace(app, "      containers:\n      - name: web", "      nodeSelector: {meshdock.dev/none: \"true\"}\n      containers:\n      - name: web", 1), "name: web,", "name: stuck,", 1)
+	results, err := c.Apply(t.Context(), objects(t, stuck), ApplyOptions{Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	err = c.WaitRollout(ctx, refs(results), RolloutOptions{})
+	if !errors.Is(err, context.DeadlineExceeded) || meshdock.ErrorCode(err) != meshdock.EUNAVAILABLE {
+		t.Fatalf("WaitRollout = %v, want a deadline error", err)
+	}
+	if want := "Deployment " + ns + "/stuck (0 of 1 updated replicas available)"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+}
+
+func TestWaitRolloutJobFailed(t *testing.T) {
+	c := testCluster(t)
+	ns := testNamespace(t, c)
+	// activeDeadlineSeconds fails the Job even though kwok would complete it.
+	job := `{"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "doomed"}, "spec": {"activeDeadlineSeconds": 1, "backoffLimit": 0,
+	  "template": {"spec": {"restartPolicy": "Never", "nodeSelector": {"meshdock.dev/none": "true"}, "containers": [{"name": "x", "image": "none"}]}}}}`
+	results, err := c.Apply(t.Context(), objects(t, job), ApplyOptions{Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err = c.WaitRollout(ctx, refs(results), RolloutOptions{})
+	var oe *ObjectError
+	if !errors.As(err, &oe) || oe.Ref.Name != "doomed" || !strings.Contains(err.Error(), "DeadlineExceeded") {
+		t.Fatalf("WaitRollout = %v, want the Job's failure", err)
+	}
+}

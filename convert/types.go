@@ -55,9 +55,12 @@ const (
 // Options controls a conversion.
 type Options struct {
 	// Namespace for every namespaced object; empty leaves it unset.
-	Namespace string
+	Namespace string `json:"namespace,omitempty"`
 	// BindMounts chooses how host bind mounts are carried over.
-	BindMounts BindMounts
+	BindMounts BindMounts `json:"bindMounts,omitempty"`
+	// WaitImage is the image of the init containers that wait for
+	// dependencies; empty means DefaultWaitImage.
+	WaitImage string `json:"waitImage,omitempty"`
 }
 
 // Result is the outcome of a conversion.

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/convert"
+)
+
+func init() {
+	commands["convert"] = command{summary: "Convert a compose app to Kubernetes manifests", run: runConvert}
+}
+
+// stringList is a repeatable string flag (-f a -f b).
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func runConvert(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var files, envFiles, profiles, envs stringList
+	fs.Var(&files, "f", "compose file (repeatable; default: compose.yaml or docker-compose.yml and its override)")
+	fs.Var(&files, "file", "same as -f")
+	fs.Var(&envFiles, "env-file", "file of variables for interpolation (repeatable; default: .env)")
+	fs.Var(&envs, "e", "variable for interpolation, KEY=VALUE (repeatable; wins over env files)")
+	fs.Var(&profiles, "profile", "profile to enable (repeatable)")
+	project := fs.String("p", "", "project name")
+	fs.StringVar(project, "project-name", "", "same as -p")
+	dir := fs.String("project-directory", "", "project directory (default: the first compose file's directory)")
+	namespace := fs.String("n", "", "namespace of the objects")
+	fs.StringVar(namespace, "namespace", "", "same as -n")
+	output := fs.String("o", "yaml", "output format: yaml or json")
+	fs.StringVar(output, "output", "yaml", "same as -o")
+	outDir := fs.String("out", "", "write the manifests into this directory (one file per object) instead of stdout")
+	bind := fs.String("bind-mounts", "skip", "what to do with bind mounts: skip, hostpath or configmap")
+	quiet := fs.Bool("q", false, "do not print warnings")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: meshdock convert [-f compose.yaml]... [--env-file F] [--profile P] [-p NAME] [-n NAMESPACE] [-o yaml|json] [--out DIR]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "meshdock convert: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if *output != "yaml" && *output != "json" {
+		fmt.Fprintf(stderr, "meshdock convert: -o must be yaml or json, not %q\n", *output)
+		return exitUsage
+	}
+	mode := convert.BindMounts(*bind)
+	if mode != convert.BindMountsSkip && mode != convert.BindMountsHostPath && mode != convert.BindMountsConfigMap {
+		fmt.Fprintf(stderr, "meshdock convert: --bind-mounts must be skip, hostpath or configmap, not %q\n", *bind)
+		return exitUsage
+	}
+	src, err := cliSource(files, envFiles, envs, profiles, *project, *dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "meshdock convert: %v\n", err)
+		return exitUsage
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := convert.Convert(ctx, src, convert.Options{Namespace: *namespace, BindMounts: mode})
+	if err != nil {
+		fmt.Fprintf(stderr, "meshdock convert: %s\n", meshdock.ErrorMessage(err))
+		if meshdock.ErrorCode(err) == meshdock.EINTERNAL {
+			fmt.Fprintf(stderr, "  cause: %v\n", err)
+		}
+		return exitError
+	}
+	if !*quiet {
+		for _, w := range res.Warnings {
+			fmt.Fprintf(stderr, "warning: %s\n", formatWarning(w))
+		}
+	}
+	if *outDir != "" {
+		if err := writeDir(*outDir, *output, res); err != nil {
+			fmt.Fprintf(stderr, "meshdock convert: %v\n", err)
+			return exitError
+		}
+		return exitOK
+	}
+	write := convert.WriteYAML
+	if *output == "json" {
+		write = convert.WriteJSON
+	}
+	if err := write(stdout, res.Objects); err != nil {
+		fmt.Fprintf(stderr, "meshdock convert: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// cliSource builds the Source for files on disk: the project directory is
+// the first compose file's directory, as for docker compose.
+func cliSource(files, envFiles, envs, profiles []string, name, dir string) (convert.Source, error) {
+	src := convert.Source{Name: name, Profiles: profiles, Env: map[string]string{}}
+	for _, kv := range envs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return src, fmt.Errorf("-e %q: want KEY=VALUE", kv)
+		}
+		src.Env[k] = v
+	}
+	if dir == "" {
+		dir = "."
+		if len(files) > 0 {
+			dir = filepath.Dir(files[0])
+		}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return src, err
+	}
+	src.Dir = abs
+	for _, f := range files {
+		src.ComposeFiles = append(src.ComposeFiles, relativeTo(abs, f))
+	}
+	for _, f := range envFiles {
+		src.EnvFiles = append(src.EnvFiles, relativeTo(abs, f))
+	}
+	return src, nil
+}
+
+// relativeTo names a file given on the command line relative to the
+// project directory when it is inside it, and absolutely otherwise.
+func relativeTo(dir, f string) string {
+	abs, err := filepath.Abs(f)
+	if err != nil {
+		return f
+	}
+	if rel, err := filepath.Rel(dir, abs); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(rel)
+	}
+	return abs
+}
+
+func formatWarning(w convert.Warning) string {
+	var b strings.Builder
+	if w.File != "" {
+		b.WriteString(w.File)
+		if w.Line > 0 {
+			fmt.Fprintf(&b, ":%d", w.Line)
+		}
+		b.WriteString(": ")
+	}
+	if w.Service != "" {
+		fmt.Fprintf(&b, "service %s: ", w.Service)
+	}
+	if w.Key != "" {
+		fmt.Fprintf(&b, "%s: ", w.Key)
+	}
+	b.WriteString(w.Message)
+	return b.String()
+}
+
+// writeDir writes one file per object, named name-kind, as kompose does
+// for an output directory.
+func writeDir(dir, format string, res *convert.Result) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, o := range res.Objects {
+		var buf bytes.Buffer
+		var err error
+		if format == "json" {
+			var b []byte
+			b, err = json.MarshalIndent(o.Object, "", "  ")
+			buf.Write(append(b, '\n'))
+		} else {
+			err = convert.WriteYAML(&buf, []*unstructured.Unstructured{o})
+		}
+		if err != nil {
+			return err
+		}
+		name := strings.ToLower(o.GetName()+"-"+o.GetKind()) + "." + format
+		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,80 @@
+package convert
+
+import (
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/meshdock/meshdock"
+)
+
+// checkIncludes refuses `include` entries that would make compose-go read a
+// file outside the project while loading: their env_file and
+// project_directory are used as they are, not through the resource loader.
+// Paths that depend on variables are refused too, since their value is only
+// known inside compose-go.
+func checkIncludes(root, file string, content []byte) error {
+	var doc yaml.Node
+	if yaml.Unmarshal(content, &doc) != nil || len(doc.Content) == 0 {
+		return nil // compose-go reports the syntax error with its position
+	}
+	inc := child(doc.Content[0], "include")
+	if inc == nil || inc.value.Kind != yaml.SequenceNode {
+		return nil
+	}
+	name := relName(root, file)
+	for _, item := range inc.value.Content {
+		if item.Kind != yaml.MappingNode {
+			continue
+		}
+		for _, key := range []string{"env_file", "project_directory"} {
+			kv := child(item, key)
+			if kv == nil {
+				continue
+			}
+			values := []*yaml.Node{kv.value}
+			if kv.value.Kind == yaml.SequenceNode {
+				values = kv.value.Content
+			}
+			for _, v := range values {
+				p := v.Value
+				if p == "/dev/null" && key == "env_file" {
+					continue
+				}
+				bad := strings.Contains(p, "$")
+				if !bad {
+					bad = !within(root, resolveIn(root, p)) || !within(root, resolveIn(filepath.Dir(file), p))
+				}
+				if bad {
+					return meshdock.Errorf(meshdock.EINVALID, "%s:%d: include.%s %s is outside the project (or depends on a variable): only files of the project can be used", name, v.Line, key, p)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func resolveIn(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
+}
+
+// realWithin reports whether p, with symbolic links followed, is inside
+// root. A path that does not exist yet counts as inside when its name is.
+func realWithin(root, p string) bool {
+	if !within(root, p) {
+		return false
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return false
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return true
+	}
+	return within(realRoot, real)
+}

@@ -1,0 +1,209 @@
+package convert
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Convert loads a compose project and turns it into Kubernetes objects:
+// kompose does the bulk of the mapping, then one pass per defect fixes what
+// it gets wrong and reports what could not be carried over.
+func Convert(ctx context.Context, src Source, opt Options) (*Result, error) {
+	p, err := Load(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	return ConvertProject(ctx, p, opt)
+}
+
+// ConvertProject converts an already loaded project.
+func ConvertProject(ctx context.Context, p *Project, opt Options) (*Result, error) {
+	if opt.BindMounts == "" {
+		opt.BindMounts = BindMountsSkip
+	}
+	s := newState(p, opt)
+	in, err := s.komposeInput()
+	if err != nil {
+		return nil, err
+	}
+	objs, err := runKompose(ctx, in, opt.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	s.objs = objs
+	s.index()
+	for _, pass := range passes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := pass.run(s); err != nil {
+			return nil, fmt.Errorf("%s: %w", pass.name, err)
+		}
+	}
+	out, err := toUnstructured(s.objs)
+	if err != nil {
+		return nil, err
+	}
+	sortObjects(out)
+	warnings := append(append([]Warning{}, p.Warnings...), s.warnings...)
+	sortWarnings(warnings)
+	return &Result{Project: p.Name, Objects: out, Warnings: warnings, Graph: buildGraph(s)}, nil
+}
+
+// passes run in this order over kompose's output. Each lives in its own
+// file, named after what it fixes.
+var passes = []struct {
+	name string
+	run  func(*state) error
+}{
+	{"restart", restartPass},
+	{"env", envPass},
+	{"build", buildPass},
+	{"ports", portsPass},
+	{"services", servicesPass},
+	{"probes", probesPass},
+	{"secrets", secretsPass},
+	{"configs", configsPass},
+	{"volumes", volumesPass},
+	{"depends_on", dependsOnPass},
+	{"dropped", droppedPass},
+	{"labels", labelsPass},
+}
+
+// state is what the passes share: the loaded project, kompose's objects,
+// and the workload of each compose service.
+type state struct {
+	p        *Project
+	opt      Options
+	objs     []runtime.Object
+	warnings []Warning
+	// names maps a compose service to the name of its Kubernetes objects.
+	names map[string]string
+	// pods maps a compose service to its pod template.
+	pods map[string]*workload
+}
+
+// workload is the controller kompose made for a service.
+type workload struct {
+	obj  runtime.Object
+	meta *metaRef
+	spec *corev1.PodSpec
+	tmpl *corev1.PodTemplateSpec
+}
+
+type metaRef struct {
+	labels      *map[string]string
+	annotations *map[string]string
+}
+
+func newState(p *Project, opt Options) *state {
+	s := &state{p: p, opt: opt, names: map[string]string{}, pods: map[string]*workload{}}
+	taken := map[string]string{}
+	for _, name := range p.ServiceNames() {
+		k := dnsName(name)
+		if other, ok := taken[k]; ok {
+			k = dnsName(name + "-" + shortHash(name))
+			s.warn(name, "", fmt.Sprintf("service name %q maps to the same Kubernetes name as %q; it is named %q", name, other, k))
+		}
+		taken[k] = name
+		s.names[name] = k
+		if k != name {
+			s.warn(name, "", fmt.Sprintf("service name %q is not a valid Kubernetes name; its objects and host name are %q", name, k))
+		}
+	}
+	return s
+}
+
+// warn records a warning about a service's key, located in the user's files.
+func (s *state) warn(service, key, msg string) {
+	var file string
+	var line int
+	if service != "" {
+		if key != "" {
+			file, line = s.p.loc.serviceKey(service, splitKey(key)...)
+		} else {
+			file, line = s.p.loc.serviceKey(service)
+		}
+	} else if key != "" {
+		file, line = s.p.loc.path(splitKey(key)...)
+	}
+	s.warnings = append(s.warnings, Warning{Service: service, Key: key, File: file, Line: line, Message: msg})
+}
+
+// service returns a compose service by name.
+func (s *state) service(name string) types.ServiceConfig { return s.p.Services[name] }
+
+// index finds the workload of every service in kompose's output.
+func (s *state) index() {
+	byName := map[string]string{}
+	for svc, k := range s.names {
+		byName[k] = svc
+	}
+	for _, o := range s.objs {
+		var w *workload
+		var name string
+		switch v := o.(type) {
+		case *appsv1.Deployment:
+			name, w = v.Name, &workload{obj: v, meta: &metaRef{&v.Labels, &v.Annotations}, spec: &v.Spec.Template.Spec, tmpl: &v.Spec.Template}
+		case *appsv1.DaemonSet:
+			name, w = v.Name, &workload{obj: v, meta: &metaRef{&v.Labels, &v.Annotations}, spec: &v.Spec.Template.Spec, tmpl: &v.Spec.Template}
+		case *appsv1.StatefulSet:
+			name, w = v.Name, &workload{obj: v, meta: &metaRef{&v.Labels, &v.Annotations}, spec: &v.Spec.Template.Spec, tmpl: &v.Spec.Template}
+		case *batchv1.Job:
+			name, w = v.Name, &workload{obj: v, meta: &metaRef{&v.Labels, &v.Annotations}, spec: &v.Spec.Template.Spec, tmpl: &v.Spec.Template}
+		default:
+			continue
+		}
+		if svc, ok := byName[name]; ok {
+			s.pods[svc] = w
+		}
+	}
+}
+
+// container returns the main container of a service's pod.
+func (w *workload) container() *corev1.Container {
+	if w == nil || len(w.spec.Containers) == 0 {
+		return nil
+	}
+	return &w.spec.Containers[0]
+}
+
+// add appends objects to the output.
+func (s *state) add(objs ...runtime.Object) { s.objs = append(s.objs, objs...) }
+
+// remove drops objects from the output.
+func (s *state) remove(drop func(runtime.Object) bool) {
+	out := s.objs[:0]
+	for _, o := range s.objs {
+		if !drop(o) {
+			out = append(out, o)
+		}
+	}
+	s.objs = out
+}
+
+func sortWarnings(ws []Warning) {
+	sort.SliceStable(ws, func(i, j int) bool {
+		a, b := ws[i], ws[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Service != b.Service {
+			return a.Service < b.Service
+		}
+		if a.Key != b.Key {
+			return a.Key < b.Key
+		}
+		return a.Message < b.Message
+	})
+}

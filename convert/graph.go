@@ -1,0 +1,115 @@
+package convert
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// hostToken finds words in an environment value that could be host names:
+// "db", "postgres://user@db:5432/x", "http://api:8000", "cache:6379".
+var hostToken = regexp.MustCompile(`[A-Za-z0-9][A-Za-z0-9_.-]*`)
+
+// buildGraph returns the app's topology: a node per service, and an edge
+// for each depends_on, link, and environment value that names another
+// service (or one of its host names) as a host.
+func buildGraph(s *state) Graph {
+	g := Graph{Nodes: []Node{}, Edges: []Edge{}}
+	hosts := map[string]string{} // host name -> service
+	for _, name := range s.p.ServiceNames() {
+		hosts[name] = name
+		for _, a := range s.hostAliases(name) {
+			hosts[a.name] = name
+		}
+	}
+	seen := map[string]bool{}
+	edge := func(e Edge) {
+		k := e.From + "\x00" + e.To + "\x00" + e.Kind + "\x00" + e.Detail
+		if e.From != e.To && !seen[k] {
+			seen[k] = true
+			g.Edges = append(g.Edges, e)
+		}
+	}
+	for _, name := range s.p.ServiceNames() {
+		svc := s.service(name)
+		n := Node{ID: name, Image: s.imageOf(name), Replicas: 1, Profiles: svc.Profiles}
+		if svc.Deploy != nil && svc.Deploy.Replicas != nil {
+			n.Replicas = *svc.Deploy.Replicas
+		} else if svc.Scale != nil {
+			n.Replicas = *svc.Scale
+		}
+		for _, p := range svc.Ports {
+			proto := p.Protocol
+			if proto == "" {
+				proto = "tcp"
+			}
+			if p.Published != "" {
+				n.Ports = append(n.Ports, fmt.Sprintf("%s:%d/%s", p.Published, p.Target, proto))
+			} else {
+				n.Ports = append(n.Ports, fmt.Sprintf("%d/%s", p.Target, proto))
+			}
+		}
+		for _, e := range svc.Expose {
+			n.Ports = append(n.Ports, e)
+		}
+		g.Nodes = append(g.Nodes, n)
+
+		deps := make([]string, 0, len(svc.DependsOn))
+		for d := range svc.DependsOn {
+			deps = append(deps, d)
+		}
+		sort.Strings(deps)
+		for _, d := range deps {
+			edge(Edge{From: name, To: d, Kind: "depends_on", Detail: svc.DependsOn[d].Condition})
+		}
+		for _, l := range svc.Links {
+			target, _, _ := strings.Cut(l, ":")
+			if _, ok := s.p.Services[target]; ok {
+				edge(Edge{From: name, To: target, Kind: "links"})
+			}
+		}
+		keys := make([]string, 0, len(svc.Environment))
+		for k := range svc.Environment {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v := svc.Environment[k]
+			if v == nil {
+				continue
+			}
+			for _, tok := range hostTokens(*v) {
+				if to, ok := hosts[tok]; ok {
+					edge(Edge{From: name, To: to, Kind: "env", Detail: k})
+				}
+			}
+		}
+	}
+	return g
+}
+
+// hostTokens returns the parts of a value in host position: the whole
+// value, the host of a URL, or the host of host:port; user names,
+// passwords and paths are left out.
+func hostTokens(v string) []string {
+	var out []string
+	for _, part := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
+		if i := strings.Index(part, "://"); i >= 0 {
+			part = part[i+3:]
+		}
+		if i := strings.IndexAny(part, "/?#"); i >= 0 {
+			part = part[:i]
+		}
+		if i := strings.LastIndex(part, "@"); i >= 0 {
+			part = part[i+1:]
+		}
+		if h, _, ok := strings.Cut(part, ":"); ok {
+			part = h
+		}
+		if hostToken.MatchString(part) && hostToken.FindString(part) == part {
+			out = append(out, part)
+		}
+	}
+	return out
+}

@@ -1,0 +1,96 @@
+package convert
+
+import (
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// komposeInput returns the copy of the project that kompose sees: names
+// made valid, and everything removed that kompose mishandles or would read
+// from disk or the environment; our passes carry those over instead.
+func (s *state) komposeInput() (*types.Project, error) {
+	in, err := s.p.WithServicesTransform(func(name string, svc types.ServiceConfig) (types.ServiceConfig, error) {
+		return svc, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	volNames := map[string]string{}
+	vols := types.Volumes{}
+	for name, v := range in.Volumes {
+		k := dnsSubdomain(name)
+		volNames[name] = k
+		v.Name = k
+		vols[k] = v
+	}
+	services := types.Services{}
+	for name, svc := range in.Services {
+		k := s.names[name]
+		svc.Name = k
+		if svc.Image == "" {
+			svc.Image = s.imageOf(name)
+		}
+		svc.Build = nil
+		svc.Secrets, svc.Configs = nil, nil
+		svc.EnvFiles, svc.LabelFiles = nil, nil
+		svc.HealthCheck = nil
+		svc.DependsOn = nil
+		svc.Profiles = nil
+		svc.Links, svc.ExternalLinks = nil, nil
+		svc.NetworkMode, svc.Networks = "", nil
+		svc.Restart = ""
+		svc.ContainerName = ""
+		svc.VolumesFrom = nil
+		svc.Extends = nil
+		if svc.Deploy != nil {
+			svc.Deploy.RestartPolicy = nil
+		}
+		kept := svc.Volumes[:0]
+		for _, v := range svc.Volumes {
+			switch v.Type {
+			case types.VolumeTypeVolume:
+				if v.Source != "" {
+					v.Source = volNames[v.Source]
+				}
+				kept = append(kept, v)
+			case types.VolumeTypeTmpfs:
+				kept = append(kept, v)
+			}
+		}
+		svc.Volumes = kept
+		svc.Labels = komposeLabels(svc.Labels)
+		services[k] = svc
+	}
+	in.Services = services
+	in.DisabledServices = nil
+	in.Volumes = vols
+	in.Secrets, in.Configs, in.Networks = nil, nil, nil
+	in.Extensions = nil
+	return in, nil
+}
+
+// komposeLabels keeps the labels kompose understands that cannot make it
+// read files; the others become annotations in the labels pass.
+func komposeLabels(l types.Labels) types.Labels {
+	out := types.Labels{}
+	for k, v := range l {
+		switch k {
+		case "kompose.service.type", "kompose.service.expose", "kompose.service.nodeport.port",
+			"kompose.service.external-traffic-policy", "kompose.image-pull-policy",
+			"kompose.controller.type", "kompose.cronjob.schedule", "kompose.cronjob.concurrency_policy",
+			"kompose.cronjob.backoff_limit", "kompose.service.healthcheck.readiness.disable",
+			"kompose.serviceaccount-name", "kompose.hpa.replicas.min", "kompose.hpa.replicas.max",
+			"kompose.hpa.cpu", "kompose.hpa.memory":
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// imageOf returns the image a service runs: its own, or for a service that
+// is only built, the name docker compose gives the image it builds.
+func (s *state) imageOf(service string) string {
+	if img := s.p.Services[service].Image; img != "" {
+		return img
+	}
+	return s.p.Name + "-" + service
+}

@@ -1,0 +1,477 @@
+package convert
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/sirupsen/logrus"
+
+	"github.com/meshdock/meshdock"
+)
+
+// Limits on what Load accepts. They keep a hostile upload from costing more
+// than a real app would.
+const (
+	MaxComposeFileSize = 4 << 20  // one compose file
+	MaxFileSize        = 4 << 20  // any other file of the project
+	MaxSourceSize      = 16 << 20 // all files together
+	MaxFiles           = 500
+	maxYAMLDepth       = 100 // nesting levels; real compose files use fewer than 10
+)
+
+// defaultComposeFiles are tried in order when Source.ComposeFiles is empty,
+// as docker compose does.
+var defaultComposeFiles = []string{"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
+
+// Project is a loaded, fully resolved compose project.
+type Project struct {
+	*types.Project
+	// Files are the compose files, as the user named them.
+	Files []string
+	// Warnings found while loading.
+	Warnings []Warning
+
+	loc  *locator
+	root string // the directory the project was loaded from (gone after Load)
+	// inMemory is true for a source given as files rather than a directory.
+	inMemory bool
+	// contents holds the files that secrets, configs and bind mounts name,
+	// read while the project directory was open, keyed by absolute path.
+	contents map[string][]byte
+}
+
+// Load reads a compose project with compose-go: several files with override
+// semantics, `.env` and explicit variables, profiles and the project-name
+// rules. Interpolation uses only the source's own variables, never the
+// process environment; a variable that is not set becomes empty with a
+// warning. Every file the project names must belong to the source.
+func Load(ctx context.Context, src Source) (*Project, error) {
+	files, err := openSource(src)
+	if err != nil {
+		return nil, err
+	}
+	defer files.close()
+
+	composeNames, err := composeFileNames(src, files)
+	if err != nil {
+		return nil, err
+	}
+	p := &Project{Files: composeNames, root: files.root(), inMemory: src.Dir == "", loc: &locator{}, contents: map[string][]byte{}}
+
+	env, err := loadEnv(src, files)
+	if err != nil {
+		return nil, err
+	}
+
+	details := types.ConfigDetails{WorkingDir: files.root(), Environment: env}
+	for _, name := range composeNames {
+		content, err := files.read(name, MaxComposeFileSize)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkYAML(name, content); err != nil {
+			return nil, err
+		}
+		if err := checkIncludes(files.root(), files.abs(name), content); err != nil {
+			return nil, err
+		}
+		p.loc.add(name, content)
+		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: files.abs(name), Content: content})
+	}
+
+	missing := &missingVars{seen: map[string]bool{}}
+	lookup := func(key string) (string, bool) {
+		v, ok := env[key]
+		if !ok {
+			missing.add(key)
+		}
+		return v, ok
+	}
+	opts := func(o *loader.Options) {
+		// docker compose's order: -p, then COMPOSE_PROJECT_NAME, then the
+		// top-level name:, then the directory's name.
+		switch {
+		case src.Name != "":
+			o.SetProjectName(src.Name, true)
+		case env["COMPOSE_PROJECT_NAME"] != "":
+			o.SetProjectName(env["COMPOSE_PROJECT_NAME"], true)
+		default:
+			o.SetProjectName(loader.NormalizeProjectName(filepath.Base(files.root())), false)
+		}
+		o.Profiles = src.Profiles
+		if len(o.Profiles) == 0 && env["COMPOSE_PROFILES"] != "" {
+			o.Profiles = strings.Split(env["COMPOSE_PROFILES"], ",")
+		}
+		o.SkipResolveEnvironment = true // env_file paths are checked first
+		o.SkipResolveLabels = true      // label_file likewise
+		// Keep compose-go's substitution and type casts; replace only where
+		// values come from.
+		if o.Interpolate != nil {
+			o.Interpolate.LookupValue = lookup
+		}
+		o.ResourceLoaders = []loader.ResourceLoader{containedLoader{root: files.root()}}
+	}
+	project, err := loadCompose(ctx, details, opts)
+	if err != nil {
+		return nil, p.loadError(err)
+	}
+	if err := checkContainment(project, files); err != nil {
+		return nil, err
+	}
+	if project, err = project.WithServicesEnvironmentResolved(true); err != nil {
+		return nil, p.loadError(err)
+	}
+	if project, err = project.WithServicesLabelsResolved(true); err != nil {
+		return nil, p.loadError(err)
+	}
+	p.Project = project
+	if err := p.readContents(files); err != nil {
+		return nil, err
+	}
+	for _, name := range missing.names() {
+		file, line := p.loc.findText("${"+name, "$"+name)
+		p.Warnings = append(p.Warnings, Warning{Key: "${" + name + "}", File: file, Line: line,
+			Message: fmt.Sprintf("variable %s is not set: it became an empty string (set it in .env or pass it explicitly)", name)})
+	}
+	p.dropUnsetEnv()
+	return p, nil
+}
+
+func init() {
+	// compose-go and kompose log through logrus' process-wide logger; what
+	// they would say, meshdock reports as warnings or errors of its own.
+	logrus.SetOutput(io.Discard)
+}
+
+// readContents reads the files of the project that secrets, configs and
+// bind mounts name; only files inside the project, never beyond it.
+func (p *Project) readContents(files fileSet) error {
+	read := func(path string, required bool) error {
+		if path == "" || !within(files.root(), path) {
+			return nil
+		}
+		if _, ok := p.contents[path]; ok {
+			return nil
+		}
+		rel := files.rel(path)
+		if !files.exists(rel) {
+			if required {
+				return meshdock.Errorf(meshdock.EINVALID, "%s: file not found", rel)
+			}
+			return nil
+		}
+		b, err := files.read(rel, MaxFileSize)
+		if err != nil {
+			return err
+		}
+		p.contents[path] = b
+		return nil
+	}
+	for name, s := range p.Secrets {
+		if err := read(s.File, !bool(s.External)); err != nil {
+			return fmt.Errorf("secrets.%s: %w", name, err)
+		}
+	}
+	for name, c := range p.Configs {
+		if err := read(c.File, !bool(c.External)); err != nil {
+			return fmt.Errorf("configs.%s: %w", name, err)
+		}
+	}
+	for _, s := range p.Services {
+		for _, v := range s.Volumes {
+			if v.Type == types.VolumeTypeBind {
+				if err := read(v.Source, false); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// relPath names a path of the project relative to its directory, for
+// messages and object data keys.
+func (p *Project) relPath(path string) string { return relName(p.root, path) }
+
+// loadCompose calls compose-go and turns its panics into errors: it is fed
+// user input, and no input may take the process down.
+func loadCompose(ctx context.Context, details types.ConfigDetails, opts func(*loader.Options)) (project *types.Project, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = meshdock.Errorf(meshdock.EINVALID, "the compose file could not be loaded: %v", r)
+		}
+	}()
+	return loader.LoadWithContext(ctx, details, opts)
+}
+
+// dropUnsetEnv removes `environment` entries without a value (a bare `KEY`
+// that no variable of the user's sets): docker compose would fill them from
+// the shell, and the server's own environment must never stand in for that.
+func (p *Project) dropUnsetEnv() {
+	for name, s := range p.Services {
+		for k, v := range s.Environment {
+			if v != nil {
+				continue
+			}
+			delete(s.Environment, k)
+			file, line := p.loc.serviceKey(name, "environment")
+			p.Warnings = append(p.Warnings, Warning{Service: name, Key: "environment." + k, File: file, Line: line,
+				Message: fmt.Sprintf("%s has no value and no variable of that name was given; it was left out", k)})
+		}
+		p.Services[name] = s
+	}
+}
+
+type missingVars struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (m *missingVars) add(k string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seen[k] = true
+}
+
+func (m *missingVars) names() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.seen))
+	for k := range m.seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// composeFileNames returns the compose files to load, in override order.
+func composeFileNames(src Source, files fileSet) ([]string, error) {
+	if len(src.ComposeFiles) > 0 {
+		for _, n := range src.ComposeFiles {
+			if !files.exists(n) {
+				return nil, meshdock.Errorf(meshdock.EINVALID, "%s: compose file not found", n)
+			}
+		}
+		return src.ComposeFiles, nil
+	}
+	for _, n := range defaultComposeFiles {
+		if !files.exists(n) {
+			continue
+		}
+		names := []string{n}
+		ext := path.Ext(n)
+		if o := strings.TrimSuffix(n, ext) + ".override" + ext; files.exists(o) {
+			names = append(names, o)
+		}
+		return names, nil
+	}
+	return nil, meshdock.Errorf(meshdock.EINVALID, "no compose file found: expected one of %s", strings.Join(defaultComposeFiles, ", "))
+}
+
+// loadEnv builds the variables for interpolation: the env files in order,
+// then the explicit ones. Env files are read with the variables seen so far
+// only, never the process environment.
+func loadEnv(src Source, files fileSet) (map[string]string, error) {
+	env := map[string]string{}
+	names := src.EnvFiles
+	if len(names) == 0 && files.exists(".env") {
+		names = []string{".env"}
+	}
+	for _, n := range names {
+		content, err := files.read(n, MaxFileSize)
+		if err != nil {
+			return nil, err
+		}
+		vars, err := dotenv.ParseWithLookup(bytes.NewReader(content), func(k string) (string, bool) {
+			v, ok := env[k]
+			return v, ok
+		})
+		if err != nil {
+			return nil, meshdock.Errorf(meshdock.EINVALID, "%s: %v", n, err)
+		}
+		for k, v := range vars {
+			env[k] = v
+		}
+	}
+	for k, v := range src.Env {
+		env[k] = v
+	}
+	return env, nil
+}
+
+// checkYAML rejects what compose-go would choke on before it gets there:
+// text that is not UTF-8 and nesting deep enough to exhaust the stack.
+func checkYAML(name string, content []byte) error {
+	if !utf8.Valid(content) {
+		line := 1 + bytes.Count(content[:invalidUTF8At(content)], []byte("\n"))
+		return meshdock.Errorf(meshdock.EINVALID, "%s: line %d: the file is not valid UTF-8 text", name, line)
+	}
+	depth, line := 0, 1
+	for i, c := range content {
+		switch c {
+		case '\n':
+			line++
+		case '[', '{':
+			depth++
+			if depth > maxYAMLDepth {
+				return meshdock.Errorf(meshdock.EINVALID, "%s: line %d: the YAML is nested more than %d levels deep", name, line, maxYAMLDepth)
+			}
+		case ']', '}':
+			depth--
+		}
+		_ = i
+	}
+	// Block-style nesting shows as indentation.
+	for i, l := range bytes.Split(content, []byte("\n")) {
+		indent := len(l) - len(bytes.TrimLeft(l, " -"))
+		if indent > maxYAMLDepth*8 {
+			return meshdock.Errorf(meshdock.EINVALID, "%s: line %d: the YAML is nested too deeply", name, i+1)
+		}
+	}
+	return nil
+}
+
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
+}
+
+// containedLoader resolves `extends: file:` and `include:` paths, refusing
+// any that leave the project directory.
+type containedLoader struct{ root string }
+
+func (l containedLoader) Accept(string) bool { return true }
+
+func (l containedLoader) Load(_ context.Context, p string) (string, error) {
+	abs := p
+	if !filepath.IsAbs(p) {
+		abs = filepath.Join(l.root, p)
+	}
+	abs = filepath.Clean(abs)
+	if !within(l.root, abs) {
+		return "", meshdock.Errorf(meshdock.EINVALID, "%s is outside the project: only files of the project can be included or extended", p)
+	}
+	if !realWithin(l.root, abs) {
+		return "", meshdock.Errorf(meshdock.EINVALID, "%s is outside the project: only files of the project can be included or extended", p)
+	}
+	content, err := os.ReadFile(abs)
+	if err != nil {
+		return "", meshdock.Errorf(meshdock.EINVALID, "%s: file not found", relName(l.root, abs))
+	}
+	if err := checkYAML(relName(l.root, abs), content); err != nil {
+		return "", err
+	}
+	if err := checkIncludes(l.root, abs, content); err != nil {
+		return "", err
+	}
+	return abs, nil
+}
+
+func (l containedLoader) Dir(p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Dir(p)
+	}
+	return filepath.Dir(filepath.Join(l.root, p))
+}
+
+// checkContainment refuses a project that names files outside its own
+// directory in a place whose content would be read: env_file, label_file,
+// and the sources of secrets and configs. Bind mounts are not read here at
+// all; the volumes pass deals with them.
+func checkContainment(p *types.Project, files fileSet) error {
+	check := func(where, f string) error {
+		if f == "" {
+			return nil
+		}
+		if !realWithin(files.root(), f) {
+			return meshdock.Errorf(meshdock.EINVALID, "%s: %s is outside the project: only files of the project can be used", where, f)
+		}
+		return nil
+	}
+	for _, name := range p.ServiceNames() {
+		s := p.Services[name]
+		for _, ef := range s.EnvFiles {
+			if err := check("services."+name+".env_file", ef.Path); err != nil {
+				return err
+			}
+		}
+		for _, lf := range s.LabelFiles {
+			if err := check("services."+name+".label_file", lf); err != nil {
+				return err
+			}
+		}
+	}
+	for name, s := range p.Secrets {
+		if err := check("secrets."+name+".file", s.File); err != nil {
+			return err
+		}
+	}
+	for name, c := range p.Configs {
+		if err := check("configs."+name+".file", c.File); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// within reports whether p is root or below it.
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, filepath.Clean(p))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+func relName(root, p string) string {
+	if rel, err := filepath.Rel(root, p); err == nil && within(root, p) {
+		return filepath.ToSlash(rel)
+	}
+	return p
+}
+
+// loadError turns a compose-go error into an invalid-input error whose
+// message names the user's file (not our private copy) and, where compose-go
+// gives a key path, the line it is on.
+func (p *Project) loadError(err error) error {
+	var me *meshdock.Error
+	if errors.As(err, &me) {
+		me.Message = p.cleanPaths(me.Message)
+		return me
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return meshdock.Wrap(meshdock.EINVALID, err, "%s", p.cleanPaths(err.Error()))
+	}
+	msg := p.cleanPaths(err.Error())
+	msg = p.loc.annotate(msg, p.Files)
+	return meshdock.Wrap(meshdock.EINVALID, err, "%s", msg)
+}
+
+// cleanPaths rewrites paths inside the private copy to names relative to the
+// project, so a message never shows where the server keeps its files.
+func (p *Project) cleanPaths(msg string) string {
+	root := p.root
+	if root == "" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, root+string(filepath.Separator), "")
+	msg = strings.ReplaceAll(msg, root, ".")
+	return msg
+}

@@ -1,0 +1,150 @@
+package convert
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// locator finds where a key of the compose model was written: which of the
+// user's files and which line. compose-go's model has no positions, so the
+// files are parsed once more as YAML nodes.
+type locator struct {
+	files []locFile
+}
+
+type locFile struct {
+	name  string
+	root  *yaml.Node // the top-level mapping, nil when the file did not parse
+	lines [][]byte
+}
+
+func (l *locator) add(name string, content []byte) {
+	f := locFile{name: name, lines: bytes.Split(content, []byte("\n"))}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(content, &doc); err == nil && len(doc.Content) > 0 && doc.Content[0].Kind == yaml.MappingNode {
+		f.root = doc.Content[0]
+	}
+	l.files = append(l.files, f)
+}
+
+// path returns the file and line of a key path such as
+// ("services", "web", "ports"). Later files override earlier ones, so the
+// last file that has the path wins. When no file has the whole path, the
+// deepest prefix found is used; with nothing found, the first file.
+func (l *locator) path(parts ...string) (string, int) {
+	bestFile, bestLine, bestDepth := "", 0, -1
+	for _, f := range l.files {
+		if f.root == nil {
+			continue
+		}
+		node, depth := f.root, 0
+		line := 0
+		for _, p := range parts {
+			next := child(node, p)
+			if next == nil {
+				break
+			}
+			node, depth, line = next.value, depth+1, next.key.Line
+		}
+		if depth > 0 && depth >= bestDepth {
+			bestFile, bestLine, bestDepth = f.name, line, depth
+		}
+	}
+	if bestFile == "" && len(l.files) > 0 {
+		return l.files[0].name, 0
+	}
+	return bestFile, bestLine
+}
+
+// serviceKey is path("services", service, key...).
+func (l *locator) serviceKey(service string, key ...string) (string, int) {
+	return l.path(append([]string{"services", service}, key...)...)
+}
+
+type keyValue struct{ key, value *yaml.Node }
+
+// child returns the entry of a mapping by key, or the item of a sequence by
+// index.
+func child(n *yaml.Node, key string) *keyValue {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n == nil {
+		return nil
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return &keyValue{n.Content[i], n.Content[i+1]}
+			}
+		}
+	case yaml.SequenceNode:
+		if i, err := strconv.Atoi(key); err == nil && i >= 0 && i < len(n.Content) {
+			return &keyValue{n.Content[i], n.Content[i]}
+		}
+	}
+	return nil
+}
+
+// findText returns the first place any of the needles is written.
+func (l *locator) findText(needles ...string) (string, int) {
+	for _, f := range l.files {
+		for i, line := range f.lines {
+			for _, n := range needles {
+				if bytes.Contains(line, []byte(n)) {
+					return f.name, i + 1
+				}
+			}
+		}
+	}
+	if len(l.files) > 0 {
+		return l.files[0].name, 0
+	}
+	return "", 0
+}
+
+// keyPathInMessage matches the key paths compose-go puts in its messages,
+// such as "services.web.ports.0" or "services.web Additional property".
+var keyPathInMessage = regexp.MustCompile(`\b((?:services|volumes|networks|secrets|configs|include|models)(?:\.[A-Za-z0-9_\-]+)+)`)
+
+// annotate adds "file:line" to a compose-go message that names a key path
+// and no line.
+func (l *locator) annotate(msg string, files []string) string {
+	if strings.Contains(msg, "line ") {
+		return l.prefixFile(msg, files)
+	}
+	m := keyPathInMessage.FindStringSubmatch(msg)
+	if m == nil {
+		return l.prefixFile(msg, files)
+	}
+	file, line := l.path(strings.Split(m[1], ".")...)
+	if file == "" {
+		return msg
+	}
+	loc := file
+	if line > 0 {
+		loc = fmt.Sprintf("%s:%d", file, line)
+	}
+	msg = strings.TrimPrefix(msg, "validating "+file+": ")
+	return loc + ": " + msg
+}
+
+// prefixFile makes sure a message names a file: when it names none of the
+// user's files and there is only one, that one is meant.
+func (l *locator) prefixFile(msg string, files []string) string {
+	for _, f := range files {
+		if strings.Contains(msg, f) {
+			return msg
+		}
+	}
+	if len(files) == 1 {
+		return files[0] + ": " + msg
+	}
+	return msg
+}

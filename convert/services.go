@@ -1,0 +1,109 @@
+package convert
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// servicesPass makes every name that compose resolves resolvable in the
+// cluster too. kompose makes a Service only for services with `ports` or
+// `expose`, so `DB_HOST=db` stops working for a database that publishes
+// nothing; such a service gets a headless Service, which gives it a DNS
+// name without inventing ports. `container_name`, network aliases and link
+// aliases are host names in compose as well: each gets a Service of its own
+// that selects the same pods.
+func servicesPass(s *state) error {
+	existing := map[string]bool{}
+	for _, o := range s.objs {
+		if svc, ok := o.(*corev1.Service); ok {
+			existing[svc.Name] = true
+		}
+	}
+	for _, name := range s.p.ServiceNames() {
+		if s.pods[name] == nil {
+			continue
+		}
+		k := s.names[name]
+		if !existing[k] {
+			s.add(headlessService(k, name))
+			existing[k] = true
+		}
+	}
+	for _, name := range s.p.ServiceNames() {
+		if s.pods[name] == nil {
+			continue
+		}
+		for _, alias := range s.hostAliases(name) {
+			a := dnsName(alias.name)
+			if existing[a] {
+				if a != s.names[name] {
+					s.warn(name, alias.key, fmt.Sprintf("host name %q is already the name of another Service; it is not added", alias.name))
+				}
+				continue
+			}
+			existing[a] = true
+			svc := s.kubeService(name).DeepCopy()
+			svc.Name = a
+			if svc.Annotations == nil {
+				svc.Annotations = map[string]string{}
+			}
+			svc.Annotations["meshdock.io/alias-of"] = s.names[name]
+			s.add(svc)
+			if a != alias.name {
+				s.warn(name, alias.key, fmt.Sprintf("host name %q is not a valid Kubernetes name; it resolves as %q", alias.name, a))
+			}
+		}
+	}
+	return nil
+}
+
+type hostAlias struct{ name, key string }
+
+// hostAliases lists the other names a service is reachable by in compose.
+func (s *state) hostAliases(name string) []hostAlias {
+	svc := s.service(name)
+	var out []hostAlias
+	if svc.ContainerName != "" {
+		out = append(out, hostAlias{svc.ContainerName, "container_name"})
+	}
+	if svc.Hostname != "" && svc.Hostname != name {
+		out = append(out, hostAlias{svc.Hostname, "hostname"})
+	}
+	nets := make([]string, 0, len(svc.Networks))
+	for n := range svc.Networks {
+		nets = append(nets, n)
+	}
+	sort.Strings(nets)
+	for _, n := range nets {
+		if cfg := svc.Networks[n]; cfg != nil {
+			for _, a := range cfg.Aliases {
+				out = append(out, hostAlias{a, "networks." + n + ".aliases"})
+			}
+		}
+	}
+	// links: "db:database" makes "database" a name of db in this service.
+	for _, other := range s.p.ServiceNames() {
+		for _, l := range s.service(other).Links {
+			target, alias, ok := strings.Cut(l, ":")
+			if ok && target == name && alias != "" {
+				out = append(out, hostAlias{alias, "links"})
+			}
+		}
+	}
+	return out
+}
+
+func headlessService(k, compose string) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{Kind: "Service", APIVersion: "v1"},
+		ObjectMeta: metav1.ObjectMeta{Name: k, Labels: map[string]string{"io.kompose.service": k}},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: corev1.ClusterIPNone,
+			Selector:  map[string]string{"io.kompose.service": k},
+		},
+	}
+}

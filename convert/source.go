@@ -1,0 +1,216 @@
+package convert
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/meshdock/meshdock"
+)
+
+// fileSet is the project directory Load works in: a private copy of an
+// in-memory source, or the user's own directory. Reads go through os.Root so
+// that neither `..` nor a symbolic link leads out of it.
+type fileSet struct {
+	dir string   // absolute project directory
+	tmp string   // private directory to remove, if any
+	r   *os.Root // reads confined to dir
+}
+
+var unsafeName = regexp.MustCompile(`[\x00-\x1f\\]`)
+
+// CheckFileName reports whether name is an acceptable relative file name of
+// an uploaded project: forward slashes, no absolute path, no `..`, no control
+// characters.
+func CheckFileName(name string) error {
+	switch {
+	case name == "":
+		return meshdock.Errorf(meshdock.EINVALID, "a file has no name")
+	case len(name) > 255:
+		return meshdock.Errorf(meshdock.EINVALID, "file name %.40q... is too long", name)
+	case unsafeName.MatchString(name):
+		return meshdock.Errorf(meshdock.EINVALID, "file name %q has a backslash or a control character", name)
+	case strings.HasPrefix(name, "/") || filepath.IsAbs(name) || (len(name) > 1 && name[1] == ':'):
+		return meshdock.Errorf(meshdock.EINVALID, "file name %q is absolute: use a path relative to the project", name)
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return meshdock.Errorf(meshdock.EINVALID, "file name %q climbs out of the project with ..", name)
+		}
+	}
+	if path.Clean(name) == "." {
+		return meshdock.Errorf(meshdock.EINVALID, "file name %q names no file", name)
+	}
+	return nil
+}
+
+// openSource prepares the project directory for src.
+func openSource(src Source) (fileSet, error) {
+	if src.Dir != "" {
+		dir, err := filepath.Abs(src.Dir)
+		if err != nil {
+			return fileSet{}, meshdock.Wrap(meshdock.EINVALID, err, "%s: not a usable directory", src.Dir)
+		}
+		r, err := os.OpenRoot(dir)
+		if err != nil {
+			return fileSet{}, meshdock.Wrap(meshdock.EINVALID, err, "%s: cannot open the project directory", src.Dir)
+		}
+		return fileSet{dir: dir, r: r}, nil
+	}
+	if len(src.Files) == 0 {
+		return fileSet{}, meshdock.Errorf(meshdock.EINVALID, "no files: a project needs at least one compose file")
+	}
+	if len(src.Files) > MaxFiles {
+		return fileSet{}, meshdock.Errorf(meshdock.ETOOLARGE, "%d files: at most %d are accepted", len(src.Files), MaxFiles)
+	}
+	total, seen := 0, map[string]bool{}
+	for _, f := range src.Files {
+		if err := CheckFileName(f.Name); err != nil {
+			return fileSet{}, err
+		}
+		clean := path.Clean(f.Name)
+		if seen[clean] {
+			return fileSet{}, meshdock.Errorf(meshdock.EINVALID, "%s: the same file name is given twice", f.Name)
+		}
+		seen[clean] = true
+		if len(f.Content) > MaxFileSize {
+			return fileSet{}, tooLarge(f.Name, len(f.Content), MaxFileSize)
+		}
+		total += len(f.Content)
+	}
+	if total > MaxSourceSize {
+		return fileSet{}, meshdock.Errorf(meshdock.ETOOLARGE, "the files hold %s together: at most %s are accepted", size(total), size(MaxSourceSize))
+	}
+	tmp, err := os.MkdirTemp("", "meshdock-src-")
+	if err != nil {
+		return fileSet{}, err
+	}
+	// The directory's name is the default project name, as for docker compose.
+	base := "app"
+	if src.Name != "" && CheckFileName(src.Name) == nil && !strings.Contains(src.Name, "/") {
+		base = src.Name
+	}
+	dir := filepath.Join(tmp, base)
+	fsys := fileSet{dir: dir, tmp: tmp}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		fsys.close()
+		return fileSet{}, err
+	}
+	for _, f := range src.Files {
+		p := filepath.Join(dir, filepath.FromSlash(path.Clean(f.Name)))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			fsys.close()
+			return fileSet{}, meshdock.Wrap(meshdock.EINVALID, err, "%s: a file and a directory share this name", f.Name)
+		}
+		if err := os.WriteFile(p, f.Content, 0o600); err != nil {
+			fsys.close()
+			return fileSet{}, meshdock.Wrap(meshdock.EINVALID, err, "%s: a file and a directory share this name", f.Name)
+		}
+	}
+	if fsys.r, err = os.OpenRoot(dir); err != nil {
+		fsys.close()
+		return fileSet{}, err
+	}
+	return fsys, nil
+}
+
+func (f fileSet) root() string { return f.dir }
+
+func (f fileSet) close() {
+	if f.r != nil {
+		f.r.Close()
+	}
+	if f.tmp != "" {
+		os.RemoveAll(f.tmp)
+	}
+}
+
+// abs returns the absolute path of a file of the project.
+func (f fileSet) abs(name string) string {
+	if filepath.IsAbs(name) {
+		return filepath.Clean(name)
+	}
+	return filepath.Join(f.dir, filepath.FromSlash(name))
+}
+
+// rel returns the name of an absolute path inside the project, or "" when it
+// is outside.
+func (f fileSet) rel(p string) string {
+	if !within(f.dir, p) {
+		return ""
+	}
+	r, _ := filepath.Rel(f.dir, p)
+	return filepath.ToSlash(r)
+}
+
+func (f fileSet) exists(name string) bool {
+	if filepath.IsAbs(name) && f.tmp == "" {
+		_, err := os.Stat(name)
+		return err == nil
+	}
+	if f.r == nil {
+		return false
+	}
+	st, err := f.r.Stat(filepath.FromSlash(name))
+	return err == nil && st.Mode().IsRegular()
+}
+
+// read returns a file's content, at most limit bytes. An absolute name is
+// allowed for an on-disk project's compose files (the user named them on
+// the command line); everything else must be inside the project.
+func (f fileSet) read(name string, limit int) ([]byte, error) {
+	var (
+		file *os.File
+		err  error
+	)
+	if filepath.IsAbs(name) && f.tmp == "" && !within(f.dir, name) {
+		file, err = os.Open(name)
+	} else {
+		rel := name
+		if filepath.IsAbs(name) {
+			rel = f.rel(name)
+		}
+		if f.r == nil || rel == "" {
+			return nil, meshdock.Errorf(meshdock.EINVALID, "%s is outside the project", name)
+		}
+		file, err = f.r.Open(filepath.FromSlash(rel))
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, meshdock.Errorf(meshdock.EINVALID, "%s: file not found", name)
+		}
+		return nil, meshdock.Wrap(meshdock.EINVALID, err, "%s: cannot read the file", name)
+	}
+	defer file.Close()
+	b, err := io.ReadAll(io.LimitReader(file, int64(limit)+1))
+	if err != nil {
+		return nil, meshdock.Wrap(meshdock.EINVALID, err, "%s: cannot read the file", name)
+	}
+	if len(b) > limit {
+		return nil, tooLarge(name, -1, limit)
+	}
+	return b, nil
+}
+
+func tooLarge(name string, n, limit int) error {
+	if n < 0 {
+		return meshdock.Errorf(meshdock.ETOOLARGE, "%s: the file is over the %s limit", name, size(limit))
+	}
+	return meshdock.Errorf(meshdock.ETOOLARGE, "%s: the file holds %s, over the %s limit", name, size(n), size(limit))
+}
+
+func size(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

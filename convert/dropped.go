@@ -60,7 +60,9 @@ var dropped = []struct {
 	{"credential_spec", func(s types.ServiceConfig) bool { return s.CredentialSpec != nil }, "is not carried over"},
 	{"device_cgroup_rules", func(s types.ServiceConfig) bool { return len(s.DeviceCgroupRules) > 0 }, "are not carried over"},
 	{"develop", func(s types.ServiceConfig) bool { return s.Develop != nil }, "is a docker compose watch setting and does not apply"},
-	{"post_start", func(s types.ServiceConfig) bool { return len(s.PostStart) > 0 || len(s.PreStop) > 0 || len(s.PreStart) > 0 },
+	{"post_start", func(s types.ServiceConfig) bool {
+		return len(s.PostStart) > 0 || len(s.PreStop) > 0 || len(s.PreStart) > 0
+	},
 		"hooks are not carried over: use lifecycle hooks of the container"},
 	{"provider", func(s types.ServiceConfig) bool { return s.Provider != nil }, "services are not carried over"},
 	{"models", func(s types.ServiceConfig) bool { return len(s.Models) > 0 }, "are not carried over"},

@@ -19,7 +19,7 @@ var wellKnown = map[int32]struct{ name, proto string }{
 	9090: {"http", "http"}, 9200: {"http", "http"}, 15672: {"http", "http"},
 	443: {"https", "https"}, 8443: {"https", "https"},
 	50051: {"grpc", "grpc"},
-	3306: {"tcp-mysql", "tcp"}, 5432: {"tcp-postgres", "tcp"}, 6379: {"tcp-redis", "tcp"},
+	3306:  {"tcp-mysql", "tcp"}, 5432: {"tcp-postgres", "tcp"}, 6379: {"tcp-redis", "tcp"},
 	27017: {"tcp-mongo", "tcp"}, 5672: {"tcp-amqp", "tcp"}, 9092: {"tcp-kafka", "tcp"},
 	11211: {"tcp-memcached", "tcp"}, 2181: {"tcp-zookeeper", "tcp"}, 4222: {"tcp-nats", "tcp"},
 	1433: {"tcp-mssql", "tcp"}, 1521: {"tcp-oracle", "tcp"}, 25: {"tcp-smtp", "tcp"},

@@ -210,4 +210,3 @@ func isText(b []byte) bool {
 	}
 	return true
 }
-

@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/convert"
+)
+
+// Engine is what meshdock asks of a Docker Engine.
+type Engine interface {
+	// Info reports the engine's version.
+	Info(ctx context.Context) (Info, error)
+	// Projects lists the compose projects that have containers, running
+	// or stopped, sorted by name.
+	Projects(ctx context.Context) ([]Project, error)
+	// Containers inspects the containers of one project's services
+	// (one-off `docker compose run` containers excluded), sorted by
+	// service and container number.
+	Containers(ctx context.Context, project string) ([]container.InspectResponse, error)
+	// Rebuild writes a compose file for a project from its containers, and
+	// warns about what the containers do not tell.
+	Rebuild(ctx context.Context, project string) ([]convert.File, []convert.Warning, error)
+}
+
+// Info describes the engine.
+type Info struct {
+	Version    string `json:"version"`
+	APIVersion string `json:"apiVersion"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+}
+
+// Project is a compose project as the engine sees it.
+type Project struct {
+	Name string `json:"name"`
+	// WorkingDir and ConfigFiles are where `docker compose` ran and which
+	// files it read, as recorded in the labels; EnvFiles likewise when the
+	// compose version records them.
+	WorkingDir  string    `json:"workingDir,omitempty"`
+	ConfigFiles []string  `json:"configFiles,omitempty"`
+	EnvFiles    []string  `json:"envFiles,omitempty"`
+	Services    []Service `json:"services"`
+	// State summarises the containers: "running", "exited", or
+	// "partial" when some run and some do not.
+	State string `json:"state"`
+}
+
+// Service is one compose service of a project.
+type Service struct {
+	Name       string      `json:"name"`
+	Image      string      `json:"image"`
+	Containers []Container `json:"containers"`
+}
+
+// Container is one container of a service.
+type Container struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Number int    `json:"number"`
+	State  string `json:"state"`
+	Status string `json:"status"`
+	Image  string `json:"image"`
+	OneOff bool   `json:"oneOff,omitempty"`
+}
+
+// Unavailable is the Engine there is when no Docker Engine can be used: every
+// call fails with an EUNAVAILABLE error that says why.
+type Unavailable struct {
+	// Reason is why there is no engine; its message is shown to users.
+	Reason string
+}
+
+func (u Unavailable) err() error {
+	return meshdock.Errorf(meshdock.EUNAVAILABLE, "no Docker Engine: %s", u.Reason)
+}
+
+// Info implements Engine.
+func (u Unavailable) Info(context.Context) (Info, error) { return Info{}, u.err() }
+
+// Projects implements Engine.
+func (u Unavailable) Projects(context.Context) ([]Project, error) { return nil, u.err() }
+
+// Containers implements Engine.
+func (u Unavailable) Containers(context.Context, string) ([]container.InspectResponse, error) {
+	return nil, u.err()
+}
+
+// Rebuild implements Engine.
+func (u Unavailable) Rebuild(context.Context, string) ([]convert.File, []convert.Warning, error) {
+	return nil, nil, u.err()
+}

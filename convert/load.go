@@ -10,7 +10,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -129,7 +131,7 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 	if err != nil {
 		return nil, p.loadError(err)
 	}
-	if err := checkContainment(project, files); err != nil {
+	if err := checkContainment(project, files, p.loc); err != nil {
 		return nil, err
 	}
 	if project, err = project.WithServicesEnvironmentResolved(true); err != nil {
@@ -139,6 +141,9 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 		return nil, p.loadError(err)
 	}
 	p.Project = project
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
 	if err := p.readContents(files); err != nil {
 		return nil, err
 	}
@@ -328,7 +333,7 @@ func checkYAML(name string, content []byte) error {
 		case '[', '{':
 			depth++
 			if depth > maxYAMLDepth {
-				return meshdock.Errorf(meshdock.EINVALID, "%s: line %d: the YAML is nested more than %d levels deep", name, line, maxYAMLDepth)
+				return meshdock.Errorf(meshdock.EINVALID, "%s: line %d: the YAML exceeds the maximum nesting depth of %d", name, line, maxYAMLDepth)
 			}
 		case ']', '}':
 			depth--
@@ -339,7 +344,7 @@ func checkYAML(name string, content []byte) error {
 	for i, l := range bytes.Split(content, []byte("\n")) {
 		indent := len(l) - len(bytes.TrimLeft(l, " -"))
 		if indent > maxYAMLDepth*8 {
-			return meshdock.Errorf(meshdock.EINVALID, "%s: line %d: the YAML is nested too deeply", name, i+1)
+			return meshdock.Errorf(meshdock.EINVALID, "%s: line %d: the YAML exceeds the maximum nesting depth", name, i+1)
 		}
 	}
 	return nil
@@ -363,6 +368,9 @@ type containedLoader struct{ root string }
 func (l containedLoader) Accept(string) bool { return true }
 
 func (l containedLoader) Load(_ context.Context, p string) (string, error) {
+	if strings.Contains(p, "://") {
+		return "", meshdock.Errorf(meshdock.EINVALID, "%s: remote compose files are not supported: include or extend files of the project", p)
+	}
 	abs := p
 	if !filepath.IsAbs(p) {
 		abs = filepath.Join(l.root, p)
@@ -398,13 +406,13 @@ func (l containedLoader) Dir(p string) string {
 // directory in a place whose content would be read: env_file, label_file,
 // and the sources of secrets and configs. Bind mounts are not read here at
 // all; the volumes pass deals with them.
-func checkContainment(p *types.Project, files fileSet) error {
+func checkContainment(p *types.Project, files fileSet, loc *locator) error {
 	check := func(where, f string) error {
 		if f == "" {
 			return nil
 		}
 		if !realWithin(files.root(), f) {
-			return meshdock.Errorf(meshdock.EINVALID, "%s: %s is outside the project: only files of the project can be used", where, f)
+			return loc.outside(where, f)
 		}
 		return nil
 	}
@@ -459,9 +467,24 @@ func (p *Project) loadError(err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return meshdock.Wrap(meshdock.EINVALID, err, "%s", p.cleanPaths(err.Error()))
 	}
-	msg := p.cleanPaths(err.Error())
+	msg := fixParserLines(p.cleanPaths(err.Error()))
 	msg = p.loc.annotate(msg, p.Files)
 	return meshdock.Wrap(meshdock.EINVALID, err, "%s", msg)
+}
+
+var lineNumber = regexp.MustCompile(`line (\d+)`)
+
+// fixParserLines corrects the YAML parser's messages ("while parsing a
+// block mapping at line 2 ...: line 4, column 4: did not find expected
+// key"), whose line numbers count from zero, unlike its scanner's.
+func fixParserLines(msg string) string {
+	if !strings.Contains(msg, "yaml: while parsing") {
+		return msg
+	}
+	return lineNumber.ReplaceAllStringFunc(msg, func(m string) string {
+		n, _ := strconv.Atoi(strings.TrimPrefix(m, "line "))
+		return fmt.Sprintf("line %d", n+1)
+	})
 }
 
 // cleanPaths rewrites paths inside the private copy to names relative to the

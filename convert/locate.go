@@ -3,11 +3,14 @@ package convert
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/meshdock/meshdock"
 )
 
 // locator finds where a key of the compose model was written: which of the
@@ -109,6 +112,100 @@ func (l *locator) findText(needles ...string) (string, int) {
 	return "", 0
 }
 
+// outside reports a file reference that leaves the project, as the user
+// wrote it (compose-go has made it absolute by now).
+func (l *locator) outside(key, resolved string) error {
+	parts := splitKey(key)
+	file, line := l.path(parts...)
+	written := ""
+	for _, f := range l.files {
+		if w := writtenPath(nodeAt(f.root, parts), filepath.Base(resolved)); w != "" {
+			written = w
+		}
+	}
+	if written == "" {
+		written = filepath.Base(resolved)
+	}
+	return meshdock.Errorf(meshdock.EINVALID, "%s:%d: %s: %s is outside the project: only files of the project can be used", file, line, key, written)
+}
+
+// writtenPath finds, in a scalar, a `path:` mapping or a list of either,
+// the path that ends in base.
+func writtenPath(n *yaml.Node, base string) string {
+	if n == nil {
+		return ""
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if filepath.Base(n.Value) == base {
+			return n.Value
+		}
+	case yaml.MappingNode:
+		if p := child(n, "path"); p != nil {
+			return writtenPath(p.value, base)
+		}
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			if w := writtenPath(c, base); w != "" {
+				return w
+			}
+		}
+	}
+	return ""
+}
+
+// nodeAt returns the node at a key path, or nil.
+func nodeAt(n *yaml.Node, parts []string) *yaml.Node {
+	for _, p := range parts {
+		kv := child(n, p)
+		if kv == nil {
+			return nil
+		}
+		n = kv.value
+	}
+	return n
+}
+
+// findValue returns the key path and line of the first scalar whose value
+// contains text, for messages that quote a value but name no key.
+func (l *locator) findValue(text string) (file, key, value string, line int) {
+	for _, f := range l.files {
+		if k, v, ln := findIn(f.root, nil, text); k != "" {
+			return f.name, k, v, ln
+		}
+	}
+	return "", "", "", 0
+}
+
+func findIn(n *yaml.Node, path []string, text string) (string, string, int) {
+	if n == nil {
+		return "", "", 0
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if strings.Contains(n.Value, text) {
+			return strings.Join(path, "."), n.Value, n.Line
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k, v, ln := findIn(n.Content[i+1], append(path, n.Content[i].Value), text); k != "" {
+				return k, v, ln
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if k, v, ln := findIn(c, append(path, strconv.Itoa(i)), text); k != "" {
+				return k, v, ln
+			}
+		}
+	}
+	return "", "", 0
+}
+
+// quotedValue finds the value a message complains about: the text after
+// its last ": ".
+var quotedValue = regexp.MustCompile(`: ([^:\s][^\s]*)$`)
+
 // keyPathInMessage matches the key paths compose-go puts in its messages,
 // such as "services.web.ports.0" or "services.web Additional property".
 var keyPathInMessage = regexp.MustCompile(`\b((?:services|volumes|networks|secrets|configs|include|models)(?:\.[A-Za-z0-9_\-]+)+)`)
@@ -121,6 +218,12 @@ func (l *locator) annotate(msg string, files []string) string {
 	}
 	m := keyPathInMessage.FindStringSubmatch(msg)
 	if m == nil {
+		// "invalid hostPort: 70000": find the value to name its key.
+		if v := quotedValue.FindStringSubmatch(msg); v != nil && len(v[1]) > 1 {
+			if file, key, value, line := l.findValue(v[1]); key != "" {
+				return fmt.Sprintf("%s:%d: %s: %q: %s", file, line, key, value, msg)
+			}
+		}
 		return l.prefixFile(msg, files)
 	}
 	file, line := l.path(strings.Split(m[1], ".")...)

@@ -175,6 +175,8 @@ func (f fileSet) read(name string, limit int) ([]byte, error) {
 		rel := name
 		if filepath.IsAbs(name) {
 			rel = f.rel(name)
+		} else if CheckFileName(name) != nil {
+			rel = ""
 		}
 		if f.r == nil || rel == "" {
 			return nil, meshdock.Errorf(meshdock.EINVALID, "%s is outside the project", name)
@@ -200,9 +202,9 @@ func (f fileSet) read(name string, limit int) ([]byte, error) {
 
 func tooLarge(name string, n, limit int) error {
 	if n < 0 {
-		return meshdock.Errorf(meshdock.ETOOLARGE, "%s: the file is over the %s limit", name, size(limit))
+		return meshdock.Errorf(meshdock.ETOOLARGE, "%s: the file is too large: over the %s limit", name, size(limit))
 	}
-	return meshdock.Errorf(meshdock.ETOOLARGE, "%s: the file holds %s, over the %s limit", name, size(n), size(limit))
+	return meshdock.Errorf(meshdock.ETOOLARGE, "%s: the file is too large: %s, over the %s limit", name, size(n), size(limit))
 }
 
 func size(n int) string {

@@ -1,0 +1,154 @@
+package convert
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// convertString converts an uploaded project and returns the output and
+// warnings as text.
+func convertString(t *testing.T, files map[string]string, opt Options) (string, string, error) {
+	t.Helper()
+	src := Source{Name: "leak"}
+	for n, c := range files {
+		src.Files = append(src.Files, File{Name: n, Content: []byte(c)})
+	}
+	res, err := Convert(context.Background(), src, opt)
+	if err != nil {
+		return "", "", err
+	}
+	var out bytes.Buffer
+	if err := WriteYAML(&out, res.Objects); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(&out, res.Objects); err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), formatWarnings(res.Warnings), nil
+}
+
+// The process environment must never fill in a user's variables: neither
+// ${VAR} interpolation, nor a bare KEY in environment, nor the runtime
+// $${VAR} kept for the container's shell.
+func TestProcessEnvironmentDoesNotLeak(t *testing.T) {
+	const secret = "s3cr3t-from-the-server"
+	t.Setenv("MESHDOCK_TEST_SECRET", secret)
+	t.Setenv("COMPOSE_PROJECT_NAME", "server-side-name")
+	t.Setenv("COMPOSE_PROFILES", "server-profile")
+	home, _ := os.UserHomeDir()
+	if home == "" || home == "/" {
+		home = "/home/meshdock-test-home"
+		t.Setenv("HOME", home)
+	}
+	compose := `
+services:
+  app:
+    image: example/app:${MESHDOCK_TEST_SECRET:-1.0}
+    command: ["echo", "${MESHDOCK_TEST_SECRET}"]
+    environment:
+      FROM_INTERPOLATION: ${MESHDOCK_TEST_SECRET}
+      WITH_DEFAULT: ${MESHDOCK_TEST_SECRET:-fallback}
+      HOME:
+      MESHDOCK_TEST_SECRET:
+      RUNTIME: $${MESHDOCK_TEST_SECRET}
+    labels:
+      secret: ${MESHDOCK_TEST_SECRET}
+    healthcheck:
+      test: ["CMD-SHELL", "test -n \"$${MESHDOCK_TEST_SECRET}\" && echo $$HOME"]
+  hidden:
+    image: example/hidden:1.0
+    profiles: [server-profile]
+`
+	out, warnings, err := convertString(t, map[string]string{"compose.yaml": compose}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leaked := range []string{secret, home, "server-side-name", "example/hidden"} {
+		if strings.Contains(out, leaked) {
+			t.Errorf("output contains %q from the process environment", leaked)
+		}
+	}
+	for _, want := range []string{"RUNTIME", "${MESHDOCK_TEST_SECRET}", "$HOME", "fallback"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	for _, want := range []string{"variable MESHDOCK_TEST_SECRET is not set", "HOME has no value"} {
+		if !strings.Contains(warnings, want) {
+			t.Errorf("warnings lack %q:\n%s", want, warnings)
+		}
+	}
+}
+
+// Files of the converting machine never reach the output: references to
+// them are refused, and bind mounts of them are left out in every mode.
+func TestHostFilesDoNotLeak(t *testing.T) {
+	outsideDir := t.TempDir()
+	const marker = "contents-of-a-file-outside-the-project"
+	outsideFile := filepath.Join(outsideDir, "secret.txt")
+	if err := os.WriteFile(outsideFile, []byte(marker), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	refused := map[string]string{
+		"secret file":   "services: {app: {image: a, secrets: [s]}}\nsecrets: {s: {file: " + outsideFile + "}}\n",
+		"config climbs": "services: {app: {image: a, configs: [c]}}\nconfigs: {c: {file: ../../../../../../../../" + strings.TrimPrefix(outsideFile, "/") + "}}\n",
+		"env_file":      "services: {app: {image: a, env_file: " + outsideFile + "}}\n",
+		"label_file":    "services: {app: {image: a, label_file: " + outsideFile + "}}\n",
+		"extends":       "services: {app: {extends: {file: " + outsideFile + ", service: x}}}\n",
+		"include":       "include: [" + outsideFile + "]\nservices: {app: {image: a}}\n",
+		"include env":   "include: [{path: other.yaml, env_file: " + outsideFile + "}]\nservices: {app: {image: a}}\n",
+	}
+	for name, compose := range refused {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := convertString(t, map[string]string{"compose.yaml": compose, "other.yaml": "services: {other: {image: b}}\n"}, Options{})
+			if err == nil {
+				t.Fatal("converted a project that names a file outside it")
+			}
+			if strings.Contains(err.Error(), marker) {
+				t.Fatalf("error shows the file's contents: %v", err)
+			}
+			if !strings.Contains(err.Error(), "outside") {
+				t.Errorf("error does not say the file is outside the project: %v", err)
+			}
+		})
+	}
+	binds := "services:\n  app:\n    image: a\n    volumes:\n      - " + outsideDir + ":/cfg\n      - " + outsideFile + ":/secret.txt\n      - ../../../../../../../..:/root-of-host\n      - /etc/hostname:/etc/hostname:ro\n"
+	hostname, _ := os.ReadFile("/etc/hostname")
+	for _, mode := range []BindMounts{BindMountsSkip, BindMountsConfigMap, BindMountsHostPath} {
+		t.Run("bind mounts "+string(mode), func(t *testing.T) {
+			out, warnings, err := convertString(t, map[string]string{"compose.yaml": binds}, Options{BindMounts: mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(out, marker) || (len(bytes.TrimSpace(hostname)) > 3 && strings.Contains(out, string(bytes.TrimSpace(hostname))) && mode != BindMountsHostPath) {
+				t.Fatalf("output holds the contents of a host file")
+			}
+			if strings.Contains(out, "kind: ConfigMap") {
+				t.Errorf("a ConfigMap was made from a host file:\n%s", out)
+			}
+			if !strings.Contains(warnings, "bind mount") {
+				t.Errorf("no warning about bind mounts:\n%s", warnings)
+			}
+		})
+	}
+}
+
+// Bind mounts of files that are part of an upload may become ConfigMaps,
+// and only those.
+func TestBindMountConfigMapFromProjectFile(t *testing.T) {
+	compose := "services:\n  web:\n    image: nginx\n    volumes:\n      - ./nginx.conf:/etc/nginx/nginx.conf:ro\n      - ./site:/usr/share/nginx/html\n"
+	out, warnings, err := convertString(t, map[string]string{"compose.yaml": compose, "nginx.conf": "worker_processes 1;\n", "site/index.html": "<h1>hi</h1>"}, Options{BindMounts: BindMountsConfigMap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "worker_processes 1;") || !strings.Contains(out, "subPath: nginx.conf") {
+		t.Errorf("nginx.conf did not become a mounted ConfigMap:\n%s", out)
+	}
+	if strings.Contains(out, "<h1>hi</h1>") || !strings.Contains(warnings, "./site") {
+		t.Errorf("a folder was read into a ConfigMap, or not reported:\n%s", warnings)
+	}
+}

@@ -1,0 +1,139 @@
+package backend
+
+import (
+	"bytes"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/convert"
+	"github.com/meshdock/meshdock/store"
+)
+
+// appView is what the API shows of an app: its source's file names and
+// sizes rather than their contents, and no objects (see manifests).
+type appView struct {
+	ID           string            `json:"id"`
+	Name         string            `json:"name"`
+	Origin       store.Origin      `json:"origin"`
+	Files        []fileView        `json:"files"`
+	ComposeFiles []string          `json:"composeFiles,omitempty"`
+	Env          map[string]string `json:"env,omitempty"`
+	Profiles     []string          `json:"profiles,omitempty"`
+	Options      convert.Options   `json:"options"`
+	Objects      int               `json:"objects"`
+	Warnings     []convert.Warning `json:"warnings"`
+	Graph        convert.Graph     `json:"graph"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	UpdatedAt    time.Time         `json:"updatedAt"`
+}
+
+type fileView struct {
+	Name string `json:"name"`
+	Size int    `json:"size"`
+}
+
+func viewOf(a *store.App) appView {
+	v := appView{ID: a.ID, Name: a.Name, Origin: a.Origin, Files: []fileView{}, ComposeFiles: a.Source.ComposeFiles,
+		Env: a.Source.Env, Profiles: a.Source.Profiles, Options: a.Options, Objects: len(a.Result.Objects),
+		Warnings: a.Result.Warnings, Graph: a.Result.Graph, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+	for _, f := range a.Source.Files {
+		v.Files = append(v.Files, fileView{Name: f.Name, Size: len(f.Content)})
+	}
+	if v.Warnings == nil {
+		v.Warnings = []convert.Warning{}
+	}
+	return v
+}
+
+func (h *handlers) createApp(c echo.Context) error {
+	r := c.Request()
+	req, err := DecodeImport(r.Header.Get("Content-Type"), r.Body, h.limits)
+	if err != nil {
+		return err
+	}
+	app, err := h.Import(r.Context(), req, h.allowDir)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Location", "/api/v1/apps/"+app.ID)
+	return c.JSON(http.StatusCreated, viewOf(app))
+}
+
+func (h *handlers) listApps(c echo.Context) error {
+	apps, err := h.store.Apps(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"apps": apps})
+}
+
+func (h *handlers) getApp(c echo.Context) error {
+	app, err := h.store.App(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, viewOf(app))
+}
+
+func (h *handlers) deleteApp(c echo.Context) error {
+	if err := h.store.DeleteApp(c.Request().Context(), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// manifests answers the app's objects: a YAML bundle to download
+// (?format=yaml, the default) or a JSON v1/List (?format=json).
+func (h *handlers) manifests(c echo.Context) error {
+	format := c.QueryParam("format")
+	if format != "" && format != "yaml" && format != "json" {
+		return meshdock.Errorf(meshdock.EINVALID, "format %q: use yaml or json", format)
+	}
+	app, err := h.store.App(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if format == "json" {
+		if err := convert.WriteJSON(&buf, app.Result.Objects); err != nil {
+			return err
+		}
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, buf.Bytes())
+	}
+	if err := convert.WriteYAML(&buf, app.Result.Objects); err != nil {
+		return err
+	}
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+fileSafe.ReplaceAllString(app.Name, "_")+`.yaml"`)
+	return c.Blob(http.StatusOK, "application/yaml", buf.Bytes())
+}
+
+// fileSafe matches what may not appear in a download's file name.
+var fileSafe = regexp.MustCompile(`[^a-zA-Z0-9._-]`)
+
+func (h *handlers) warnings(c echo.Context) error {
+	app, err := h.store.App(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"warnings": viewOf(app).Warnings})
+}
+
+func (h *handlers) graph(c echo.Context) error {
+	app, err := h.store.App(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, app.Result.Graph)
+}
+
+func (h *handlers) composeProjects(c echo.Context) error {
+	projects, err := h.engine.Projects(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"projects": projects})
+}

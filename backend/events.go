@@ -1,0 +1,133 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/store"
+)
+
+func (h *handlers) getOperation(c echo.Context) error {
+	op, err := h.store.Operation(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, op)
+}
+
+// operationEvents streams an operation's events as server-sent events: each
+// with its sequence number as id, so a client that reconnects with
+// Last-Event-ID gets only what it missed. The stream ends after the end
+// event; comments keep an idle stream open.
+func (h *handlers) operationEvents(c echo.Context) error {
+	ctx, id := c.Request().Context(), c.Param("id")
+	after, err := lastEventID(c.Request())
+	if err != nil {
+		return err
+	}
+	if _, err := h.store.Operation(ctx, id); err != nil {
+		return err
+	}
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, "text/event-stream")
+	w.Header().Set(echo.HeaderCacheControl, "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, "retry: 2000\n\n")
+	w.Flush()
+	err = h.stream(ctx, id, after, func(ev *store.Event) error {
+		if ev == nil {
+			_, err := fmt.Fprint(w, ": keep-alive\n\n")
+			w.Flush()
+			return err
+		}
+		_, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, ev.Data)
+		w.Flush()
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		h.log.Warn("event stream ended early", "op", id, "err", err)
+	}
+	return nil // the answer has started; errors cannot be sent any more
+}
+
+// stream calls send for each event after seq `after`, in order, until the
+// end event, and with nil when there has been nothing to send for a
+// heartbeat interval.
+func (s *Server) stream(ctx context.Context, opID string, after int64, send func(*store.Event) error) error {
+	heartbeat := time.NewTicker(s.heartbeat)
+	defer heartbeat.Stop()
+	for {
+		changed := s.ops.watch(opID)
+		evs, err := s.store.Events(ctx, opID, after, 100)
+		if err != nil {
+			return err
+		}
+		for i := range evs {
+			if err := send(&evs[i]); err != nil {
+				return err
+			}
+			after = evs[i].Seq
+			if evs[i].Type == store.EventEnd {
+				s.ops.forget(opID)
+				return nil
+			}
+		}
+		if len(evs) == 100 {
+			continue
+		}
+		if len(evs) == 0 {
+			// A client resuming past the end, or an operation that ended
+			// without a log (it cannot, but do not spin if it does).
+			op, err := s.store.Operation(ctx, opID)
+			if err != nil {
+				return err
+			}
+			if op.State.Final() && !hasEventsAfter(ctx, s.store, opID, after) {
+				s.ops.forget(opID)
+				return nil
+			}
+		}
+		select {
+		case <-changed:
+		case <-heartbeat.C:
+			if err := send(nil); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.done:
+			return nil
+		}
+	}
+}
+
+func hasEventsAfter(ctx context.Context, st Store, opID string, after int64) bool {
+	evs, err := st.Events(ctx, opID, after, 1)
+	return err == nil && len(evs) > 0
+}
+
+// lastEventID reads where a client resumes: the Last-Event-ID header (sent
+// by EventSource on reconnect) or a lastEventId query parameter (for a
+// first connection that resumes).
+func lastEventID(r *http.Request) (int64, error) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("lastEventId")
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 {
+		return 0, meshdock.Errorf(meshdock.EINVALID, "Last-Event-ID %q is not an event id (a non-negative integer)", v)
+	}
+	return n, nil
+}

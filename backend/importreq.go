@@ -1,0 +1,325 @@
+package backend
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/convert"
+)
+
+// Limits bound what one import may send.
+type Limits struct {
+	Body     int64 // the whole request body
+	FileSize int   // one file
+	Files    int   // number of files
+}
+
+func (l Limits) orDefaults() Limits {
+	if l.Body == 0 {
+		l.Body = 5 << 20
+	}
+	if l.FileSize == 0 {
+		l.FileSize = 1 << 20
+	}
+	if l.Files == 0 {
+		l.Files = 200
+	}
+	return l
+}
+
+// ImportRequest is the body of POST /api/v1/apps. Exactly one of Files, Dir
+// and Project says where the compose app comes from.
+type ImportRequest struct {
+	// Name is the project name; empty means compose's rules (name:, or the
+	// directory's name).
+	Name string `json:"name,omitempty"`
+	// Files are uploaded or pasted files, content as text.
+	Files []FileUpload `json:"files,omitempty"`
+	// Dir is a project directory on the server's disk (standalone only).
+	Dir string `json:"dir,omitempty"`
+	// Project is the name of a compose project known to the Docker Engine.
+	Project string `json:"project,omitempty"`
+
+	ComposeFiles []string          `json:"composeFiles,omitempty"`
+	EnvFiles     []string          `json:"envFiles,omitempty"`
+	Env          map[string]string `json:"env,omitempty"`
+	Profiles     []string          `json:"profiles,omitempty"`
+	Namespace    string            `json:"namespace,omitempty"`
+	BindMounts   string            `json:"bindMounts,omitempty"`
+}
+
+// FileUpload is one file of an import.
+type FileUpload struct {
+	Name    string `json:"name"`
+	Content string `json:"content"`
+}
+
+// Compose's rule for project names; namespaces and profiles have their own.
+var (
+	projectName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	profileName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+	dnsLabel    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	envName     = regexp.MustCompile(`^[^=\x00]+$`)
+)
+
+// DecodeImport reads an import request of the given content type:
+// application/json or multipart/form-data. It checks everything that can be
+// checked without loading the project, so that a bad request costs little.
+func DecodeImport(contentType string, body io.Reader, lim Limits) (ImportRequest, error) {
+	lim = lim.orDefaults()
+	mt, params, err := mime.ParseMediaType(contentType)
+	if contentType == "" || err != nil {
+		return ImportRequest{}, meshdock.Errorf(meshdock.EUNSUPPORTED, "content type %q: send application/json or multipart/form-data", contentType)
+	}
+	var req ImportRequest
+	switch mt {
+	case "application/json":
+		err = decodeJSON(body, &req)
+	case "multipart/form-data":
+		err = decodeMultipart(body, params["boundary"], &req, lim)
+	default:
+		return ImportRequest{}, meshdock.Errorf(meshdock.EUNSUPPORTED, "content type %q: send application/json or multipart/form-data", mt)
+	}
+	if err != nil {
+		return ImportRequest{}, err
+	}
+	return req, req.validate(lim)
+}
+
+func decodeJSON(body io.Reader, req *ImportRequest) error {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(req); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return meshdock.Wrap(meshdock.EINVALID, err, "malformed JSON at byte %d: %v", se.Offset, err)
+		case errors.As(err, &te):
+			return meshdock.Wrap(meshdock.EINVALID, err, "JSON field %q must be %s, not %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+		case errors.Is(err, io.EOF):
+			return meshdock.Errorf(meshdock.EINVALID, "empty body: send a JSON object")
+		}
+		return bodyError(err, "malformed JSON")
+	}
+	if err := dec.Decode(&json.RawMessage{}); err != io.EOF {
+		if err == nil {
+			err = errors.New("more than one value in the body")
+		}
+		return bodyError(err, "malformed JSON after the object")
+	}
+	return nil
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "slice":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	case "int", "int64":
+		return "a number"
+	}
+	return "a " + k
+}
+
+// decodeMultipart reads a form: fields name, dir, project, namespace,
+// bindMounts (once), composeFiles, envFiles, profiles and env (KEY=VALUE)
+// (repeatable), and every part with a file name as a file of the project.
+func decodeMultipart(body io.Reader, boundary string, req *ImportRequest, lim Limits) error {
+	if boundary == "" {
+		return meshdock.Errorf(meshdock.EINVALID, "multipart body without a boundary")
+	}
+	mr := multipart.NewReader(body, boundary)
+	for {
+		p, err := mr.NextRawPart()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return bodyError(err, "malformed multipart body")
+		}
+		_, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
+		if err != nil {
+			return meshdock.Errorf(meshdock.EINVALID, "a multipart part has no valid Content-Disposition")
+		}
+		field := params["name"]
+		// Part.FileName would drop the directories of "config/nginx.conf";
+		// the raw parameter keeps them, and CheckFileName vets them.
+		if filename, ok := params["filename"]; ok {
+			if len(req.Files) >= lim.Files {
+				return meshdock.Errorf(meshdock.ETOOLARGE, "more than %d files: at most %d are accepted", lim.Files, lim.Files)
+			}
+			content, err := readPart(p, lim.FileSize, filename)
+			if err != nil {
+				return err
+			}
+			req.Files = append(req.Files, FileUpload{Name: filename, Content: string(content)})
+			continue
+		}
+		value, err := readPart(p, 64<<10, field)
+		if err != nil {
+			return err
+		}
+		if err := req.setField(field, string(value)); err != nil {
+			return err
+		}
+	}
+}
+
+func readPart(p *multipart.Part, limit int, name string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(p, int64(limit)+1))
+	if err != nil {
+		return nil, bodyError(err, "malformed multipart body")
+	}
+	if len(b) > limit {
+		return nil, meshdock.Errorf(meshdock.ETOOLARGE, "%s is over %s: at most %s per file", quoteName(name), size(int64(limit)), size(int64(limit)))
+	}
+	return b, nil
+}
+
+func (req *ImportRequest) setField(field, value string) error {
+	once := func(dst *string) error {
+		if *dst != "" {
+			return meshdock.Errorf(meshdock.EINVALID, "field %q is given twice", field)
+		}
+		*dst = value
+		return nil
+	}
+	switch field {
+	case "name":
+		return once(&req.Name)
+	case "dir":
+		return once(&req.Dir)
+	case "project":
+		return once(&req.Project)
+	case "namespace":
+		return once(&req.Namespace)
+	case "bindMounts":
+		return once(&req.BindMounts)
+	case "composeFiles":
+		req.ComposeFiles = append(req.ComposeFiles, value)
+	case "envFiles":
+		req.EnvFiles = append(req.EnvFiles, value)
+	case "profiles":
+		req.Profiles = append(req.Profiles, value)
+	case "env":
+		k, v, ok := strings.Cut(value, "=")
+		if !ok {
+			return meshdock.Errorf(meshdock.EINVALID, "env value %q is not KEY=VALUE", value)
+		}
+		if req.Env == nil {
+			req.Env = map[string]string{}
+		}
+		req.Env[k] = v
+	default:
+		return meshdock.Errorf(meshdock.EINVALID, "unknown form field %q", field)
+	}
+	return nil
+}
+
+func quoteName(s string) string {
+	if len(s) > 60 {
+		s = s[:60] + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// validate checks a decoded request against the limits and the naming rules.
+func (req *ImportRequest) validate(lim Limits) error {
+	sources := 0
+	for _, given := range []bool{len(req.Files) > 0, req.Dir != "", req.Project != ""} {
+		if given {
+			sources++
+		}
+	}
+	if sources != 1 {
+		return meshdock.Errorf(meshdock.EINVALID, "give exactly one of files, dir and project")
+	}
+	if req.Name != "" && !projectName.MatchString(req.Name) {
+		return meshdock.Errorf(meshdock.EINVALID, "name %s: use lowercase letters, digits, dashes and underscores, starting with a letter or digit", quoteName(req.Name))
+	}
+	if req.Project != "" && !projectName.MatchString(req.Project) {
+		return meshdock.Errorf(meshdock.EINVALID, "project %s is not a compose project name", quoteName(req.Project))
+	}
+	if req.Dir != "" && (!path.IsAbs(req.Dir) || strings.ContainsRune(req.Dir, 0)) {
+		return meshdock.Errorf(meshdock.EINVALID, "dir %s must be an absolute path", quoteName(req.Dir))
+	}
+	if req.Namespace != "" && (len(req.Namespace) > 63 || !dnsLabel.MatchString(req.Namespace)) {
+		return meshdock.Errorf(meshdock.EINVALID, "namespace %s is not a valid Kubernetes namespace name", quoteName(req.Namespace))
+	}
+	switch convert.BindMounts(req.BindMounts) {
+	case "", convert.BindMountsSkip, convert.BindMountsHostPath, convert.BindMountsConfigMap:
+	default:
+		return meshdock.Errorf(meshdock.EINVALID, "bindMounts %s: use skip, hostpath or configmap", quoteName(req.BindMounts))
+	}
+	if err := req.validateFiles(lim); err != nil {
+		return err
+	}
+	for k, v := range req.Env {
+		if !envName.MatchString(k) || strings.ContainsRune(v, 0) {
+			return meshdock.Errorf(meshdock.EINVALID, "env variable %s: a name must be non-empty without = or NUL, a value without NUL", quoteName(k))
+		}
+	}
+	for _, p := range req.Profiles {
+		if !profileName.MatchString(p) {
+			return meshdock.Errorf(meshdock.EINVALID, "profile %s is not a valid profile name", quoteName(p))
+		}
+	}
+	return nil
+}
+
+func (req *ImportRequest) validateFiles(lim Limits) error {
+	if len(req.Files) > lim.Files {
+		return meshdock.Errorf(meshdock.ETOOLARGE, "%d files: at most %d are accepted", len(req.Files), lim.Files)
+	}
+	names := map[string]bool{}
+	for _, f := range req.Files {
+		if err := convert.CheckFileName(f.Name); err != nil {
+			return err
+		}
+		clean := path.Clean(f.Name)
+		if names[clean] {
+			return meshdock.Errorf(meshdock.EINVALID, "file %s is given twice", quoteName(f.Name))
+		}
+		names[clean] = true
+		if len(f.Content) > lim.FileSize {
+			return meshdock.Errorf(meshdock.ETOOLARGE, "file %s is %s: at most %s per file", quoteName(f.Name), size(int64(len(f.Content))), size(int64(lim.FileSize)))
+		}
+	}
+	// With files, the names listed must be among them; with a directory
+	// they are checked when it is read.
+	for _, list := range [][]string{req.ComposeFiles, req.EnvFiles} {
+		for _, n := range list {
+			if err := convert.CheckFileName(n); err != nil {
+				return err
+			}
+			if len(req.Files) > 0 && !names[path.Clean(n)] {
+				return meshdock.Errorf(meshdock.EINVALID, "%s is listed but not among the files", quoteName(n))
+			}
+		}
+	}
+	return nil
+}
+
+// source is the convert.Source of an import of files.
+func (req *ImportRequest) source() convert.Source {
+	src := convert.Source{Name: req.Name, ComposeFiles: req.ComposeFiles, EnvFiles: req.EnvFiles,
+		Env: req.Env, Profiles: req.Profiles}
+	for _, f := range req.Files {
+		src.Files = append(src.Files, convert.File{Name: path.Clean(f.Name), Content: []byte(f.Content)})
+	}
+	return src
+}
+
+func (req *ImportRequest) options() convert.Options {
+	return convert.Options{Namespace: req.Namespace, BindMounts: convert.BindMounts(req.BindMounts)}
+}

@@ -1,0 +1,112 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/convert"
+	"github.com/meshdock/meshdock/engine"
+	"github.com/meshdock/meshdock/store"
+)
+
+// Import converts the app a request describes and stores it with its
+// source and result. allowDir permits reading the server's disk: a
+// directory, or a compose project's files at the paths its labels record.
+// Nothing is stored unless the conversion succeeds.
+func (s *Server) Import(ctx context.Context, req ImportRequest, allowDir bool) (*store.App, error) {
+	src, origin, warnings, err := s.importSource(ctx, req, allowDir)
+	if err != nil {
+		return nil, err
+	}
+	res, err := convert.Convert(ctx, src, req.options())
+	if err != nil {
+		return nil, err
+	}
+	res.Warnings = append(warnings, res.Warnings...)
+	app := &store.App{Name: res.Project, Origin: origin, Source: src, Options: req.options(), Result: *res}
+	if err := s.store.CreateApp(ctx, app); err != nil {
+		return nil, err
+	}
+	return app, nil
+}
+
+// importSource gathers the in-memory source of an import.
+func (s *Server) importSource(ctx context.Context, req ImportRequest, allowDir bool) (convert.Source, store.Origin, []convert.Warning, error) {
+	switch {
+	case req.Dir != "":
+		if !allowDir {
+			return convert.Source{}, "", nil, meshdock.Errorf(meshdock.EFORBIDDEN,
+				"importing a directory of the server is not allowed here (start meshdock serve with --allow-dir on a loopback address)")
+		}
+		src, err := readDir(ctx, filepath.Clean(req.Dir), req.source(), s.limits)
+		return src, store.OriginDir, nil, err
+	case req.Project != "":
+		return s.projectSource(ctx, req, allowDir)
+	}
+	return req.source(), store.OriginFiles, nil, nil
+}
+
+// projectSource finds a running compose project's source: its own files
+// when they can be read where its labels say they are, else a compose file
+// rebuilt from its containers.
+func (s *Server) projectSource(ctx context.Context, req ImportRequest, allowDir bool) (convert.Source, store.Origin, []convert.Warning, error) {
+	projects, err := s.engine.Projects(ctx)
+	if err != nil {
+		return convert.Source{}, "", nil, err
+	}
+	var proj *engine.Project
+	for i := range projects {
+		if projects[i].Name == req.Project {
+			proj = &projects[i]
+		}
+	}
+	if proj == nil {
+		return convert.Source{}, "", nil, meshdock.Errorf(meshdock.ENOTFOUND, "no compose project named %q: the Docker Engine has no containers of it", req.Project)
+	}
+	var why string
+	switch {
+	case !allowDir:
+		why = "this server does not read its disk"
+	case len(proj.ConfigFiles) == 0 || proj.WorkingDir == "":
+		why = "its containers do not record the compose files"
+	default:
+		src, err := s.projectFiles(ctx, proj, req)
+		if err == nil {
+			return src, store.OriginProject, nil, nil
+		}
+		why = meshdock.ErrorMessage(err)
+	}
+	files, warnings, err := s.engine.Rebuild(ctx, proj.Name)
+	if err != nil {
+		return convert.Source{}, "", nil, err
+	}
+	warnings = append([]convert.Warning{{Message: fmt.Sprintf("the compose files of %s were not used (%s): the app was rebuilt from its containers", proj.Name, why)}}, warnings...)
+	src := convert.Source{Name: proj.Name, Files: files, Env: req.Env}
+	return src, store.OriginRebuilt, warnings, nil
+}
+
+// projectFiles reads a project's compose files (and .env or the env files
+// compose recorded) from its working directory.
+func (s *Server) projectFiles(ctx context.Context, proj *engine.Project, req ImportRequest) (convert.Source, error) {
+	dir := proj.WorkingDir
+	src := convert.Source{Name: proj.Name, Env: req.Env, Profiles: req.Profiles}
+	for _, list := range []struct {
+		from []string
+		to   *[]string
+	}{{proj.ConfigFiles, &src.ComposeFiles}, {proj.EnvFiles, &src.EnvFiles}} {
+		for _, f := range list.from {
+			r := rel(dir, f)
+			if r == "" {
+				return convert.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s is outside the working directory %s", f, dir)
+			}
+			if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(r))); err != nil {
+				return convert.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s cannot be read", f)
+			}
+			*list.to = append(*list.to, r)
+		}
+	}
+	return readDir(ctx, dir, src, s.limits)
+}

@@ -1,0 +1,134 @@
+package backend
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/meshdock/meshdock"
+)
+
+// checkHost refuses requests whose Host is not a loopback name. A web page
+// can make a browser send requests to 127.0.0.1 under a host name of its own
+// (DNS rebinding); such a request carries that name in Host.
+func checkHost(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		host := c.Request().Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		} else {
+			host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		}
+		switch strings.ToLower(host) {
+		case "localhost", "127.0.0.1", "::1":
+			return next(c)
+		}
+		return meshdock.Errorf(meshdock.EFORBIDDEN, "host %q is not allowed: meshdock answers only to localhost, 127.0.0.1 and [::1]", c.Request().Host)
+	}
+}
+
+// checkOrigin refuses unsafe requests sent by a page of another site
+// (cross-site request forgery): browsers always send Origin with them.
+func checkOrigin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return next(c)
+		}
+		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			return meshdock.Errorf(meshdock.EFORBIDDEN, "cross-site request refused")
+		}
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			return next(c) // not a browser, or a same-origin request of an old one
+		}
+		u, err := url.Parse(origin)
+		if err != nil || origin == "null" || !strings.EqualFold(u.Host, r.Host) {
+			return meshdock.Errorf(meshdock.EFORBIDDEN, "cross-site request refused: origin %q is not this server", origin)
+		}
+		return next(c)
+	}
+}
+
+// limitBody caps request bodies: imports get Limits.Body, everything else
+// a little, since no other endpoint takes a body yet.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		limit := int64(64 << 10)
+		if c.Path() == "/api/v1/apps" {
+			limit = s.limits.Body
+		}
+		r := c.Request()
+		if r.ContentLength > limit {
+			return meshdock.Errorf(meshdock.ETOOLARGE, "the request body is %s: at most %s are accepted", size(r.ContentLength), size(limit))
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+		return next(c)
+	}
+}
+
+// bodyError classifies an error met while reading a request body.
+func bodyError(err error, what string) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return meshdock.Wrap(meshdock.ETOOLARGE, err, "the request body is over %s", size(mbe.Limit))
+	}
+	var me *meshdock.Error
+	if errors.As(err, &me) {
+		return err
+	}
+	return meshdock.Wrap(meshdock.EINVALID, err, "%s: %v", what, err)
+}
+
+// recoverPanics turns a panic into an unclassified error, which the error
+// handler logs in full and answers as 500 "internal error".
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			r := recover()
+			if r == nil {
+				return
+			}
+			if r == http.ErrAbortHandler {
+				panic(r) // net/http's way to abort a response; it logs nothing
+			}
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}()
+		return next(c)
+	}
+}
+
+// logRequests logs each request once it has been answered.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		if err := next(c); err != nil {
+			c.Error(err) // answer now, so the status is known
+		}
+		r, w := c.Request(), c.Response()
+		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", w.Status,
+			"bytes", w.Size, "duration", time.Since(start).Round(time.Microsecond))
+		return nil
+	}
+}
+
+// size writes a byte count for people.
+func size(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -1,0 +1,137 @@
+package backend
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/meshdock/meshdock/engine"
+	"github.com/meshdock/meshdock/store"
+)
+
+// Store is what the backend needs of the store; *store.DB implements it.
+type Store interface {
+	CreateApp(ctx context.Context, a *store.App) error
+	App(ctx context.Context, id string) (*store.App, error)
+	Apps(ctx context.Context) ([]store.AppSummary, error)
+	DeleteApp(ctx context.Context, id string) error
+
+	CreateOperation(ctx context.Context, kind, appID string) (*store.Operation, error)
+	Operation(ctx context.Context, id string) (*store.Operation, error)
+	AppendEvent(ctx context.Context, opID, typ string, data any) (store.Event, error)
+	FinishOperation(ctx context.Context, opID string, state store.State, errMsg string) (store.Event, error)
+	Events(ctx context.Context, opID string, after int64, limit int) ([]store.Event, error)
+	InterruptRunning(ctx context.Context, reason string) (int, error)
+}
+
+// Config is what a Server is built from.
+type Config struct {
+	Store   Store
+	Engine  engine.Engine
+	Version string
+	Logger  *slog.Logger
+	Limits  Limits
+	// Heartbeat is how often an idle event stream sends a comment, so that
+	// proxies and browsers keep it open; 0 means 15 seconds.
+	Heartbeat time.Duration
+}
+
+// Server is the API. Build it with New, serve Handler on each listener and
+// call Shutdown when stopping.
+type Server struct {
+	store     Store
+	engine    engine.Engine
+	version   string
+	log       *slog.Logger
+	limits    Limits
+	heartbeat time.Duration
+	ops       *operations
+
+	// done is closed by Shutdown; event streams end when it is.
+	done     chan struct{}
+	doneOnce sync.Once
+}
+
+// New returns a Server. It does not touch the store: call Start first.
+func New(cfg Config) *Server {
+	s := &Server{store: cfg.Store, engine: cfg.Engine, version: cfg.Version, log: cfg.Logger,
+		limits: cfg.Limits.orDefaults(), heartbeat: cfg.Heartbeat, done: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.engine == nil {
+		s.engine = engine.Unavailable{Reason: "none configured"}
+	}
+	if s.heartbeat == 0 {
+		s.heartbeat = 15 * time.Second
+	}
+	if s.version == "" {
+		s.version = "dev"
+	}
+	s.ops = newOperations(s.store, s.log)
+	return s
+}
+
+// Start prepares the store for serving: operations left running by a
+// previous process are marked interrupted, since nothing runs them now.
+func (s *Server) Start(ctx context.Context) error {
+	n, err := s.store.InterruptRunning(ctx, "the server stopped while it ran")
+	if n > 0 {
+		s.log.Info("marked operations of a previous run interrupted", "count", n)
+	}
+	return err
+}
+
+// Shutdown ends event streams, cancels operations in flight and marks them
+// interrupted. Call it before http.Server.Shutdown, which would otherwise
+// wait for the streams.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.doneOnce.Do(func() { close(s.done) })
+	return s.ops.shutdown(ctx)
+}
+
+// Listener says which kind of listener a Handler serves; the rules differ.
+type Listener struct {
+	// TCP is true for a loopback TCP listener (standalone use): the Host
+	// and Origin checks apply, since a browser on this machine can reach it.
+	TCP bool
+	// AllowDir allows importing a directory of the server's disk.
+	AllowDir bool
+}
+
+// Handler returns the API for one listener.
+func (s *Server) Handler(l Listener) http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Pre(s.logRequests, s.recoverPanics)
+	if l.TCP {
+		e.Pre(checkHost, checkOrigin)
+	}
+	e.Use(s.limitBody)
+	h := &handlers{Server: s, allowDir: l.AllowDir}
+	api := e.Group("/api/v1")
+	api.GET("/health", h.health)
+	api.GET("/info", h.info)
+	api.GET("/apps", h.listApps)
+	api.POST("/apps", h.createApp)
+	api.GET("/apps/:id", h.getApp)
+	api.DELETE("/apps/:id", h.deleteApp)
+	api.GET("/apps/:id/manifests", h.manifests)
+	api.GET("/apps/:id/warnings", h.warnings)
+	api.GET("/apps/:id/graph", h.graph)
+	api.GET("/compose-projects", h.composeProjects)
+	api.GET("/operations/:id", h.getOperation)
+	api.GET("/operations/:id/events", h.operationEvents)
+	return e
+}
+
+// handlers are the route handlers of one listener.
+type handlers struct {
+	*Server
+	allowDir bool
+}

@@ -103,10 +103,17 @@ func decodeJSON(body io.Reader, req *ImportRequest) error {
 		switch {
 		case errors.As(err, &se):
 			return meshdock.Wrap(meshdock.EINVALID, err, "malformed JSON at byte %d: %v", se.Offset, err)
+		case errors.As(err, &te) && te.Field == "":
+			return meshdock.Wrap(meshdock.EINVALID, err, "the body must be a JSON object, not %s", te.Value)
 		case errors.As(err, &te):
 			return meshdock.Wrap(meshdock.EINVALID, err, "JSON field %q must be %s, not %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
 		case errors.Is(err, io.EOF):
 			return meshdock.Errorf(meshdock.EINVALID, "empty body: send a JSON object")
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return meshdock.Wrap(meshdock.EINVALID, err, "malformed JSON: the body ends in the middle of a value")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return meshdock.Wrap(meshdock.EINVALID, err, "%s: the fields are name, files, dir, project, composeFiles, envFiles, env, profiles, namespace and bindMounts",
+				strings.TrimPrefix(err.Error(), "json: "))
 		}
 		return bodyError(err, "malformed JSON")
 	}

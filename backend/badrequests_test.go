@@ -1,0 +1,176 @@
+package backend_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func jsonBody(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func filesBody(files ...string) string {
+	var fs []map[string]string
+	for i := 0; i+1 < len(files); i += 2 {
+		fs = append(fs, map[string]string{"name": files[i], "content": files[i+1]})
+	}
+	return jsonBody(map[string]any{"files": fs})
+}
+
+type form struct {
+	fields [][2]string
+	files  [][2]string
+	noB    bool
+}
+
+func (f form) encode() (string, string) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, kv := range f.fields {
+		mw.WriteField(kv[0], kv[1])
+	}
+	for _, kv := range f.files {
+		w, _ := mw.CreateFormFile("files", kv[0])
+		io.WriteString(w, kv[1])
+	}
+	mw.Close()
+	ct := mw.FormDataContentType()
+	if f.noB {
+		ct = "multipart/form-data"
+	}
+	return ct, buf.String()
+}
+
+// TestBadRequests sends requests that must be refused with a 4xx, a code and
+// a message that says what is wrong, and checks that none changes the store.
+func TestBadRequests(t *testing.T) {
+	ts := startServer(t, "")
+	existing := ts.importFiles(t, "existing", map[string]string{"compose.yaml": composeYAML})
+	good := "services: {web: {image: nginx}}\n"
+	mpTooBig, mpTooBigCT := "", ""
+	{
+		ct, b := form{files: [][2]string{{"compose.yaml", strings.Repeat("#", 1<<20+1)}}}.encode()
+		mpTooBig, mpTooBigCT = b, ct
+	}
+	manyFiles := []string{"compose.yaml", good}
+	for i := range 200 {
+		manyFiles = append(manyFiles, fmt.Sprintf("f%d.txt", i), "x")
+	}
+
+	type tc struct {
+		name, method, path, ctype, body string
+		header                          []string
+		status                          int
+		code, msg                       string
+	}
+	post := func(name, ctype, body string, status int, code, msg string) tc {
+		return tc{name: name, method: "POST", path: "/api/v1/apps", ctype: ctype, body: body, status: status, code: code, msg: msg}
+	}
+	const js = "application/json"
+	cases := []tc{
+		post("text content type", "text/plain", good, 415, "unsupported", "application/json or multipart/form-data"),
+		post("no content type", "", good, 415, "unsupported", "content type"),
+		post("malformed JSON", js, `{"files": [`, 400, "invalid", "malformed JSON"),
+		post("empty body", js, ``, 400, "invalid", "empty body"),
+		post("array instead of object", js, `[1,2]`, 400, "invalid", "must be a JSON object"),
+		post("unknown field", js, `{"nme": "x"}`, 400, "invalid", `unknown field "nme"`),
+		post("two JSON values", js, `{} {}`, 400, "invalid", "more than one value"),
+		post("files is a string", js, `{"files": "compose.yaml"}`, 400, "invalid", `"files" must be an array`),
+		post("no source", js, `{}`, 400, "invalid", "exactly one of files, dir and project"),
+		post("files and project", js, jsonBody(map[string]any{"project": "x", "files": []map[string]string{{"name": "compose.yaml", "content": good}}}), 400, "invalid", "exactly one of"),
+		post("oversized body", js, filesBody("compose.yaml", strings.Repeat("#", 6<<20)), 413, "too_large", "at most 5 MiB"),
+		post("file over 1 MiB", js, filesBody("compose.yaml", strings.Repeat("#", 1<<20+1)), 413, "too_large", "at most 1 MiB per file"),
+		post("too many files", js, filesBody(manyFiles...), 413, "too_large", "at most 200"),
+		post("path traversal", js, filesBody("../compose.yaml", good), 400, "invalid", ".."),
+		post("traversal in the middle", js, filesBody("compose.yaml", good, "a/../../etc/x", "x"), 400, "invalid", ".."),
+		post("absolute file name", js, filesBody("/etc/compose.yaml", good), 400, "invalid", "absolute"),
+		post("backslash in file name", js, filesBody(`conf\app.conf`, "x", "compose.yaml", good), 400, "invalid", "backslash"),
+		post("NUL in file name", js, filesBody("compose.yaml\x00.txt", good), 400, "invalid", "control character"),
+		post("empty file name", js, filesBody("", good), 400, "invalid", "no name"),
+		post("same file twice", js, filesBody("compose.yaml", good, "./compose.yaml", good), 400, "invalid", "given twice"),
+		post("bad app name", js, jsonBody(map[string]any{"name": "Bad Name", "files": []map[string]string{{"name": "compose.yaml", "content": good}}}), 400, "invalid", "lowercase letters"),
+		post("bad namespace", js, jsonBody(map[string]any{"namespace": "-x-", "files": []map[string]string{{"name": "compose.yaml", "content": good}}}), 400, "invalid", "namespace"),
+		post("bad bindMounts", js, jsonBody(map[string]any{"bindMounts": "copy", "files": []map[string]string{{"name": "compose.yaml", "content": good}}}), 400, "invalid", "skip, hostpath or configmap"),
+		post("bad profile", js, jsonBody(map[string]any{"profiles": []string{"de bug"}, "files": []map[string]string{{"name": "compose.yaml", "content": good}}}), 400, "invalid", "profile"),
+		post("env name with =", js, jsonBody(map[string]any{"env": map[string]string{"A=B": "c"}, "files": []map[string]string{{"name": "compose.yaml", "content": good}}}), 400, "invalid", "env variable"),
+		post("compose file not uploaded", js, jsonBody(map[string]any{"composeFiles": []string{"other.yaml"}, "files": []map[string]string{{"name": "compose.yaml", "content": good}}}), 400, "invalid", "not among the files"),
+		post("YAML syntax error", js, filesBody("compose.yaml", "services:\n  web:\n    image: [nginx\n"), 400, "invalid", "compose.yaml"),
+		post("schema error", js, filesBody("compose.yaml", "services:\n  web:\n    image: nginx\n    ports: {a: b}\n"), 400, "invalid", "ports"),
+		post("no compose file", js, filesBody(".env", "A=1\n"), 400, "invalid", "no compose file"),
+		post("secret file outside the project", js, filesBody("compose.yaml", good+"secrets:\n  s:\n    file: /etc/shadow\n"), 400, "invalid", "outside"),
+		post("env_file missing", js, filesBody("compose.yaml", "services:\n  web:\n    image: nginx\n    env_file: web.env\n"), 400, "invalid", "web.env"),
+		post("depends_on undefined", js, filesBody("compose.yaml", "services:\n  web:\n    image: nginx\n    depends_on: [db]\n"), 400, "invalid", "db"),
+		post("relative dir", js, `{"dir": "examples/shop"}`, 400, "invalid", "absolute path"),
+		post("dir that does not exist", js, `{"dir": "/nonexistent/meshdock-test"}`, 400, "invalid", "/nonexistent/meshdock-test"),
+		post("bad project name", js, `{"project": "Not/A/Project"}`, 400, "invalid", "not a compose project name"),
+		post("multipart without boundary", "", "", 400, "invalid", "boundary"),
+		post("multipart unknown field", "", "", 400, "invalid", `unknown form field "colour"`),
+		post("multipart file too large", mpTooBigCT, mpTooBig, 413, "too_large", "per file"),
+		post("multipart traversal", "", "", 400, "invalid", ".."),
+		{name: "unknown app", method: "GET", path: "/api/v1/apps/0000000000000000", status: 404, code: "not_found", msg: `no app with id "0000000000000000"`},
+		{name: "unknown app delete", method: "DELETE", path: "/api/v1/apps/nope", status: 404, code: "not_found", msg: "no app"},
+		{name: "unknown app manifests", method: "GET", path: "/api/v1/apps/nope/manifests", status: 404, code: "not_found", msg: "no app"},
+		{name: "unknown app graph", method: "GET", path: "/api/v1/apps/nope/graph", status: 404, code: "not_found", msg: "no app"},
+		{name: "bad manifest format", method: "GET", path: "/api/v1/apps/" + existing.ID + "/manifests?format=xml", status: 400, code: "invalid", msg: "use yaml or json"},
+		{name: "unknown operation", method: "GET", path: "/api/v1/operations/nope", status: 404, code: "not_found", msg: "no operation"},
+		{name: "events of unknown operation", method: "GET", path: "/api/v1/operations/nope/events", status: 404, code: "not_found", msg: "no operation"},
+		{name: "bad Last-Event-ID", method: "GET", path: "/api/v1/operations/nope/events", header: []string{"Last-Event-ID", "abc"}, status: 400, code: "invalid", msg: "Last-Event-ID"},
+		{name: "bad Host", method: "GET", path: "/api/v1/apps", header: []string{"Host", "evil.example:7878"}, status: 403, code: "forbidden", msg: "evil.example"},
+		{name: "bad Host on POST", method: "POST", path: "/api/v1/apps", ctype: js, body: filesBody("compose.yaml", good), header: []string{"Host", "meshdock.attacker.test"}, status: 403, code: "forbidden", msg: "not allowed"},
+		{name: "cross-site Origin", method: "POST", path: "/api/v1/apps", ctype: js, body: filesBody("compose.yaml", good), header: []string{"Origin", "https://evil.example"}, status: 403, code: "forbidden", msg: "cross-site"},
+		{name: "other port's Origin", method: "DELETE", path: "/api/v1/apps/" + existing.ID, header: []string{"Origin", "http://localhost:9999"}, status: 403, code: "forbidden", msg: "cross-site"},
+		{name: "null Origin", method: "POST", path: "/api/v1/apps", ctype: js, body: filesBody("compose.yaml", good), header: []string{"Origin", "null"}, status: 403, code: "forbidden", msg: "cross-site"},
+		{name: "Sec-Fetch-Site cross-site", method: "DELETE", path: "/api/v1/apps/" + existing.ID, header: []string{"Sec-Fetch-Site", "cross-site"}, status: 403, code: "forbidden", msg: "cross-site"},
+		{name: "body on a GET-only endpoint is too large", method: "POST", path: "/api/v1/apps/" + existing.ID, ctype: js, body: strings.Repeat("x", 100<<10), status: 413, code: "too_large", msg: "at most 64 KiB"},
+	}
+	multipartBodies := map[string]form{
+		"multipart without boundary": {files: [][2]string{{"compose.yaml", good}}, noB: true},
+		"multipart unknown field":    {fields: [][2]string{{"colour", "red"}}, files: [][2]string{{"compose.yaml", good}}},
+		"multipart traversal":        {files: [][2]string{{"compose.yaml", good}, {"../../x.conf", "x"}}},
+	}
+	if len(cases) < 30 {
+		t.Fatalf("only %d bad requests", len(cases))
+	}
+	before := ts.get(t, "/api/v1/apps")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if f, ok := multipartBodies[c.name]; ok {
+				c.ctype, c.body = f.encode()
+			}
+			var body io.Reader
+			if c.body != "" {
+				body = strings.NewReader(c.body)
+			}
+			hdr := c.header
+			if c.method != "GET" && c.method != "HEAD" && len(hdr) == 0 {
+				hdr = []string{"Origin", ts.URL} // what a browser on the UI's own page sends
+			}
+			a := ts.do(t, c.method, c.path, c.ctype, body, hdr...)
+			code, msg := a.errorOf(t)
+			if a.Status != c.status || code != c.code || !strings.Contains(msg, c.msg) {
+				t.Errorf("%s %s: got %d %s %q; want %d %s and a message with %q", c.method, c.path, a.Status, code, msg, c.status, c.code, c.msg)
+			}
+			t.Logf("%d %s: %s", a.Status, code, msg)
+			if a.Status < 400 || a.Status >= 500 {
+				t.Errorf("status %d is not a client error", a.Status)
+			}
+			if after := ts.get(t, "/api/v1/apps"); !bytes.Equal(after.Body, before.Body) {
+				t.Errorf("the store changed:\nbefore %s\nafter  %s", before.Body, after.Body)
+			}
+		})
+	}
+	if a := ts.get(t, "/api/v1/apps/"+existing.ID); a.Status != http.StatusOK {
+		t.Fatalf("the app that existed before is gone: %d", a.Status)
+	}
+	t.Logf("%d bad requests refused", len(cases))
+}

@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
+	_ "unsafe" // go:linkname
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/kubernetes/kompose/pkg/kobject"
-	komposeloader "github.com/kubernetes/kompose/pkg/loader/compose"
+	_ "github.com/kubernetes/kompose/pkg/loader/compose" // komposeMapping
 	"github.com/kubernetes/kompose/pkg/transformer/kubernetes"
 	"github.com/sirupsen/logrus"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -26,33 +25,28 @@ var komposeMu sync.Mutex
 // komposeExit is what kompose's log.Fatal turns into: a panic we recover.
 type komposeExit struct{ msg string }
 
-// runKompose hands the resolved project to kompose's loader and transformer
-// and returns the objects it makes.
+// komposeMapping is kompose's own compose-to-kobject mapping. Its only
+// public entry point, (*Compose).LoadFile, loads the files a second time
+// with compose-go, filling gaps from the process environment and `.env`
+// (pkg/loader/compose/compose.go). The project handed over here is already
+// loaded and resolved in memory, so the mapping is called on it directly:
+// kompose reads no file and no variable, and the project is parsed once.
+// The signature is pinned by kompose v1.38.0 in go.mod; the golden tests
+// fail if it changes.
 //
-// kompose can only load from files, and its loader fills gaps from the
-// process environment and `.env`, and its transformer reads files the
-// project names. So what it gets is a copy in a private directory of a
-// project that has nothing left to fill in or read: every value explicit,
-// no env_file, no bind mounts, no secrets or configs (our passes make
-// those). Interpolation is off, so `$` in values stays as it is.
+//go:linkname komposeMapping github.com/kubernetes/kompose/pkg/loader/compose.dockerComposeToKomposeMapping
+func komposeMapping(p *types.Project) (kobject.KomposeObject, error)
+
+// runKompose hands the resolved project to kompose's mapping and
+// transformer and returns the objects it makes.
+//
+// What kompose sees has nothing left to fill in or read: every value
+// explicit, no env_file, no bind mounts, no secrets or configs (our passes
+// make those). Its log.Fatal and panics are contained.
 func runKompose(ctx context.Context, in *types.Project, namespace string) (objs []runtime.Object, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	yml, err := in.MarshalYAML()
-	if err != nil {
-		return nil, fmt.Errorf("marshal project for kompose: %w", err)
-	}
-	dir, err := os.MkdirTemp("", "meshdock-kompose-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	file := filepath.Join(dir, "compose.yaml")
-	if err := os.WriteFile(file, yml, 0o600); err != nil {
-		return nil, err
-	}
-
 	komposeMu.Lock()
 	defer komposeMu.Unlock()
 	std := logrus.StandardLogger()
@@ -69,26 +63,24 @@ func runKompose(ctx context.Context, in *types.Project, namespace string) (objs 
 		}
 	}()
 
-	kobj, err := (&komposeloader.Compose{}).LoadFile([]string{file}, nil, true)
+	kobj, err := komposeMapping(in)
 	if err != nil {
-		return nil, meshdock.Wrap(meshdock.EINVALID, err, "the project could not be converted: %s", strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""))
+		return nil, meshdock.Wrap(meshdock.EINVALID, err, "the project could not be converted: %v", err)
 	}
 	kobj.Namespace = namespace
 	opt := kobject.ConvertOptions{
-		CreateD:        true,
-		Provider:       "kubernetes",
-		Replicas:       1,
-		Volumes:        "persistentVolumeClaim",
-		Build:          "none",
-		InputFiles:     []string{file},
-		YAMLIndent:     2,
-		Namespace:      namespace,
-		PVCRequestSize: "",
+		CreateD:    true,
+		Provider:   "kubernetes",
+		Replicas:   1,
+		Volumes:    "persistentVolumeClaim",
+		Build:      "none",
+		YAMLIndent: 2,
+		Namespace:  namespace,
 	}
 	t := &kubernetes.Kubernetes{Opt: opt}
 	objs, err = t.Transform(kobj, opt)
 	if err != nil {
-		return nil, meshdock.Wrap(meshdock.EINVALID, err, "the project could not be converted: %s", strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""))
+		return nil, meshdock.Wrap(meshdock.EINVALID, err, "the project could not be converted: %v", err)
 	}
 	return objs, nil
 }

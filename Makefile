@@ -1,0 +1,68 @@
+# meshdock: see README.md. Every target installs or builds what it needs.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+export GOFLAGS ?= -buildvcs=false
+
+CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshdock
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/meshdock/meshdock/backend.Version=$(VERSION)
+BIN     := bin/meshdock
+ADDR    ?= 127.0.0.1:7878
+GO_PKGS := ./...
+
+.PHONY: all build run test test-unit test-integration testenv-up testenv-down bench lint fmt fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meshdock
+
+# The main job: serve the app on localhost with the bundled example imported.
+run: build
+	./$(BIN) serve --addr $(ADDR) --example examples/shop
+
+# Everything: unit tests, then the real Docker Engine and Kubernetes control
+# plane, the integration tests against them, and the environment stopped.
+test: test-unit
+	scripts/testenv up
+	status=0; $(MAKE) --no-print-directory test-integration || status=$$?; \
+	  scripts/testenv down; exit $$status
+
+# The fast loop: no outside world needed.
+test-unit:
+	go vet $(GO_PKGS)
+	go test -short -count=1 $(GO_PKGS)
+
+# Against a running environment (scripts/testenv up).
+test-integration:
+	eval "$$(scripts/testenv env)"; go test -count=1 -timeout 30m $(GO_PKGS)
+
+testenv-up:
+	scripts/testenv up
+
+testenv-down:
+	scripts/testenv down
+
+# Benchmarks, and meshdock convert against the kompose CLI on the same inputs.
+bench:
+	go test -run '^$$' -bench . -benchtime 2s $(GO_PKGS)
+	scripts/bench-convert
+
+# A short fuzz run of every parser of user input (FUZZTIME=5m for a long one).
+FUZZTIME ?= 30s
+fuzz:
+	go test ./convert -run '^$$' -fuzz FuzzConvert -fuzztime $(FUZZTIME)
+
+lint: $(CACHE)/bin/staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	go vet $(GO_PKGS)
+	$(CACHE)/bin/staticcheck $(GO_PKGS)
+
+$(CACHE)/bin/staticcheck:
+	GOBIN=$(CACHE)/bin go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

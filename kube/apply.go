@@ -200,7 +200,7 @@ func errorCode(err error) string {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return meshdock.ECANCELED
-	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
+	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err), isSchemaMismatch(err):
 		return meshdock.EINVALID
 	case apierrors.IsNotFound(err):
 		return meshdock.ENOTFOUND
@@ -214,4 +214,14 @@ func errorCode(err error) string {
 		return meshdock.EINTERNAL
 	}
 	return meshdock.EUNAVAILABLE
+}
+
+// isSchemaMismatch reports the server's answer to an apply configuration that
+// does not fit the kind's schema (an unknown or mistyped field): the object's
+// fault, though the server sends it as a 500 without a reason.
+func isSchemaMismatch(err error) bool {
+	var status apierrors.APIStatus
+	return errors.As(err, &status) &&
+		status.Status().Code == 500 &&
+		strings.HasPrefix(status.Status().Message, "failed to create typed patch object")
 }

@@ -154,6 +154,16 @@ func writtenPath(n *yaml.Node, base string) string {
 	return ""
 }
 
+// has reports whether any file writes the key path.
+func (l *locator) has(parts ...string) bool {
+	for _, f := range l.files {
+		if nodeAt(f.root, parts) != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // nodeAt returns the node at a key path, or nil.
 func nodeAt(n *yaml.Node, parts []string) *yaml.Node {
 	for _, p := range parts {

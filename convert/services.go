@@ -58,7 +58,31 @@ func servicesPass(s *state) error {
 			}
 		}
 	}
+	s.warnInvalidHosts()
 	return nil
+}
+
+// warnInvalidHosts points at environment values that name a service by a
+// host name Kubernetes cannot have (app_settings): the value must change.
+func (s *state) warnInvalidHosts() {
+	for _, name := range s.p.ServiceNames() {
+		env := s.service(name).Environment
+		keys := make([]string, 0, len(env))
+		for k := range env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if env[k] == nil {
+				continue
+			}
+			for _, host := range hostTokens(*env[k]) {
+				if target, ok := s.names[host]; ok && target != host {
+					s.warn(name, "environment."+k, fmt.Sprintf("names the host %q, which is %q in the cluster: change the value", host, target))
+				}
+			}
+		}
+	}
 }
 
 type hostAlias struct{ name, key string }

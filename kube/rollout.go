@@ -40,8 +40,10 @@ var errRolloutFailed = errors.New("rollout failed")
 
 // WaitRollout waits until every Deployment, StatefulSet, DaemonSet and Job
 // among refs has rolled out (Jobs: completed), reading each every interval
-// until ctx ends. Other kinds are skipped. It fails early when a rollout
-// cannot complete, and on ctx's end names what it was still waiting for.
+// until ctx ends. Other kinds are skipped. It fails early, with code
+// conflict and an *ObjectError, when a rollout cannot complete (a Deployment
+// past its progress deadline, a failed Job); when ctx ends, the error names
+// what it was still waiting for and why.
 func (c Cluster) WaitRollout(ctx context.Context, refs []Ref, opts RolloutOptions) error {
 	if c.conn == nil {
 		return ErrNoCluster
@@ -49,73 +51,76 @@ func (c Cluster) WaitRollout(ctx context.Context, refs []Ref, opts RolloutOption
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultRolloutInterval
 	}
-	pending := map[Ref]string{}
+	// An ordered list, so progress comes in the order the caller gave.
+	type waiting struct {
+		ref  Ref
+		last string
+	}
+	var pending []*waiting
+	seen := map[Ref]bool{}
 	for _, r := range refs {
-		if rollsOut(r) {
-			pending[r] = "waiting for the first read"
+		if rollsOut(r) && !seen[r] {
+			seen[r] = true
+			pending = append(pending, &waiting{ref: r, last: "waiting for the first read"})
 		}
 	}
 	tick := time.NewTicker(opts.Interval)
 	defer tick.Stop()
 	for {
-		for r, last := range pending {
-			obj, err := c.conn.get(ctx, r)
+		left := pending[:0]
+		for _, w := range pending {
+			st, err := c.conn.rolloutStatus(ctx, w.ref)
 			if err != nil {
-				if ctx.Err() != nil {
-					break
-				}
-				// Not there yet or a transient failure: keep waiting, and
-				// say why if asked.
-				msg := "cannot read: " + err.Error()
-				if apierrors.IsNotFound(err) {
-					msg = "not found yet"
-				}
-				if msg != last {
-					pending[r] = msg
-					report(opts, RolloutStatus{Ref: r, Message: msg})
-				}
-				continue
+				return meshdock.Wrap(meshdock.ECONFLICT, &ObjectError{Ref: w.ref, Err: err}, "rollout of %s failed: %s", w.ref, st.Message)
 			}
-			st, err := rolloutStatus(obj)
-			st.Ref = r
-			if err != nil {
-				return meshdock.Wrap(meshdock.ECONFLICT, &ObjectError{Ref: r, Err: err}, "rollout of %s failed: %s", r, st.Message)
+			if st.Message != w.last || st.Done {
+				w.last = st.Message
+				report(opts, st)
 			}
-			if st.Done {
-				delete(pending, r)
-				report(opts, st)
-			} else if st.Message != last {
-				pending[r] = st.Message
-				report(opts, st)
+			if !st.Done {
+				left = append(left, w)
 			}
 		}
+		pending = left
 		if len(pending) == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return rolloutTimeout(ctx.Err(), pending)
+			still := make([]string, len(pending))
+			for i, w := range pending {
+				still[i] = fmt.Sprintf("%s (%s)", w.ref, w.last)
+			}
+			code := meshdock.EUNAVAILABLE
+			if errors.Is(ctx.Err(), context.Canceled) {
+				code = meshdock.ECANCELED
+			}
+			return meshdock.Wrap(code, ctx.Err(), "rollout not done: %v; still waiting for %s", ctx.Err(), strings.Join(still, ", "))
 		case <-tick.C:
 		}
 	}
+}
+
+// rolloutStatus reads one object and tells where its rollout stands. An
+// object that cannot be read (not created yet, a transient failure) is
+// waited for; the error is only for a rollout that will not complete.
+func (c *conn) rolloutStatus(ctx context.Context, r Ref) (RolloutStatus, error) {
+	obj, err := c.get(ctx, r)
+	switch {
+	case apierrors.IsNotFound(err):
+		return RolloutStatus{Ref: r, Message: "not found yet"}, nil
+	case err != nil:
+		return RolloutStatus{Ref: r, Message: "cannot read: " + err.Error()}, nil
+	}
+	st, err := statusOf(obj)
+	st.Ref = r
+	return st, err
 }
 
 func report(opts RolloutOptions, st RolloutStatus) {
 	if opts.Progress != nil {
 		opts.Progress(st)
 	}
-}
-
-func rolloutTimeout(err error, pending map[Ref]string) error {
-	waiting := make([]string, 0, len(pending))
-	for r, msg := range pending {
-		waiting = append(waiting, fmt.Sprintf("%s (%s)", r, msg))
-	}
-	code := meshdock.EUNAVAILABLE
-	if errors.Is(err, context.Canceled) {
-		code = meshdock.ECANCELED
-	}
-	return meshdock.Wrap(code, err, "rollout not done: %v; still waiting for %s", err, strings.Join(waiting, ", "))
 }
 
 func rollsOut(r Ref) bool {
@@ -137,9 +142,9 @@ func (c *conn) get(ctx context.Context, r Ref) (*unstructured.Unstructured, erro
 	return c.dynamic.Resource(m.Resource).Namespace(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
 }
 
-// rolloutStatus reads an object's status the way `kubectl rollout status`
-// does, and Jobs by their conditions. An error means it will not complete.
-func rolloutStatus(obj *unstructured.Unstructured) (RolloutStatus, error) {
+// statusOf reads an object's status the way `kubectl rollout status` does,
+// and Jobs by their conditions. An error means it will not complete.
+func statusOf(obj *unstructured.Unstructured) (RolloutStatus, error) {
 	o := obj.Object
 	i := func(path ...string) int64 {
 		v, _ := number(o, path...)
@@ -202,7 +207,7 @@ func rolloutStatus(obj *unstructured.Unstructured) (RolloutStatus, error) {
 		return RolloutStatus{Done: true, Message: fmt.Sprintf("%d pods available", available)}, nil
 	case "Job":
 		if c := condition(o, "Failed"); c != nil && c["status"] == "True" {
-			return RolloutStatus{Message: fmt.Sprint("failed: ", c["reason"], ": ", c["message"])}, errRolloutFailed
+			return RolloutStatus{Message: fmt.Sprint(c["reason"], ": ", c["message"])}, errRolloutFailed
 		}
 		if c := condition(o, "Complete"); c != nil && c["status"] == "True" {
 			return RolloutStatus{Done: true, Message: "complete"}, nil

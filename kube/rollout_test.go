@@ -54,7 +54,7 @@ func TestRolloutStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st, err := rolloutStatus(objects(t, tt.doc)[0])
+			st, err := statusOf(objects(t, tt.doc)[0])
 			if st.Done != tt.done || (err != nil) != tt.failed || !strings.Contains(st.Message, tt.inMessage) {
 				t.Errorf("got done=%v err=%v message %q; want done=%v failed=%v message with %q",
 					st.Done, err, st.Message, tt.done, tt.failed, tt.inMessage)

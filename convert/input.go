@@ -1,6 +1,10 @@
 package convert
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
+
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
@@ -57,6 +61,13 @@ func (s *state) komposeInput() (*types.Project, error) {
 			}
 		}
 		svc.Volumes = kept
+		svc.Expose = s.expandExpose(name, svc.Expose)
+		if svc.DomainName != "" {
+			// kompose makes it the pod's subdomain, which must be a single
+			// DNS label and name a headless Service; neither fits.
+			svc.DomainName = ""
+			s.warn(name, "domainname", "not carried over: a pod's domain is its Service's, <service>.<namespace>.svc.cluster.local")
+		}
 		svc.Labels = komposeLabels(svc.Labels)
 		services[k] = svc
 	}
@@ -66,6 +77,41 @@ func (s *state) komposeInput() (*types.Project, error) {
 	in.Secrets, in.Configs, in.Networks = nil, nil, nil
 	in.Extensions = nil
 	return in, nil
+}
+
+// maxExposeRange bounds how many ports one `expose` range may open.
+const maxExposeRange = 100
+
+// expandExpose spells out port ranges ("9300-9301"), which kompose turns
+// into port 0.
+func (s *state) expandExpose(name string, expose []string) []string {
+	var out []string
+	for _, e := range expose {
+		ports, proto, _ := strings.Cut(e, "/")
+		lo, hi, isRange := strings.Cut(ports, "-")
+		if !isRange {
+			out = append(out, e)
+			continue
+		}
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil || a < 1 || b > 65535 || b < a {
+			s.warn(name, "expose", fmt.Sprintf("%q is not a port range; left out", e))
+			continue
+		}
+		if b-a >= maxExposeRange {
+			s.warn(name, "expose", fmt.Sprintf("range %q has more than %d ports; only the first %d are exposed", e, maxExposeRange, maxExposeRange))
+			b = a + maxExposeRange - 1
+		}
+		for p := a; p <= b; p++ {
+			if proto != "" {
+				out = append(out, fmt.Sprintf("%d/%s", p, proto))
+			} else {
+				out = append(out, strconv.Itoa(p))
+			}
+		}
+	}
+	return out
 }
 
 // komposeLabels keeps the labels kompose understands that cannot make it

@@ -102,8 +102,10 @@ func TestConvertedTestdataIsAccepted(t *testing.T) {
 			results, err := c.Apply(ctx, res.Objects, kube.ApplyOptions{DryRun: true, Namespace: ns})
 			if err != nil {
 				var oe *kube.ObjectError
+				seen := map[string]bool{}
 				for _, e := range unwrapAll(err) {
-					if errors.As(e, &oe) {
+					if errors.As(e, &oe) && !seen[oe.Error()] {
+						seen[oe.Error()] = true
 						t.Errorf("rejected: %s: %v", oe.Ref, oe.Err)
 					}
 				}

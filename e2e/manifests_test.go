@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,13 +53,38 @@ func ensureNamespace(t *testing.T, c kube.Cluster, name string) {
 		t.Fatal(err)
 	}
 	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name}}}
-	_, err = dyn.Resource(namespaces).Create(context.Background(), ns, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatalf("create namespace %s: %v", name, err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err = dyn.Resource(namespaces).Create(context.Background(), ns, metav1.CreateOptions{})
+		if err == nil {
+			break
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("create namespace %s: %v", name, err)
+		}
+		// An earlier run's namespace may still be terminating.
+		cur, gerr := dyn.Resource(namespaces).Get(context.Background(), name, metav1.GetOptions{})
+		if gerr == nil && cur.GetDeletionTimestamp() == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("namespace %s is still terminating", name)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	t.Cleanup(func() {
 		_ = dyn.Resource(namespaces).Delete(context.Background(), name, metav1.DeleteOptions{})
 	})
+}
+
+// uniqueName gives each run its own namespace: one deleted by an earlier
+// run may still be terminating.
+func uniqueName(prefix string) string {
+	suffix := strconv.FormatInt(time.Now().UnixNano()%1e8, 36)
+	if len(prefix) > 63-len(suffix)-1 {
+		prefix = strings.TrimRight(prefix[:63-len(suffix)-1], "-")
+	}
+	return prefix + "-" + suffix
 }
 
 // Every object the converter makes from the valid test cases is accepted
@@ -91,10 +117,7 @@ func TestConvertedTestdataIsAccepted(t *testing.T) {
 			}
 			ns := o.Namespace
 			if ns == "" {
-				ns = "dry-" + strings.TrimPrefix(filepath.Base(dir), "valid-")
-				if len(ns) > 63 {
-					ns = ns[:63]
-				}
+				ns = uniqueName("dry-" + strings.TrimPrefix(filepath.Base(dir), "valid-"))
 			}
 			ensureNamespace(t, c, ns)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -155,7 +178,7 @@ func TestExampleAppApplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const ns = "example-shop"
+	ns := uniqueName("example-shop")
 	ensureNamespace(t, c, ns)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

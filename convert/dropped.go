@@ -107,6 +107,7 @@ func droppedPass(s *state) error {
 			continue
 		}
 		s.extraHosts(name, svc, w.spec)
+		s.user(name, svc.User, c)
 		switch svc.PullPolicy {
 		case types.PullPolicyAlways, "daily", "weekly":
 			c.ImagePullPolicy = corev1.PullAlways
@@ -164,6 +165,23 @@ func (s *state) extraHosts(name string, svc types.ServiceConfig, spec *corev1.Po
 	for _, ip := range ips {
 		spec.HostAliases = append(spec.HostAliases, corev1.HostAlias{IP: ip, Hostnames: byIP[ip]})
 	}
+}
+
+// user carries over what kompose cannot: `root` is UID 0, and a user given
+// by name needs a number in Kubernetes.
+func (s *state) user(name, user string, c *corev1.Container) {
+	if user == "" || (c.SecurityContext != nil && c.SecurityContext.RunAsUser != nil) {
+		return
+	}
+	u, _, _ := strings.Cut(user, ":")
+	if u == "root" {
+		if c.SecurityContext == nil {
+			c.SecurityContext = &corev1.SecurityContext{}
+		}
+		c.SecurityContext.RunAsUser = ptr.To(int64(0))
+		return
+	}
+	s.warn(name, "user", fmt.Sprintf("user %q is a name: Kubernetes needs a numeric UID (securityContext.runAsUser), so the image's default user is used", user))
 }
 
 // customNetworks lists the networks other than the default one.

@@ -69,6 +69,15 @@ type ApplyResult struct {
 	Object *unstructured.Unstructured
 }
 
+// Refs lists the objects of results, as WaitRollout takes them.
+func Refs(results []ApplyResult) []Ref {
+	refs := make([]Ref, len(results))
+	for i, r := range results {
+		refs[i] = r.Ref
+	}
+	return refs
+}
+
 // ObjectError is the failure of one object of a set: which one, and the
 // server's (or the client's) reason.
 type ObjectError struct {

@@ -80,7 +80,7 @@ func TestApply(t *testing.T) {
 
 	start := time.Now()
 	var seen []string
-	err = c.WaitRollout(ctx, refs(results), RolloutOptions{Progress: func(s RolloutStatus) {
+	err = c.WaitRollout(ctx, Refs(results), RolloutOptions{Progress: func(s RolloutStatus) {
 		seen = append(seen, s.Ref.String()+": "+s.Message)
 	}})
 	if err != nil {
@@ -145,7 +145,7 @@ func TestApply(t *testing.T) {
 			t.Errorf("apply with 2 replicas, %s: %s, want %s", r.Ref, r.Action, want)
 		}
 	}
-	if err := c.WaitRollout(ctx, refs(results), RolloutOptions{}); err != nil {
+	if err := c.WaitRollout(ctx, Refs(results), RolloutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -81,11 +81,3 @@ func objects(tb testing.TB, docs string) []*unstructured.Unstructured {
 		}
 	}
 }
-
-func refs(results []ApplyResult) []Ref {
-	out := make([]Ref, len(results))
-	for i, r := range results {
-		out[i] = r.Ref
-	}
-	return out
-}

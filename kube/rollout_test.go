@@ -74,7 +74,7 @@ func TestWaitRolloutTimeout(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
-	err = c.WaitRollout(ctx, refs(results), RolloutOptions{})
+	err = c.WaitRollout(ctx, Refs(results), RolloutOptions{})
 	if !errors.Is(err, context.DeadlineExceeded) || meshdock.ErrorCode(err) != meshdock.EUNAVAILABLE {
 		t.Fatalf("WaitRollout = %v, want a deadline error", err)
 	}
@@ -95,7 +95,7 @@ func TestWaitRolloutJobFailed(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	err = c.WaitRollout(ctx, refs(results), RolloutOptions{})
+	err = c.WaitRollout(ctx, Refs(results), RolloutOptions{})
 	var oe *ObjectError
 	if !errors.As(err, &oe) || oe.Ref.Name != "doomed" || !strings.Contains(err.Error(), "DeadlineExceeded") {
 		t.Fatalf("WaitRollout = %v, want the Job's failure", err)

@@ -5,7 +5,7 @@ export GOFLAGS ?= -buildvcs=false
 
 CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshdock
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/meshdock/meshdock/backend.Version=$(VERSION)
+LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin/meshdock
 ADDR    ?= 127.0.0.1:7878
 GO_PKGS := ./...

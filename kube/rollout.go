@@ -67,9 +67,19 @@ func (c Cluster) WaitRollout(ctx context.Context, refs []Ref, opts RolloutOption
 	tick := time.NewTicker(opts.Interval)
 	defer tick.Stop()
 	for {
-		left := pending[:0]
-		for _, w := range pending {
+		left := make([]*waiting, 0, len(pending))
+		for i, w := range pending {
+			if expired(ctx) {
+				// Keep the last status each object had, for the error
+				// message: reads past the deadline fail for that reason alone.
+				left = append(left, pending[i:]...)
+				break
+			}
 			st, err := c.conn.rolloutStatus(ctx, w.ref)
+			if expired(ctx) {
+				left = append(left, pending[i:]...)
+				break
+			}
 			if err != nil {
 				return meshdock.Wrap(meshdock.ECONFLICT, &ObjectError{Ref: w.ref, Err: err}, "rollout of %s failed: %s", w.ref, st.Message)
 			}
@@ -84,6 +94,9 @@ func (c Cluster) WaitRollout(ctx context.Context, refs []Ref, opts RolloutOption
 		pending = left
 		if len(pending) == 0 {
 			return nil
+		}
+		if expired(ctx) {
+			<-ctx.Done()
 		}
 		select {
 		case <-ctx.Done():
@@ -115,6 +128,16 @@ func (c *conn) rolloutStatus(ctx context.Context, r Ref) (RolloutStatus, error) 
 	st, err := statusOf(obj)
 	st.Ref = r
 	return st, err
+}
+
+// expired reports whether ctx is over, or its deadline has passed even if its
+// timer has not fired yet (client-go's rate limiter already refuses then).
+func expired(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && !time.Now().Before(deadline)
 }
 
 func report(opts RolloutOptions, st RolloutStatus) {

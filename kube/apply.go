@@ -92,7 +92,7 @@ func (e *ObjectError) Unwrap() error { return e.Err }
 // "meshdock", taking over fields other managers own (a deploy says what the
 // app must look like). It goes on past a failed object, so one bad object
 // does not hide the others' errors, and stops when ctx ends. The results list
-// the objects that were applied; the error, if any, is an *meshdock.Error
+// the objects that were applied; the error, if any, is a *meshdock.Error
 // whose cause joins one *ObjectError per failed object (errors.As finds them,
 // and apierrors.IsInvalid and friends see the server's status through them).
 func (c Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) ([]ApplyResult, error) {

@@ -113,6 +113,17 @@ func TestImportRunningProject(t *testing.T) {
 	}
 	ts := startServer(t, "", withEngine(eng))
 
+	var info struct {
+		Engine struct {
+			Reachable bool
+			Version   string
+		}
+	}
+	ts.get(t, "/api/v1/info").decode(t, &info)
+	if !info.Engine.Reachable || info.Engine.Version == "" {
+		t.Fatalf("info does not show the engine: %+v", info)
+	}
+
 	// The engine lists the project with what its labels say.
 	var projects struct{ Projects []engine.Project }
 	a := ts.get(t, "/api/v1/compose-projects")

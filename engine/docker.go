@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
@@ -69,7 +70,7 @@ func (d *Docker) failed(err error, format string, args ...any) error {
 		return err
 	case client.IsErrConnectionFailed(err):
 		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "the Docker Engine at %s cannot be reached", d.host)
-	case client.IsErrNotFound(err):
+	case cerrdefs.IsNotFound(err):
 		return meshdock.Wrap(meshdock.ENOTFOUND, err, "%s: %v", fmt.Sprintf(format, args...), err)
 	}
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
@@ -183,7 +184,7 @@ func (d *Docker) Containers(ctx context.Context, project string) ([]container.In
 			continue
 		}
 		ci, err := d.c.ContainerInspect(ctx, c.ID)
-		if client.IsErrNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			continue // removed since it was listed
 		}
 		if err != nil {

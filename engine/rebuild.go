@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/mount"
-	"github.com/docker/docker/client"
 
 	"github.com/meshdock/meshdock/convert"
 )
@@ -32,7 +32,7 @@ func (d *Docker) Rebuild(ctx context.Context, project string) ([]convert.File, [
 		}
 		img, err := d.c.ImageInspect(ctx, c.Image)
 		switch {
-		case client.IsErrNotFound(err):
+		case cerrdefs.IsNotFound(err):
 			images[c.Image] = nil // removed since the container was created
 		case err != nil:
 			return nil, nil, d.failed(err, "inspect image %s", c.Image)

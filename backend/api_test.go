@@ -410,3 +410,38 @@ func TestPanicIsInternalError(t *testing.T) {
 type panicking struct{ engine.Unavailable }
 
 func (panicking) Projects(context.Context) ([]engine.Project, error) { panic("boom: a secret detail") }
+
+// TestServerEnvironmentDoesNotReachApps imports apps that name variables
+// the server's own environment has: none of its values may appear.
+func TestServerEnvironmentDoesNotReachApps(t *testing.T) {
+	t.Setenv("MESHDOCK_TEST_SECRET", "server-secret-value")
+	t.Setenv("HOME", "/home/server-home")
+	ts := startServer(t, "")
+	compose := `services:
+  app:
+    image: busybox
+    environment:
+      TOKEN: ${MESHDOCK_TEST_SECRET}
+      FALLBACK: ${MESHDOCK_TEST_SECRET:-user-default}
+      HOME:
+      MESHDOCK_TEST_SECRET:
+`
+	app := ts.importFiles(t, "envcheck", map[string]string{"compose.yaml": compose})
+	m := string(ts.get(t, "/api/v1/apps/"+app.ID+"/manifests").Body)
+	for _, leak := range []string{"server-secret-value", "/home/server-home"} {
+		if strings.Contains(m, leak) {
+			t.Fatalf("the server's environment reached the app (%q):\n%s", leak, m)
+		}
+	}
+	if !strings.Contains(m, "user-default") {
+		t.Fatalf("the default of an unset variable was not used:\n%s", m)
+	}
+	// Variables the user passes are used.
+	a := ts.postJSON(t, "/api/v1/apps", backend.ImportRequest{Name: "envcheck2", Env: map[string]string{"MESHDOCK_TEST_SECRET": "from-user"},
+		Files: []backend.FileUpload{{Name: "compose.yaml", Content: compose}}})
+	var app2 appAnswer
+	a.decode(t, &app2)
+	if m := string(ts.get(t, "/api/v1/apps/"+app2.ID+"/manifests").Body); !strings.Contains(m, "from-user") || strings.Contains(m, "server-secret-value") {
+		t.Fatalf("user env: %s", m)
+	}
+}

@@ -70,6 +70,7 @@ func TestBadRequests(t *testing.T) {
 	type tc struct {
 		name, method, path, ctype, body string
 		header                          []string
+		chunked                         bool // no Content-Length: the limit must hold while reading
 		status                          int
 		code, msg                       string
 	}
@@ -89,6 +90,8 @@ func TestBadRequests(t *testing.T) {
 		post("no source", js, `{}`, 400, "invalid", "exactly one of files, dir and project"),
 		post("files and project", js, jsonBody(map[string]any{"project": "x", "files": []map[string]string{{"name": "compose.yaml", "content": good}}}), 400, "invalid", "exactly one of"),
 		post("oversized body", js, filesBody("compose.yaml", strings.Repeat("#", 6<<20)), 413, "too_large", "at most 5 MiB"),
+		{name: "oversized chunked body", method: "POST", path: "/api/v1/apps", ctype: js, body: filesBody("compose.yaml", strings.Repeat("#", 6<<20)), chunked: true, status: 413, code: "too_large", msg: "over 5 MiB"},
+		{name: "oversized chunked multipart", method: "POST", path: "/api/v1/apps", chunked: true, status: 413, code: "too_large", msg: "over 5 MiB"},
 		post("file over 1 MiB", js, filesBody("compose.yaml", strings.Repeat("#", 1<<20+1)), 413, "too_large", "at most 1 MiB per file"),
 		post("too many files", js, filesBody(manyFiles...), 413, "too_large", "at most 200"),
 		post("path traversal", js, filesBody("../compose.yaml", good), 400, "invalid", ".."),
@@ -137,6 +140,9 @@ func TestBadRequests(t *testing.T) {
 		"multipart without boundary": {files: [][2]string{{"compose.yaml", good}}, noB: true},
 		"multipart unknown field":    {fields: [][2]string{{"colour", "red"}}, files: [][2]string{{"compose.yaml", good}}},
 		"multipart traversal":        {files: [][2]string{{"compose.yaml", good}, {"../../x.conf", "x"}}},
+		"oversized chunked multipart": {files: [][2]string{{"compose.yaml", good}, {"a.txt", strings.Repeat("a", 1<<20)},
+			{"b.txt", strings.Repeat("b", 1<<20)}, {"c.txt", strings.Repeat("c", 1<<20)}, {"d.txt", strings.Repeat("d", 1<<20)},
+			{"e.txt", strings.Repeat("e", 1<<20)}, {"f.txt", strings.Repeat("f", 1<<20)}}},
 	}
 	if len(cases) < 30 {
 		t.Fatalf("only %d bad requests", len(cases))
@@ -150,6 +156,9 @@ func TestBadRequests(t *testing.T) {
 			var body io.Reader
 			if c.body != "" {
 				body = strings.NewReader(c.body)
+				if c.chunked {
+					body = io.MultiReader(body)
+				}
 			}
 			hdr := c.header
 			if c.method != "GET" && c.method != "HEAD" && len(hdr) == 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/convert"
@@ -108,5 +109,35 @@ func (s *Server) projectFiles(ctx context.Context, proj *engine.Project, req Imp
 			*list.to = append(*list.to, r)
 		}
 	}
+	if len(src.Profiles) == 0 {
+		profiles, err := runningProfiles(ctx, dir, src, proj)
+		if err != nil {
+			return convert.Source{}, err
+		}
+		src.Profiles = profiles
+	}
 	return readDir(ctx, dir, src, s.limits)
+}
+
+// runningProfiles returns the profiles that were active when the project
+// was started: those of its services that have containers. Compose does
+// not record them, but without them those services would be missing.
+func runningProfiles(ctx context.Context, dir string, src convert.Source, proj *engine.Project) ([]string, error) {
+	src.Dir, src.Profiles = dir, []string{"*"}
+	p, err := convert.Load(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var profiles []string
+	for _, svc := range proj.Services {
+		for _, prof := range p.Services[svc.Name].Profiles {
+			if !seen[prof] {
+				seen[prof] = true
+				profiles = append(profiles, prof)
+			}
+		}
+	}
+	sort.Strings(profiles)
+	return profiles, nil
 }

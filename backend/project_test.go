@@ -48,6 +48,15 @@ var projectCompose = fmt.Sprintf(`services:
     restart: unless-stopped
     depends_on:
       api: {condition: service_healthy}
+  debug:
+    image: %[1]s
+    pull_policy: never
+    profiles: [debug]
+    environment: {NAME: debug}
+  unused:
+    image: %[1]s
+    pull_policy: never
+    profiles: [never-started]
 volumes:
   data: {}
 `, testimage.Tag)
@@ -103,7 +112,7 @@ func TestImportRunningProject(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	if err := compose("up", "--detach", "--wait", "--wait-timeout", "90"); err != nil {
+	if err := compose("--profile", "debug", "up", "--detach", "--wait", "--wait-timeout", "90"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -138,12 +147,22 @@ func TestImportRunningProject(t *testing.T) {
 		t.Fatalf("compose-projects: %d %s", a.Status, a.Body)
 	}
 	if found.WorkingDir != dir || len(found.ConfigFiles) != 1 || found.ConfigFiles[0] != filepath.Join(dir, "compose.yaml") ||
-		found.State != "running" || len(found.Services) != 2 || found.Services[0].Name != "api" || found.Services[0].Image != testimage.Tag {
+		found.State != "running" || len(found.Services) != 3 || found.Services[0].Name != "api" || found.Services[0].Image != testimage.Tag {
 		t.Fatalf("project as listed: %+v", found)
 	}
 
-	// Reference: the same files uploaded.
-	uploaded := ts.importFiles(t, testProject, files)
+	// Reference: the same files uploaded, with the profile the project was
+	// started with.
+	req := backend.ImportRequest{Name: testProject, Profiles: []string{"debug"}}
+	for n, c := range files {
+		req.Files = append(req.Files, backend.FileUpload{Name: n, Content: c})
+	}
+	a = ts.postJSON(t, "/api/v1/apps", req)
+	var uploaded appAnswer
+	a.decode(t, &uploaded)
+	if serviceNames(uploaded) != "api,debug,web" {
+		t.Fatalf("uploaded: %d %s", a.Status, a.Body)
+	}
 	var want graphOf
 	ts.get(t, "/api/v1/apps/"+uploaded.ID+"/graph").decode(t, &want)
 	wantManifests := string(ts.get(t, "/api/v1/apps/"+uploaded.ID+"/manifests").Body)

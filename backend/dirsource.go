@@ -82,10 +82,15 @@ func readDir(ctx context.Context, dir string, src convert.Source, lim Limits) (c
 		return convert.Source{}, meshdock.Errorf(meshdock.ETOOLARGE, "%s: the project names %d files, at most %d are accepted", dir, len(list), lim.Files)
 	}
 	out := convert.Source{Name: p.Name, Env: src.Env, Profiles: src.Profiles}
+	total := int64(0)
 	for _, n := range list {
 		b, err := readFile(root, n, lim.FileSize)
 		if err != nil {
 			return convert.Source{}, err
+		}
+		// The same bound as an upload: an app is an app, wherever it is.
+		if total += int64(len(b)); total > lim.Body {
+			return convert.Source{}, meshdock.Errorf(meshdock.ETOOLARGE, "%s: the project's files are over %s together", dir, size(lim.Body))
 		}
 		out.Files = append(out.Files, convert.File{Name: n, Content: b})
 	}

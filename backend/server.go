@@ -103,7 +103,22 @@ type Listener struct {
 	AllowDir bool
 }
 
-// Handler returns the API for one listener.
+// Handler returns the API for one listener:
+//
+//	GET    /api/v1/health                    {"status":"ok"}
+//	GET    /api/v1/info                      version, engine, kubeconfig contexts
+//	GET    /api/v1/apps                      {"apps":[summary...]}
+//	POST   /api/v1/apps                      import (ImportRequest as JSON or a form) -> 201 app
+//	GET    /api/v1/apps/{id}                 app: files, warnings, graph
+//	DELETE /api/v1/apps/{id}                 204
+//	GET    /api/v1/apps/{id}/manifests       ?format=yaml (download, default) or json (v1/List)
+//	GET    /api/v1/apps/{id}/warnings        {"warnings":[...]}
+//	GET    /api/v1/apps/{id}/graph           {"nodes":[...],"edges":[...]}
+//	GET    /api/v1/compose-projects          {"projects":[...]} from the Docker Engine
+//	GET    /api/v1/operations/{id}           operation
+//	GET    /api/v1/operations/{id}/events    text/event-stream; resumes after Last-Event-ID
+//
+// Errors are {"error":{"code","message"}} with the status of statusOf.
 func (s *Server) Handler(l Listener) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

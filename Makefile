@@ -52,6 +52,7 @@ bench:
 FUZZTIME ?= 30s
 fuzz:
 	go test ./convert -run '^$$' -fuzz FuzzConvert -fuzztime $(FUZZTIME)
+	go test ./backend -run '^$$' -fuzz FuzzImportRequest -fuzztime $(FUZZTIME)
 
 lint: $(CACHE)/bin/staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

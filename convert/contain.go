@@ -14,7 +14,11 @@ import (
 // project_directory are used as they are, not through the resource loader.
 // Paths that depend on variables are refused too, since their value is only
 // known inside compose-go.
-func checkIncludes(root, file string, content []byte) error {
+//
+// It also reads (and so records) the env files compose-go will read for
+// each include: its env_file, or the .env beside the included file.
+func checkIncludes(files fileSet, file string, content []byte) error {
+	root := files.root()
 	var doc yaml.Node
 	if yaml.Unmarshal(content, &doc) != nil || len(doc.Content) == 0 {
 		return nil // compose-go reports the syntax error with its position
@@ -25,6 +29,7 @@ func checkIncludes(root, file string, content []byte) error {
 	}
 	name := relName(root, file)
 	for _, item := range inc.value.Content {
+		includeDotEnv(files, root, item)
 		if item.Kind != yaml.MappingNode {
 			continue
 		}
@@ -49,10 +54,43 @@ func checkIncludes(root, file string, content []byte) error {
 				if bad {
 					return meshdock.Errorf(meshdock.EINVALID, "%s:%d: include.%s %s is outside the project (or depends on a variable): only files of the project can be used", name, v.Line, key, p)
 				}
+				if key == "env_file" {
+					if rel := files.rel(resolveIn(root, p)); rel != "" && files.exists(rel) {
+						if _, err := files.read(rel, MaxFileSize); err != nil {
+							return err
+						}
+					}
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// includeDotEnv records the .env beside an included file, which compose-go
+// reads when the include names no env_file.
+func includeDotEnv(files fileSet, root string, item *yaml.Node) {
+	path := item
+	if item.Kind == yaml.MappingNode {
+		if child(item, "env_file") != nil || child(item, "project_directory") != nil {
+			return
+		}
+		kv := child(item, "path")
+		if kv == nil {
+			return
+		}
+		path = kv.value
+		if path.Kind == yaml.SequenceNode && len(path.Content) > 0 {
+			path = path.Content[0]
+		}
+	}
+	if path.Kind != yaml.ScalarNode || strings.Contains(path.Value, "$") {
+		return
+	}
+	dotenv := filepath.Join(filepath.Dir(resolveIn(root, path.Value)), ".env")
+	if rel := files.rel(dotenv); rel != "" && files.exists(rel) {
+		_, _ = files.read(rel, MaxFileSize)
+	}
 }
 
 func resolveIn(dir, p string) string {

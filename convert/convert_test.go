@@ -239,3 +239,42 @@ func convertNoPanic(src Source, opt Options) (res *Result, err error) {
 	}()
 	return Convert(context.Background(), src, opt)
 }
+
+// A snapshot of an on-disk project holds exactly the files loading read,
+// and converts like the directory itself.
+func TestSnapshot(t *testing.T) {
+	for _, name := range []string{"valid-env-file", "valid-include", "valid-extends", "valid-configs", "valid-bind-mounts-configmap", "valid-override"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join("testdata", name)
+			o := readOptions(t, dir)
+			src := diskSource(dir, o)
+			snap, err := Snapshot(context.Background(), src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(snap.Files) == 0 || snap.Dir != "" {
+				t.Fatalf("snapshot has %d files, dir %q", len(snap.Files), snap.Dir)
+			}
+			for _, f := range snap.Files {
+				if caseFiles[f.Name] {
+					t.Errorf("snapshot holds %s, which the project does not use", f.Name)
+				}
+			}
+			opt := Options{Namespace: o.Namespace, BindMounts: o.BindMounts}
+			a, err := Convert(context.Background(), src, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := Convert(context.Background(), snap, opt)
+			if err != nil {
+				t.Fatalf("converting the snapshot: %v", err)
+			}
+			var ya, yb bytes.Buffer
+			WriteYAML(&ya, a.Objects)
+			WriteYAML(&yb, b.Objects)
+			if ya.String() != yb.String() {
+				t.Errorf("the snapshot converts differently:\n%s", lineDiff(ya.String(), yb.String()))
+			}
+		})
+	}
+}

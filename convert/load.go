@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -51,6 +50,10 @@ type Project struct {
 	root string // the directory the project was loaded from (gone after Load)
 	// inMemory is true for a source given as files rather than a directory.
 	inMemory bool
+	// read holds every file of the project Load read, by relative name.
+	read map[string][]byte
+	// envFiles are the --env-file files used, by relative name.
+	envFiles []string
 	// contents holds the files that secrets, configs and bind mounts name,
 	// read while the project directory was open, keyed by absolute path.
 	contents map[string][]byte
@@ -74,10 +77,11 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 	}
 	p := &Project{Files: composeNames, root: files.root(), inMemory: src.Dir == "", loc: &locator{}, contents: map[string][]byte{}}
 
-	env, err := loadEnv(src, files)
+	env, envFiles, err := loadEnv(src, files)
 	if err != nil {
 		return nil, err
 	}
+	p.envFiles = envFiles
 
 	details := types.ConfigDetails{WorkingDir: files.root(), Environment: env}
 	for _, name := range composeNames {
@@ -88,7 +92,7 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 		if err := checkYAML(name, content); err != nil {
 			return nil, err
 		}
-		if err := checkIncludes(files.root(), files.abs(name), content); err != nil {
+		if err := checkIncludes(files, files.abs(name), content); err != nil {
 			return nil, err
 		}
 		p.loc.add(name, content)
@@ -125,7 +129,7 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 		if o.Interpolate != nil {
 			o.Interpolate.LookupValue = lookup
 		}
-		o.ResourceLoaders = []loader.ResourceLoader{containedLoader{root: files.root()}}
+		o.ResourceLoaders = []loader.ResourceLoader{containedLoader{files: files}}
 	}
 	project, err := loadCompose(ctx, details, opts)
 	if err != nil {
@@ -133,6 +137,23 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 	}
 	if err := checkContainment(project, files, p.loc); err != nil {
 		return nil, err
+	}
+	// compose-go reads env_file and label_file itself; record them too.
+	for _, s := range project.Services {
+		for _, ef := range s.EnvFiles {
+			if rel := files.rel(ef.Path); rel != "" && files.exists(rel) {
+				if _, err := files.read(rel, MaxFileSize); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for _, lf := range s.LabelFiles {
+			if rel := files.rel(lf); rel != "" && files.exists(rel) {
+				if _, err := files.read(rel, MaxFileSize); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	if project, err = project.WithServicesEnvironmentResolved(true); err != nil {
 		return nil, p.loadError(err)
@@ -153,7 +174,44 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 			Message: fmt.Sprintf("variable %s is not set: it became an empty string (set it in .env or pass it explicitly)", name)})
 	}
 	p.dropUnsetEnv()
+	p.read = files.got
 	return p, nil
+}
+
+// Snapshot loads a project from its directory and returns it as an
+// in-memory source: a copy of every file of the project that loading read
+// (compose files, included and extended files, env files, secret and config
+// sources, bind-mounted files), and nothing else. An app imported from a
+// folder keeps this copy, so it does not change when the folder does.
+func Snapshot(ctx context.Context, src Source) (Source, error) {
+	if src.Dir == "" {
+		return src, nil
+	}
+	p, err := Load(ctx, src)
+	if err != nil {
+		return Source{}, err
+	}
+	out := Source{Name: p.Name, Env: src.Env, Profiles: src.Profiles}
+	names := make([]string, 0, len(p.read))
+	for n := range p.read {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		out.Files = append(out.Files, File{Name: n, Content: p.read[n]})
+	}
+	for _, n := range p.Files {
+		rel := n
+		if filepath.IsAbs(n) {
+			rel = relName(p.root, n)
+		}
+		if filepath.IsAbs(rel) {
+			return Source{}, meshdock.Errorf(meshdock.EINVALID, "%s is outside the project directory", n)
+		}
+		out.ComposeFiles = append(out.ComposeFiles, rel)
+	}
+	out.EnvFiles = p.envFiles
+	return out, nil
 }
 
 func init() {
@@ -290,7 +348,7 @@ func composeFileNames(src Source, files fileSet) ([]string, error) {
 // loadEnv builds the variables for interpolation: the env files in order,
 // then the explicit ones. Env files are read with the variables seen so far
 // only, never the process environment.
-func loadEnv(src Source, files fileSet) (map[string]string, error) {
+func loadEnv(src Source, files fileSet) (map[string]string, []string, error) {
 	env := map[string]string{}
 	names := src.EnvFiles
 	if len(names) == 0 && files.exists(".env") {
@@ -299,14 +357,14 @@ func loadEnv(src Source, files fileSet) (map[string]string, error) {
 	for _, n := range names {
 		content, err := files.read(n, MaxFileSize)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		vars, err := dotenv.ParseWithLookup(bytes.NewReader(content), func(k string) (string, bool) {
 			v, ok := env[k]
 			return v, ok
 		})
 		if err != nil {
-			return nil, meshdock.Errorf(meshdock.EINVALID, "%s: %v", n, err)
+			return nil, nil, meshdock.Errorf(meshdock.EINVALID, "%s: %v", n, err)
 		}
 		for k, v := range vars {
 			env[k] = v
@@ -315,7 +373,7 @@ func loadEnv(src Source, files fileSet) (map[string]string, error) {
 	for k, v := range src.Env {
 		env[k] = v
 	}
-	return env, nil
+	return env, names, nil
 }
 
 // checkYAML rejects what compose-go would choke on before it gets there:
@@ -363,7 +421,7 @@ func invalidUTF8At(b []byte) int {
 
 // containedLoader resolves `extends: file:` and `include:` paths, refusing
 // any that leave the project directory.
-type containedLoader struct{ root string }
+type containedLoader struct{ files fileSet }
 
 func (l containedLoader) Accept(string) bool { return true }
 
@@ -371,25 +429,24 @@ func (l containedLoader) Load(_ context.Context, p string) (string, error) {
 	if strings.Contains(p, "://") {
 		return "", meshdock.Errorf(meshdock.EINVALID, "%s: remote compose files are not supported: include or extend files of the project", p)
 	}
+	root := l.files.root()
 	abs := p
 	if !filepath.IsAbs(p) {
-		abs = filepath.Join(l.root, p)
+		abs = filepath.Join(root, p)
 	}
 	abs = filepath.Clean(abs)
-	if !within(l.root, abs) {
+	if !realWithin(root, abs) {
 		return "", meshdock.Errorf(meshdock.EINVALID, "%s is outside the project: only files of the project can be included or extended", p)
 	}
-	if !realWithin(l.root, abs) {
-		return "", meshdock.Errorf(meshdock.EINVALID, "%s is outside the project: only files of the project can be included or extended", p)
-	}
-	content, err := os.ReadFile(abs)
+	name := l.files.rel(abs)
+	content, err := l.files.read(name, MaxComposeFileSize)
 	if err != nil {
-		return "", meshdock.Errorf(meshdock.EINVALID, "%s: file not found", relName(l.root, abs))
-	}
-	if err := checkYAML(relName(l.root, abs), content); err != nil {
 		return "", err
 	}
-	if err := checkIncludes(l.root, abs, content); err != nil {
+	if err := checkYAML(name, content); err != nil {
+		return "", err
+	}
+	if err := checkIncludes(l.files, abs, content); err != nil {
 		return "", err
 	}
 	return abs, nil
@@ -399,7 +456,7 @@ func (l containedLoader) Dir(p string) string {
 	if filepath.IsAbs(p) {
 		return filepath.Dir(p)
 	}
-	return filepath.Dir(filepath.Join(l.root, p))
+	return filepath.Dir(filepath.Join(l.files.root(), p))
 }
 
 // checkContainment refuses a project that names files outside its own

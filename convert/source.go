@@ -21,6 +21,8 @@ type fileSet struct {
 	dir string   // absolute project directory
 	tmp string   // private directory to remove, if any
 	r   *os.Root // reads confined to dir
+	// got records every file of the project read so far, by relative name.
+	got map[string][]byte
 }
 
 var unsafeName = regexp.MustCompile(`[\x00-\x1f\\]`)
@@ -61,7 +63,7 @@ func openSource(src Source) (fileSet, error) {
 		if err != nil {
 			return fileSet{}, meshdock.Wrap(meshdock.EINVALID, err, "%s: cannot open the project directory", src.Dir)
 		}
-		return fileSet{dir: dir, r: r}, nil
+		return fileSet{dir: dir, r: r, got: map[string][]byte{}}, nil
 	}
 	if len(src.Files) == 0 {
 		return fileSet{}, meshdock.Errorf(meshdock.EINVALID, "no files: a project needs at least one compose file")
@@ -97,7 +99,7 @@ func openSource(src Source) (fileSet, error) {
 		base = src.Name
 	}
 	dir := filepath.Join(tmp, base)
-	fsys := fileSet{dir: dir, tmp: tmp}
+	fsys := fileSet{dir: dir, tmp: tmp, got: map[string][]byte{}}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		fsys.close()
 		return fileSet{}, err
@@ -196,6 +198,9 @@ func (f fileSet) read(name string, limit int) ([]byte, error) {
 	}
 	if len(b) > limit {
 		return nil, tooLarge(name, -1, limit)
+	}
+	if rel := f.rel(f.abs(name)); rel != "" {
+		f.got[rel] = b
 	}
 	return b, nil
 }

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -46,6 +48,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return cmd.run(args[1:], stdout, stderr)
+}
+
+// parseFlags parses a subcommand's flags and refuses arguments it does not
+// take. When ok is false, the subcommand returns code.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "meshdock %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitUsage, false
+	}
+	return exitOK, true
 }
 
 func usage(w io.Writer) {

@@ -17,6 +17,22 @@ func BenchmarkConvert(b *testing.B) {
 			}
 		}
 	})
+	// A typical app: every valid test case in turn; ns/op is per app.
+	b.Run("testdata", func(b *testing.B) {
+		dirs := cases(b, "valid-")
+		srcs := make([]Source, len(dirs))
+		for i, d := range dirs {
+			srcs[i] = diskSource(d, readOptions(b, d))
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := Convert(context.Background(), srcs[i%len(srcs)], Options{}); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 	b.Run("100-services", func(b *testing.B) {
 		src := Source{Name: "big", Files: []File{{Name: "compose.yaml", Content: manyServices(100)}}}
 		b.ReportAllocs()

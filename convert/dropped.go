@@ -9,6 +9,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 )
 
@@ -72,6 +73,9 @@ var dropped = []struct {
 	}, "swarm placement; constraints on node labels are carried over as node affinity where kompose understands them"},
 	{"deploy.update_config", func(s types.ServiceConfig) bool { return s.Deploy != nil && s.Deploy.UpdateConfig != nil },
 		"carried over as the rolling update strategy where it maps (parallelism); delay and failure_action are not"},
+	{"deploy.resources.limits.pids", func(s types.ServiceConfig) bool {
+		return s.Deploy != nil && s.Deploy.Resources.Limits != nil && s.Deploy.Resources.Limits.Pids != 0
+	}, "not carried over: the node sets the pid limit"},
 	{"deploy.rollback_config", func(s types.ServiceConfig) bool { return s.Deploy != nil && s.Deploy.RollbackConfig != nil },
 		"not carried over: use kubectl rollout undo"},
 	{"deploy.endpoint_mode", func(s types.ServiceConfig) bool { return s.Deploy != nil && s.Deploy.EndpointMode != "" },
@@ -116,9 +120,14 @@ func droppedPass(s *state) error {
 		case types.PullPolicyMissing, types.PullPolicyIfNotPresent, types.PullPolicyBuild:
 			c.ImagePullPolicy = corev1.PullIfNotPresent
 		}
-		if svc.Scale != nil && (svc.Deploy == nil || svc.Deploy.Replicas == nil) {
+		// kompose turns replicas: 0 (a service kept but not run) into 1.
+		switch {
+		case svc.Deploy != nil && svc.Deploy.Replicas != nil:
+			setReplicas(w, int32(*svc.Deploy.Replicas))
+		case svc.Scale != nil:
 			setReplicas(w, int32(*svc.Scale))
 		}
+		tidyMemory(c)
 		if len(svc.Annotations) > 0 {
 			if w.tmpl.Annotations == nil {
 				w.tmpl.Annotations = map[string]string{}
@@ -194,6 +203,16 @@ func (s *state) customNetworks() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// tidyMemory writes memory quantities in binary units (512Mi rather than
+// kompose's 536870912), as people write them.
+func tidyMemory(c *corev1.Container) {
+	for _, list := range []corev1.ResourceList{c.Resources.Limits, c.Resources.Requests} {
+		if q, ok := list[corev1.ResourceMemory]; ok {
+			list[corev1.ResourceMemory] = *resource.NewQuantity(q.Value(), resource.BinarySI)
+		}
+	}
 }
 
 func setReplicas(w *workload, n int32) {

@@ -60,6 +60,7 @@ func labelsPass(s *state) error {
 		case *appsv1.Deployment:
 			v.Spec.Selector = &metav1.LabelSelector{MatchLabels: sel}
 			v.Spec.Template.Labels = merge(without(v.Spec.Template.Labels, komposeLabel), std)
+			fixSpreadSelectors(&v.Spec.Template.Spec, sel)
 		case *appsv1.DaemonSet:
 			v.Spec.Selector = &metav1.LabelSelector{MatchLabels: sel}
 			v.Spec.Template.Labels = merge(without(v.Spec.Template.Labels, komposeLabel), std)
@@ -95,6 +96,17 @@ func labelsPass(s *state) error {
 		}
 	}
 	return nil
+}
+
+// fixSpreadSelectors points kompose's topology spread constraints, which
+// select by io.kompose.service, at the labels the pods now have.
+func fixSpreadSelectors(spec *corev1.PodSpec, sel map[string]string) {
+	for i := range spec.TopologySpreadConstraints {
+		ls := spec.TopologySpreadConstraints[i].LabelSelector
+		if ls != nil && ls.MatchLabels[komposeLabel] != "" {
+			ls.MatchLabels = merge(nil, sel)
+		}
+	}
 }
 
 func merge(a, b map[string]string) map[string]string {

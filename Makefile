@@ -28,10 +28,12 @@ test: test-unit
 	status=0; $(MAKE) --no-print-directory test-integration || status=$$?; \
 	  scripts/testenv down; exit $$status
 
-# The fast loop: no outside world needed.
+# The fast loop: no outside world needed. The packages that serve
+# concurrent requests run under the race detector too.
 test-unit:
 	go vet $(GO_PKGS)
 	go test -short -count=1 $(GO_PKGS)
+	go test -short -count=1 -race ./backend/... ./store/... ./convert/...
 
 # Against a running environment (scripts/testenv up).
 test-integration:

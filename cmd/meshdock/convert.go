@@ -46,6 +46,7 @@ func runConvert(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(output, "output", "yaml", "same as -o")
 	outDir := fs.String("out", "", "write the manifests into this directory (one file per object) instead of stdout")
 	bind := fs.String("bind-mounts", "skip", "what to do with bind mounts: skip, hostpath or configmap")
+	waitImage := fs.String("wait-image", convert.DefaultWaitImage, "image of the init containers that wait for depends_on (needs sh, nslookup and nc)")
 	quiet := fs.Bool("q", false, "do not print warnings")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: meshdock convert [-f compose.yaml]... [--env-file F] [--profile P] [-p NAME] [-n NAMESPACE] [-o yaml|json] [--out DIR]")
@@ -71,7 +72,7 @@ func runConvert(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	res, err := convert.Convert(ctx, src, convert.Options{Namespace: *namespace, BindMounts: mode})
+	res, err := convert.Convert(ctx, src, convert.Options{Namespace: *namespace, BindMounts: mode, WaitImage: *waitImage})
 	if err != nil {
 		fmt.Fprintf(stderr, "meshdock convert: %s\n", meshdock.ErrorMessage(err))
 		if meshdock.ErrorCode(err) == meshdock.EINTERNAL {

@@ -36,10 +36,23 @@ func volumesPass(s *state) error {
 			}
 		}
 	}
-	external := map[string]string{} // claim name -> compose volume
+	external := map[string]string{} // claim name kompose used -> compose volume
+	claim := map[string]string{}    // claim name kompose used -> the external volume's own name
 	for name, v := range s.p.Volumes {
 		if bool(v.External) {
 			external[dnsSubdomain(name)] = name
+			ext := v.Name
+			if ext == "" {
+				ext = name
+			}
+			claim[dnsSubdomain(name)] = dnsSubdomain(ext)
+		}
+	}
+	for _, w := range s.pods {
+		for i := range w.spec.Volumes {
+			if pvc := w.spec.Volumes[i].PersistentVolumeClaim; pvc != nil && claim[pvc.ClaimName] != "" {
+				pvc.ClaimName = claim[pvc.ClaimName]
+			}
 		}
 	}
 	s.remove(func(o runtime.Object) bool {
@@ -48,7 +61,7 @@ func volumesPass(s *state) error {
 			return false
 		}
 		if vol, ok := external[pvc.Name]; ok {
-			s.warn("", "volumes."+vol, fmt.Sprintf("external volume: the cluster must already hold a PersistentVolumeClaim named %q", pvc.Name))
+			s.warn("", "volumes."+vol, fmt.Sprintf("external volume: the cluster must already hold a PersistentVolumeClaim named %q", claim[pvc.Name]))
 			return true
 		}
 		pvc.Spec.AccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}

@@ -2,20 +2,27 @@ package convert
 
 import (
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
 
-// envPass sets each container's environment from the compose project as it
-// was written: kompose rewrites values that mention secrets
-// (`/run/secrets/db_password` becomes `/run/secrets/db-password`).
+// envPass sets each container's environment, command and arguments from
+// the compose project exactly as it was written. kompose rewrites them:
+// env values that mention secrets (`/run/secrets/db_password` becomes
+// `/run/secrets/db-password`), and `$` in `command` (`$$` becomes `$()`).
+//
+// The kubelet expands `$(VAR)` in these fields and turns `$$` into `$`;
+// compose passes them as they are. Values that contain either are escaped
+// so the container sees what compose would give it.
 func envPass(s *state) error {
 	for name, w := range s.pods {
 		c := w.container()
 		if c == nil {
 			continue
 		}
-		env := s.service(name).Environment
+		svc := s.service(name)
+		env := svc.Environment
 		keys := make([]string, 0, len(env))
 		for k, v := range env {
 			if v != nil {
@@ -25,8 +32,31 @@ func envPass(s *state) error {
 		sort.Strings(keys)
 		c.Env = nil
 		for _, k := range keys {
-			c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: *env[k]})
+			c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: kubeLiteral(*env[k])})
 		}
+		c.Command = kubeLiterals(svc.Entrypoint)
+		c.Args = kubeLiterals(svc.Command)
 	}
 	return nil
+}
+
+// kubeLiteral escapes a value so the kubelet's $(VAR) expansion leaves it
+// as it is. Values without `$(` or `$$` pass through the expansion
+// unchanged and are kept readable.
+func kubeLiteral(v string) string {
+	if !strings.Contains(v, "$(") && !strings.Contains(v, "$$") {
+		return v
+	}
+	return strings.ReplaceAll(v, "$", "$$")
+}
+
+func kubeLiterals(vs []string) []string {
+	if len(vs) == 0 {
+		return nil
+	}
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = kubeLiteral(v)
+	}
+	return out
 }

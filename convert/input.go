@@ -49,18 +49,28 @@ func (s *state) komposeInput() (*types.Project, error) {
 			svc.Deploy.RestartPolicy = nil
 		}
 		kept := svc.Volumes[:0]
-		for _, v := range svc.Volumes {
+		for i, v := range svc.Volumes {
 			switch v.Type {
 			case types.VolumeTypeVolume:
+				if v.Source == "" && s.underDroppedBind(name, v.Target) {
+					s.warn(name, fmt.Sprintf("volumes.%d", i), fmt.Sprintf("anonymous volume at %s is left out: it sits inside a bind mount that is not carried over, and an empty volume would hide what the image has there", v.Target))
+					continue
+				}
 				if v.Source != "" {
 					v.Source = volNames[v.Source]
 				}
 				kept = append(kept, v)
 			case types.VolumeTypeTmpfs:
-				kept = append(kept, v)
+				// kompose makes a claim of a long-syntax tmpfs; its short
+				// form becomes a memory-backed emptyDir.
+				svc.Tmpfs = append(svc.Tmpfs, v.Target)
 			}
 		}
 		svc.Volumes = kept
+		if h := svc.Hostname; h != "" && dnsName(h) != h {
+			svc.Hostname = dnsName(strings.Split(h, ".")[0])
+			s.warn(name, "hostname", fmt.Sprintf("%q is not a valid pod host name; the pod is named %q", h, svc.Hostname))
+		}
 		svc.Expose = s.expandExpose(name, svc.Expose)
 		if svc.DomainName != "" {
 			// kompose makes it the pod's subdomain, which must be a single
@@ -77,6 +87,17 @@ func (s *state) komposeInput() (*types.Project, error) {
 	in.Secrets, in.Configs, in.Networks = nil, nil, nil
 	in.Extensions = nil
 	return in, nil
+}
+
+// underDroppedBind reports whether target lies inside the target of one of
+// the service's bind mounts that will not be carried over.
+func (s *state) underDroppedBind(service, target string) bool {
+	for _, v := range s.service(service).Volumes {
+		if v.Type == types.VolumeTypeBind && !s.bindCarried(v) && strings.HasPrefix(target, strings.TrimSuffix(v.Target, "/")+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // maxExposeRange bounds how many ports one `expose` range may open.

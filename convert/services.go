@@ -88,14 +88,12 @@ func (s *state) warnInvalidHosts() {
 type hostAlias struct{ name, key string }
 
 // hostAliases lists the other names a service is reachable by in compose.
+// (`hostname` is not one: it names the container to itself only.)
 func (s *state) hostAliases(name string) []hostAlias {
 	svc := s.service(name)
 	var out []hostAlias
 	if svc.ContainerName != "" {
 		out = append(out, hostAlias{svc.ContainerName, "container_name"})
-	}
-	if svc.Hostname != "" && svc.Hostname != name {
-		out = append(out, hostAlias{svc.Hostname, "hostname"})
 	}
 	nets := make([]string, 0, len(svc.Networks))
 	for n := range svc.Networks {

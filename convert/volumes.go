@@ -30,10 +30,16 @@ const maxConfigMapSize = 1 << 20
 func volumesPass(s *state) error {
 	users := map[string][]string{}
 	for _, name := range s.p.ServiceNames() {
+		seen := map[string]bool{}
 		for _, v := range s.service(name).Volumes {
-			if v.Type == types.VolumeTypeVolume && v.Source != "" {
+			if v.Type == types.VolumeTypeVolume && v.Source != "" && !seen[v.Source] {
+				seen[v.Source] = true
 				users[v.Source] = append(users[v.Source], name)
 			}
+		}
+		if w := s.pods[name]; w != nil {
+			dedupeVolumes(w.spec)
+			subPaths(s.service(name), w.container())
 		}
 	}
 	external := map[string]string{} // claim name kompose used -> compose volume
@@ -91,6 +97,59 @@ func volumesPass(s *state) error {
 		}
 	}
 	return nil
+}
+
+// dedupeVolumes keeps one pod volume per name: kompose adds one per mount,
+// so a volume mounted twice in a service gives a pod the API server
+// refuses. The claim is mounted read-only only if every mount is.
+func dedupeVolumes(spec *corev1.PodSpec) {
+	out := spec.Volumes[:0]
+	at := map[string]int{}
+	for _, v := range spec.Volumes {
+		i, dup := at[v.Name]
+		if !dup {
+			at[v.Name] = len(out)
+			out = append(out, v)
+			continue
+		}
+		if a, b := out[i].PersistentVolumeClaim, v.PersistentVolumeClaim; a != nil && b != nil {
+			a.ReadOnly = a.ReadOnly && b.ReadOnly
+		}
+	}
+	spec.Volumes = out
+}
+
+// subPaths carries `volume.subpath` over as the mount's subPath.
+func subPaths(svc types.ServiceConfig, c *corev1.Container) {
+	if c == nil {
+		return
+	}
+	for _, v := range svc.Volumes {
+		if v.Volume == nil || v.Volume.Subpath == "" {
+			continue
+		}
+		for i := range c.VolumeMounts {
+			if c.VolumeMounts[i].MountPath == v.Target {
+				c.VolumeMounts[i].SubPath = v.Volume.Subpath
+			}
+		}
+	}
+}
+
+// bindCarried reports whether a bind mount is carried over in the chosen
+// mode.
+func (s *state) bindCarried(v types.ServiceVolumeConfig) bool {
+	if isDockerSocket(v.Source) {
+		return false
+	}
+	switch s.opt.BindMounts {
+	case BindMountsHostPath:
+		return !(s.p.inMemory && within(s.p.root, v.Source))
+	case BindMountsConfigMap:
+		_, ok := s.p.contents[v.Source]
+		return ok
+	}
+	return false
 }
 
 func isDockerSocket(p string) bool {

@@ -87,10 +87,20 @@ func (s *state) waitScript(service, dep string, d types.ServiceDependency) (stri
 			return resolve, true
 		}
 		svc := s.kubeService(dep)
-		if svc == nil || svc.Spec.ClusterIP == corev1.ClusterIPNone || len(svc.Spec.Ports) == 0 {
+		port := int32(0)
+		if svc != nil && svc.Spec.ClusterIP != corev1.ClusterIPNone {
+			for _, p := range svc.Spec.Ports {
+				if p.Protocol == corev1.ProtocolTCP || p.Protocol == "" {
+					port = p.Port
+					break
+				}
+			}
+		}
+		if port == 0 {
+			// No TCP port to try: a headless Service's name resolves
+			// only to ready pods, which is the wait wanted.
 			return resolve, true
 		}
-		port := svc.Spec.Ports[0].Port
 		return fmt.Sprintf("until nc -z -w 2 %s %d; do echo waiting for %s to be healthy; sleep 2; done", host, port, host), true
 	default:
 		return resolve, true

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -89,14 +90,27 @@ func buildGraph(s *state) Graph {
 	return g
 }
 
-// hostTokens returns the parts of a value in host position: the whole
-// value, the host of a URL, or the host of host:port; user names,
-// passwords and paths are left out.
-func hostTokens(v string) []string {
-	var out []string
+// schemePorts are the ports URLs imply when they name none.
+var schemePorts = map[string]int32{
+	"http": 80, "ws": 80, "https": 443, "wss": 443, "redis": 6379, "postgres": 5432, "postgresql": 5432,
+	"mysql": 3306, "mariadb": 3306, "mongodb": 27017, "amqp": 5672, "nats": 4222, "grpc": 50051,
+}
+
+// hostPort is a host and the port a value connects to on it (0: unknown).
+type hostPort struct {
+	host string
+	port int32
+}
+
+// hostPorts returns the hosts a value names, with the port when it has one
+// or its URL scheme implies one.
+func hostPorts(v string) []hostPort {
+	var out []hostPort
 	for _, part := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
-		if i := strings.Index(part, "://"); i >= 0 {
-			part = part[i+3:]
+		var port int32
+		if scheme, rest, ok := strings.Cut(part, "://"); ok {
+			port = schemePorts[strings.ToLower(scheme)]
+			part = rest
 		}
 		if i := strings.IndexAny(part, "/?#"); i >= 0 {
 			part = part[:i]
@@ -104,12 +118,29 @@ func hostTokens(v string) []string {
 		if i := strings.LastIndex(part, "@"); i >= 0 {
 			part = part[i+1:]
 		}
-		if h, _, ok := strings.Cut(part, ":"); ok {
+		if h, p, ok := strings.Cut(part, ":"); ok {
 			part = h
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 1 || n > 65535 {
+				port = 0
+			} else {
+				port = int32(n)
+			}
 		}
-		if hostToken.MatchString(part) && hostToken.FindString(part) == part {
-			out = append(out, part)
+		if hostToken.FindString(part) == part && part != "" {
+			out = append(out, hostPort{part, port})
 		}
+	}
+	return out
+}
+
+// hostTokens returns the parts of a value in host position: the whole
+// value, the host of a URL, or the host of host:port; user names,
+// passwords and paths are left out.
+func hostTokens(v string) []string {
+	var out []string
+	for _, hp := range hostPorts(v) {
+		out = append(out, hp.host)
 	}
 	return out
 }

@@ -169,6 +169,9 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 		return nil, err
 	}
 	for _, name := range missing.names() {
+		if !usedWithoutDefault(files.got, name) {
+			continue // every use gives a default or an alternative
+		}
 		file, line := p.loc.findText("${"+name, "$"+name)
 		p.Warnings = append(p.Warnings, Warning{Key: "${" + name + "}", File: file, Line: line,
 			Message: fmt.Sprintf("variable %s is not set: it became an empty string (set it in .env or pass it explicitly)", name)})
@@ -218,6 +221,20 @@ func init() {
 	// compose-go and kompose log through logrus' process-wide logger; what
 	// they would say, meshdock reports as warnings or errors of its own.
 	logrus.SetOutput(io.Discard)
+}
+
+// usedWithoutDefault reports whether any file refers to the variable
+// without a default (`${NAME}` or `$NAME`, not `${NAME:-x}`, `${NAME-x}`,
+// `${NAME:+x}` or `${NAME+x}`): only then does an unset variable become an
+// empty string the user did not ask for.
+func usedWithoutDefault(files map[string][]byte, name string) bool {
+	bare := regexp.MustCompile(`(^|[^$])\$(\{` + regexp.QuoteMeta(name) + `\}|` + regexp.QuoteMeta(name) + `\b)`)
+	for _, b := range files {
+		if bare.Match(b) {
+			return true
+		}
+	}
+	return false
 }
 
 // readContents reads the files of the project that secrets, configs and

@@ -10,7 +10,7 @@ import (
 var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
 
 // dnsName turns a compose name into a valid Kubernetes object name (an RFC
-// 1123 label): lower case, `_` and other characters as `-`, at most 63
+// 1035 label, which Services need): lower case, `_` and other characters as `-`, at most 63
 // characters, starting and ending with a letter or digit.
 func dnsName(name string) string {
 	n := notDNS.ReplaceAllString(strings.ToLower(name), "-")
@@ -20,6 +20,13 @@ func dnsName(name string) string {
 	}
 	if n == "" {
 		n = "x-" + shortHash(name)
+	}
+	// Service names must start with a letter (RFC 1035).
+	if n[0] >= '0' && n[0] <= '9' {
+		n = "s-" + n
+		if len(n) > 63 {
+			n = strings.Trim(n[:54], "-") + "-" + shortHash(name)
+		}
 	}
 	return n
 }

@@ -15,7 +15,7 @@ import (
 // client to speak first on them.
 var wellKnown = map[int32]struct{ name, proto string }{
 	80: {"http", "http"}, 8080: {"http", "http"}, 8000: {"http", "http"}, 8081: {"http", "http"},
-	3000: {"http", "http"}, 5000: {"http", "http"}, 4200: {"http", "http"}, 8888: {"http", "http"},
+	3000: {"http", "http"}, 4200: {"http", "http"}, 8888: {"http", "http"},
 	9090: {"http", "http"}, 9200: {"http", "http"}, 15672: {"http", "http"},
 	443: {"https", "https"}, 8443: {"https", "https"},
 	50051: {"grpc", "grpc"},
@@ -148,6 +148,7 @@ func fixServicePorts(svc *corev1.Service, container []corev1.ContainerPort, decl
 	}
 	var out []corev1.ServicePort
 	seen := map[string]bool{}
+	usedNames := map[string]bool{}
 	addPort := func(port int32, cp corev1.ContainerPort, suffix string) {
 		k := portKey(port, cp.Protocol)
 		if seen[k] {
@@ -156,8 +157,18 @@ func fixServicePorts(svc *corev1.Service, container []corev1.ContainerPort, decl
 		seen[k] = true
 		name := cp.Name
 		if suffix != "" {
-			name = portName(fmt.Sprintf("%s-%s", cp.Name, suffix))
+			// A second port to the same container port: name it after the
+			// published port, short enough to stay whole.
+			name = fmt.Sprintf("%s-%s", cp.Name, suffix)
+			if len(name) > 15 {
+				name = fmt.Sprintf("p-%s", suffix)
+			}
+			name = portName(name)
 		}
+		for i := 2; usedNames[name]; i++ {
+			name = portName(fmt.Sprintf("p%d-%d", i, port))
+		}
+		usedNames[name] = true
 		info := choosePort(cp.ContainerPort, cp.Protocol, declared[portKey(cp.ContainerPort, cp.Protocol)])
 		out = append(out, corev1.ServicePort{Name: name, Port: port, Protocol: cp.Protocol, TargetPort: intstr.FromString(cp.Name), AppProtocol: info.proto})
 	}

@@ -74,10 +74,14 @@ func probesPass(s *state) error {
 		c.ReadinessProbe = probe()
 		c.LivenessProbe = probe()
 		if hc.StartPeriod != nil && *hc.StartPeriod > 0 {
+			// Compose ignores failures during start_period, then needs
+			// `retries` failures `interval` apart: the startup probe allows
+			// all of that before the liveness probe takes over.
 			start := durationOr(hc.StartInterval, defaultStartInterval)
 			sp := probe()
 			sp.PeriodSeconds = seconds(start)
-			sp.FailureThreshold = int32(math.Ceil(float64(*hc.StartPeriod)/float64(time.Duration(sp.PeriodSeconds)*time.Second))) + retries
+			window := time.Duration(*hc.StartPeriod) + time.Duration(retries)*interval
+			sp.FailureThreshold = int32(math.Ceil(float64(window) / float64(time.Duration(sp.PeriodSeconds)*time.Second)))
 			c.StartupProbe = sp
 		}
 		if hc.Timeout != nil && timeout > interval {

@@ -2,6 +2,8 @@ package convert
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	appsv1 "k8s.io/api/apps/v1"
@@ -29,9 +31,13 @@ func restartPass(s *state) error {
 	for _, name := range s.p.ServiceNames() {
 		svc := s.service(name)
 		policy, key := restartPolicy(svc)
+		policy, _, _ = strings.Cut(policy, ":") // on-failure:N
 		w := s.pods[name]
 		d, ok := w.objOrNil().(*appsv1.Deployment)
 		if !ok {
+			if w != nil && (policy == "no" || policy == "on-failure" || policy == "none") {
+				s.warn(name, key, fmt.Sprintf("restart policy %q is not carried over: Kubernetes restarts the containers of a %s always", policy, kindOf(w.obj)))
+			}
 			continue
 		}
 		switch {
@@ -75,12 +81,27 @@ func deploymentToJob(d *appsv1.Deployment, policy string, svc types.ServiceConfi
 	backoff := int32(0)
 	if policy == "on-failure" {
 		backoff = 6 // Kubernetes' default
+		if _, n, ok := strings.Cut(svc.Restart, ":"); ok {
+			if v, err := strconv.Atoi(n); err == nil && v >= 0 {
+				backoff = int32(v)
+			}
+		}
 		if svc.Deploy != nil && svc.Deploy.RestartPolicy != nil && svc.Deploy.RestartPolicy.MaxAttempts != nil {
 			backoff = int32(*svc.Deploy.RestartPolicy.MaxAttempts)
 		}
 	}
 	job.Spec.BackoffLimit = ptr.To(backoff)
 	return job
+}
+
+func kindOf(o runtime.Object) string {
+	switch o.(type) {
+	case *appsv1.DaemonSet:
+		return "DaemonSet"
+	case *appsv1.StatefulSet:
+		return "StatefulSet"
+	}
+	return "workload"
 }
 
 func (w *workload) objOrNil() runtime.Object {

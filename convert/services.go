@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // servicesPass makes every name that compose resolves resolvable in the
@@ -59,7 +60,71 @@ func servicesPass(s *state) error {
 		}
 	}
 	s.warnInvalidHosts()
+	s.addReachedPorts()
 	return nil
+}
+
+// addReachedPorts opens the ports other services connect to. In compose a
+// container is reachable on every port it listens on; a Service only
+// forwards the ports it lists, which are those of `ports` and `expose`. When
+// an environment value names a service and a port it does not list
+// (`ws://bot:16700`), the port is added to its Service.
+func (s *state) addReachedPorts() {
+	hosts := map[string]string{}
+	for _, name := range s.p.ServiceNames() {
+		hosts[name] = name
+		for _, a := range s.hostAliases(name) {
+			hosts[a.name] = name
+		}
+	}
+	for _, name := range s.p.ServiceNames() {
+		env := s.service(name).Environment
+		keys := make([]string, 0, len(env))
+		for k := range env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if env[k] == nil {
+				continue
+			}
+			for _, hp := range hostPorts(*env[k]) {
+				target, ok := hosts[hp.host]
+				if !ok || hp.port == 0 || target == name {
+					continue
+				}
+				svc := s.kubeService(target)
+				if svc == nil || svc.Spec.ClusterIP == corev1.ClusterIPNone || hasPort(svc, hp.port) {
+					continue // a headless Service reaches every port of the pod
+				}
+				info := choosePort(hp.port, corev1.ProtocolTCP, portInfo{})
+				svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{Name: uniquePortName(svc, info.name), Port: hp.port,
+					Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(hp.port), AppProtocol: info.proto})
+				s.warn(name, "environment."+k, fmt.Sprintf("connects to %s on port %d, which %s does not publish or expose: the port is added to its Service", hp.host, hp.port, target))
+			}
+		}
+	}
+}
+
+func hasPort(svc *corev1.Service, port int32) bool {
+	for _, p := range svc.Spec.Ports {
+		if p.Port == port || p.TargetPort.IntVal == port {
+			return true
+		}
+	}
+	return false
+}
+
+func uniquePortName(svc *corev1.Service, name string) string {
+	used := map[string]bool{}
+	for _, p := range svc.Spec.Ports {
+		used[p.Name] = true
+	}
+	n := name
+	for i := 2; used[n]; i++ {
+		n = portName(fmt.Sprintf("p%d-%s", i, name))
+	}
+	return n
 }
 
 // warnInvalidHosts points at environment values that name a service by a

@@ -116,8 +116,10 @@ func TestHostFilesDoNotLeak(t *testing.T) {
 			}
 		})
 	}
-	binds := "services:\n  app:\n    image: a\n    volumes:\n      - " + outsideDir + ":/cfg\n      - " + outsideFile + ":/secret.txt\n      - ../../../../../../../..:/root-of-host\n      - /etc/hostname:/etc/hostname:ro\n"
+	binds := "services:\n  app:\n    image: a\n    volumes:\n      - " + outsideDir + ":/cfg\n      - " + outsideFile + ":/secret.txt\n      - ../../../../../../../..:/root-of-host\n      - /etc/hostname:/etc/hostname:ro\n      - ~/minecraft_data:/data\n"
 	hostname, _ := os.ReadFile("/etc/hostname")
+	home := t.TempDir()
+	t.Setenv("HOME", home)
 	for _, mode := range []BindMounts{BindMountsSkip, BindMountsConfigMap, BindMountsHostPath} {
 		t.Run("bind mounts "+string(mode), func(t *testing.T) {
 			out, warnings, err := convertString(t, map[string]string{"compose.yaml": binds}, Options{BindMounts: mode})
@@ -126,6 +128,12 @@ func TestHostFilesDoNotLeak(t *testing.T) {
 			}
 			if strings.Contains(out, marker) || (len(bytes.TrimSpace(hostname)) > 3 && strings.Contains(out, string(bytes.TrimSpace(hostname))) && mode != BindMountsHostPath) {
 				t.Fatalf("output holds the contents of a host file")
+			}
+			if strings.Contains(out, home) || strings.Contains(warnings, home) {
+				t.Errorf("~ was expanded with the converting machine's home directory")
+			}
+			if !strings.Contains(warnings, "~/minecraft_data") {
+				t.Errorf("no warning names ~/minecraft_data:\n%s", warnings)
 			}
 			if strings.Contains(out, "kind: ConfigMap") {
 				t.Errorf("a ConfigMap was made from a host file:\n%s", out)

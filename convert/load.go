@@ -133,7 +133,16 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 	}
 	project, err := loadCompose(ctx, details, opts)
 	if err != nil {
-		return nil, p.loadError(err)
+		err = p.loadError(err)
+		// An unset variable is often why a value is malformed (":/media"
+		// from "${MEDIA}:/media"): say so.
+		if names := missing.names(); len(names) > 0 {
+			var me *meshdock.Error
+			if errors.As(err, &me) {
+				me.Message += fmt.Sprintf(" (variables not set: %s)", strings.Join(names, ", "))
+			}
+		}
+		return nil, err
 	}
 	if err := checkContainment(project, files, p.loc); err != nil {
 		return nil, err
@@ -261,14 +270,18 @@ func (p *Project) readContents(files fileSet) error {
 		p.contents[path] = b
 		return nil
 	}
+	where := func(key string, err error) error {
+		file, line := p.loc.path(splitKey(key)...)
+		return meshdock.Wrap(meshdock.ErrorCode(err), err, "%s:%d: %s: %s", file, line, key, meshdock.ErrorMessage(err))
+	}
 	for name, s := range p.Secrets {
 		if err := read(s.File, !bool(s.External)); err != nil {
-			return fmt.Errorf("secrets.%s: %w", name, err)
+			return where("secrets."+name+".file", err)
 		}
 	}
 	for name, c := range p.Configs {
 		if err := read(c.File, !bool(c.External)); err != nil {
-			return fmt.Errorf("configs.%s: %w", name, err)
+			return where("configs."+name+".file", err)
 		}
 	}
 	for _, s := range p.Services {

@@ -216,6 +216,8 @@ func findIn(n *yaml.Node, path []string, text string) (string, string, int) {
 // its last ": ".
 var quotedValue = regexp.MustCompile(`: ([^:\s][^\s]*)$`)
 
+var invalidSpec = regexp.MustCompile(`invalid spec: (\S+):`)
+
 // keyPathInMessage matches the key paths compose-go puts in its messages,
 // such as "services.web.ports.0" or "services.web Additional property".
 var keyPathInMessage = regexp.MustCompile(`\b((?:services|volumes|networks|secrets|configs|include|models)(?:\.[A-Za-z0-9_\-]+)+)`)
@@ -228,6 +230,13 @@ func (l *locator) annotate(msg string, files []string) string {
 	}
 	m := keyPathInMessage.FindStringSubmatch(msg)
 	if m == nil {
+		// "invalid spec: :/media/: empty section between colons": the
+		// value is the spec.
+		if v := invalidSpec.FindStringSubmatch(msg); v != nil {
+			if file, key, value, line := l.findValue(v[1]); key != "" {
+				return fmt.Sprintf("%s:%d: %s: %q: %s", file, line, key, value, msg)
+			}
+		}
 		// "invalid hostPort: 70000": find the value to name its key.
 		if v := quotedValue.FindStringSubmatch(msg); v != nil && len(v[1]) > 1 {
 			if file, key, value, line := l.findValue(v[1]); key != "" {

@@ -5,9 +5,11 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -152,6 +154,25 @@ func (s *state) bindCarried(v types.ServiceVolumeConfig) bool {
 	return false
 }
 
+// writtenSource returns the source of a service's i-th volume as the
+// compose file wrote it, or "".
+func (s *state) writtenSource(service string, i int) string {
+	for _, f := range s.p.loc.files {
+		n := nodeAt(f.root, []string{"services", service, "volumes", strconv.Itoa(i)})
+		if n == nil {
+			continue
+		}
+		if n.Kind == yaml.ScalarNode {
+			src, _, _ := strings.Cut(n.Value, ":")
+			return src
+		}
+		if kv := child(n, "source"); kv != nil {
+			return kv.value.Value
+		}
+	}
+	return ""
+}
+
 func isDockerSocket(p string) bool {
 	return p == "/var/run/docker.sock" || p == "/run/docker.sock" || strings.HasSuffix(p, "/docker.sock") || strings.HasSuffix(p, "/docker.sock.raw")
 }
@@ -159,9 +180,18 @@ func isDockerSocket(p string) bool {
 func (s *state) bindMount(service string, i int, v types.ServiceVolumeConfig, w *workload) error {
 	key := fmt.Sprintf("volumes.%d", i)
 	c := w.container()
-	shown := s.p.relPath(v.Source)
-	if shown != v.Source {
-		shown = "./" + shown
+	// Name the source as the user wrote it: compose-go has made it
+	// absolute, and expanded `~` with the home directory of whoever runs
+	// the conversion, which is not the user's.
+	shown := s.writtenSource(service, i)
+	if shown == "" {
+		if shown = s.p.relPath(v.Source); shown != v.Source {
+			shown = "./" + shown
+		}
+	}
+	if strings.HasPrefix(shown, "~") && s.p.inMemory {
+		s.warn(service, key, fmt.Sprintf("bind mount of %s is left out: the home directory of the converting machine is not the user's", shown))
+		return nil
 	}
 	if isDockerSocket(v.Source) {
 		s.warn(service, key, "the Docker socket is not available to pods in Kubernetes; the mount is left out")
@@ -181,7 +211,7 @@ func (s *state) bindMount(service string, i int, v types.ServiceVolumeConfig, w 
 	case BindMountsConfigMap:
 		content, ok := s.p.contents[v.Source]
 		if !ok {
-			s.warn(service, key, fmt.Sprintf("bind mount of %s is left out: only single files of the project can become ConfigMaps", shown))
+			s.warn(service, key, fmt.Sprintf("bind mount of %s is left out: only files of the project can become ConfigMaps, and this is a folder, a missing file or a path outside it", shown))
 			return nil
 		}
 		if len(content) > maxConfigMapSize {

@@ -2,7 +2,8 @@ package convert
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	corev1 "k8s.io/api/core/v1"
@@ -30,11 +31,7 @@ func dependsOnPass(s *state) error {
 			continue
 		}
 		deps := s.service(name).DependsOn
-		keys := make([]string, 0, len(deps))
-		for d := range deps {
-			keys = append(keys, d)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(deps))
 		for _, dep := range keys {
 			d := deps[dep]
 			key := "depends_on." + dep

@@ -2,7 +2,9 @@ package convert
 
 import (
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 
@@ -151,11 +153,7 @@ func droppedPass(s *state) error {
 // extraHosts carries extra_hosts over as hostAliases; entries whose address
 // is not an IP (such as host-gateway) cannot be.
 func (s *state) extraHosts(name string, svc types.ServiceConfig, spec *corev1.PodSpec) {
-	hosts := make([]string, 0, len(svc.ExtraHosts))
-	for h := range svc.ExtraHosts {
-		hosts = append(hosts, h)
-	}
-	sort.Strings(hosts)
+	hosts := slices.Sorted(maps.Keys(svc.ExtraHosts))
 	byIP := map[string][]string{}
 	var ips []string
 	for _, h := range hosts {

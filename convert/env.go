@@ -1,9 +1,11 @@
 package convert
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -22,22 +24,27 @@ func envPass(s *state) error {
 			continue
 		}
 		svc := s.service(name)
-		env := svc.Environment
-		keys := make([]string, 0, len(env))
-		for k, v := range env {
-			if v != nil {
-				keys = append(keys, k)
-			}
-		}
-		sort.Strings(keys)
 		c.Env = nil
-		for _, k := range keys {
-			c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: kubeLiteral(*env[k])})
+		for _, e := range envVars(svc.Environment) {
+			c.Env = append(c.Env, corev1.EnvVar{Name: e.key, Value: kubeLiteral(e.value)})
 		}
 		c.Command = kubeLiterals(svc.Entrypoint)
 		c.Args = kubeLiterals(svc.Command)
 	}
 	return nil
+}
+
+type envVar struct{ key, value string }
+
+// envVars lists the environment entries that have a value, by name.
+func envVars(env types.MappingWithEquals) []envVar {
+	var out []envVar
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		if v := env[k]; v != nil {
+			out = append(out, envVar{k, *v})
+		}
+	}
+	return out
 }
 
 // kubeLiteral escapes a value so the kubelet's $(VAR) expansion leaves it

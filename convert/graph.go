@@ -2,8 +2,9 @@ package convert
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -17,13 +18,7 @@ var hostToken = regexp.MustCompile(`[A-Za-z0-9][A-Za-z0-9_.-]*`)
 // service (or one of its host names) as a host.
 func buildGraph(s *state) Graph {
 	g := Graph{Nodes: []Node{}, Edges: []Edge{}}
-	hosts := map[string]string{} // host name -> service
-	for _, name := range s.p.ServiceNames() {
-		hosts[name] = name
-		for _, a := range s.hostAliases(name) {
-			hosts[a.name] = name
-		}
-	}
+	hosts := s.hostIndex()
 	seen := map[string]bool{}
 	edge := func(e Edge) {
 		k := e.From + "\x00" + e.To + "\x00" + e.Kind + "\x00" + e.Detail
@@ -56,11 +51,7 @@ func buildGraph(s *state) Graph {
 		}
 		g.Nodes = append(g.Nodes, n)
 
-		deps := make([]string, 0, len(svc.DependsOn))
-		for d := range svc.DependsOn {
-			deps = append(deps, d)
-		}
-		sort.Strings(deps)
+		deps := slices.Sorted(maps.Keys(svc.DependsOn))
 		for _, d := range deps {
 			edge(Edge{From: name, To: d, Kind: "depends_on", Detail: svc.DependsOn[d].Condition})
 		}
@@ -70,19 +61,10 @@ func buildGraph(s *state) Graph {
 				edge(Edge{From: name, To: target, Kind: "links"})
 			}
 		}
-		keys := make([]string, 0, len(svc.Environment))
-		for k := range svc.Environment {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			v := svc.Environment[k]
-			if v == nil {
-				continue
-			}
-			for _, tok := range hostTokens(*v) {
+		for _, e := range envVars(svc.Environment) {
+			for _, tok := range hostTokens(e.value) {
 				if to, ok := hosts[tok]; ok {
-					edge(Edge{From: name, To: to, Kind: "env", Detail: k})
+					edge(Edge{From: name, To: to, Kind: "env", Detail: e.key})
 				}
 			}
 		}

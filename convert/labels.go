@@ -1,7 +1,8 @@
 package convert
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -78,11 +79,7 @@ func labelsPass(s *state) error {
 			continue
 		}
 		labels := s.service(svcName).Labels
-		keys := make([]string, 0, len(labels))
-		for k := range labels {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(labels))
 		for _, k := range keys {
 			v := labels[k]
 			*w.meta.annotations = merge(*w.meta.annotations, map[string]string{k: v})

@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -204,11 +205,7 @@ func Snapshot(ctx context.Context, src Source) (Source, error) {
 		return Source{}, err
 	}
 	out := Source{Name: p.Name, Env: src.Env, Profiles: src.Profiles}
-	names := make([]string, 0, len(p.read))
-	for n := range p.read {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(p.read))
 	for _, n := range names {
 		out.Files = append(out.Files, File{Name: n, Content: p.read[n]})
 	}
@@ -343,11 +340,7 @@ func (m *missingVars) add(k string) {
 func (m *missingVars) names() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]string, 0, len(m.seen))
-	for k := range m.seen {
-		out = append(out, k)
-	}
-	sort.Strings(out)
+	out := slices.Sorted(maps.Keys(m.seen))
 	return out
 }
 

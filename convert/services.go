@@ -2,7 +2,8 @@ package convert
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -70,25 +71,11 @@ func servicesPass(s *state) error {
 // an environment value names a service and a port it does not list
 // (`ws://bot:16700`), the port is added to its Service.
 func (s *state) addReachedPorts() {
-	hosts := map[string]string{}
+	hosts := s.hostIndex()
 	for _, name := range s.p.ServiceNames() {
-		hosts[name] = name
-		for _, a := range s.hostAliases(name) {
-			hosts[a.name] = name
-		}
-	}
-	for _, name := range s.p.ServiceNames() {
-		env := s.service(name).Environment
-		keys := make([]string, 0, len(env))
-		for k := range env {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if env[k] == nil {
-				continue
-			}
-			for _, hp := range hostPorts(*env[k]) {
+		for _, e := range envVars(s.service(name).Environment) {
+			k := e.key
+			for _, hp := range hostPorts(e.value) {
 				target, ok := hosts[hp.host]
 				if !ok || hp.port == 0 || target == name {
 					continue
@@ -131,19 +118,10 @@ func uniquePortName(svc *corev1.Service, name string) string {
 // host name Kubernetes cannot have (app_settings): the value must change.
 func (s *state) warnInvalidHosts() {
 	for _, name := range s.p.ServiceNames() {
-		env := s.service(name).Environment
-		keys := make([]string, 0, len(env))
-		for k := range env {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if env[k] == nil {
-				continue
-			}
-			for _, host := range hostTokens(*env[k]) {
+		for _, e := range envVars(s.service(name).Environment) {
+			for _, host := range hostTokens(e.value) {
 				if target, ok := s.names[host]; ok && target != host {
-					s.warn(name, "environment."+k, fmt.Sprintf("names the host %q, which is %q in the cluster: change the value", host, target))
+					s.warn(name, "environment."+e.key, fmt.Sprintf("names the host %q, which is %q in the cluster: change the value", host, target))
 				}
 			}
 		}
@@ -151,6 +129,18 @@ func (s *state) warnInvalidHosts() {
 }
 
 type hostAlias struct{ name, key string }
+
+// hostIndex maps every host name compose resolves to its service.
+func (s *state) hostIndex() map[string]string {
+	hosts := map[string]string{}
+	for _, name := range s.p.ServiceNames() {
+		hosts[name] = name
+		for _, a := range s.hostAliases(name) {
+			hosts[a.name] = name
+		}
+	}
+	return hosts
+}
 
 // hostAliases lists the other names a service is reachable by in compose.
 // (`hostname` is not one: it names the container to itself only.)
@@ -160,11 +150,7 @@ func (s *state) hostAliases(name string) []hostAlias {
 	if svc.ContainerName != "" {
 		out = append(out, hostAlias{svc.ContainerName, "container_name"})
 	}
-	nets := make([]string, 0, len(svc.Networks))
-	for n := range svc.Networks {
-		nets = append(nets, n)
-	}
-	sort.Strings(nets)
+	nets := slices.Sorted(maps.Keys(svc.Networks))
 	for _, n := range nets {
 		if cfg := svc.Networks[n]; cfg != nil {
 			for _, a := range cfg.Aliases {

@@ -2,9 +2,10 @@ package convert
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -75,11 +76,7 @@ func volumesPass(s *state) error {
 		pvc.Spec.AccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
 		return false
 	})
-	vols := make([]string, 0, len(users))
-	for v := range users {
-		vols = append(vols, v)
-	}
-	sort.Strings(vols)
+	vols := slices.Sorted(maps.Keys(users))
 	for _, v := range vols {
 		if len(users[v]) > 1 && !bool(s.p.Volumes[v].External) {
 			s.warn("", "volumes."+v, fmt.Sprintf("shared by %s: a ReadWriteOnce claim is usable by pods on one node only (fine on a one-node local cluster)", strings.Join(users[v], ", ")))

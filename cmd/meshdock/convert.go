@@ -22,6 +22,9 @@ func init() {
 	commands["convert"] = command{summary: "Convert a compose app to Kubernetes manifests", run: runConvert}
 }
 
+// stdin is where `-f -` reads from; tests replace it.
+var stdin io.Reader = os.Stdin
+
 // stringList is a repeatable string flag (-f a -f b).
 type stringList []string
 
@@ -32,7 +35,7 @@ func runConvert(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var files, envFiles, profiles, envs stringList
-	fs.Var(&files, "f", "compose file (repeatable; default: compose.yaml or docker-compose.yml and its override)")
+	fs.Var(&files, "f", "compose file (repeatable; - reads standard input; default: compose.yaml or docker-compose.yml and its override)")
 	fs.Var(&files, "file", "same as -f")
 	fs.Var(&envFiles, "env-file", "file of variables for interpolation (repeatable; default: .env)")
 	fs.Var(&envs, "e", "variable for interpolation, KEY=VALUE (repeatable; wins over env files)")
@@ -65,6 +68,9 @@ func runConvert(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	src, err := cliSource(files, envFiles, envs, profiles, *project, *dir)
+	if err == nil && len(files) == 1 && files[0] == "-" {
+		src, err = stdinSource(stdin, src)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "meshdock convert: %v\n", err)
 		return exitUsage
@@ -131,6 +137,18 @@ func cliSource(files, envFiles, envs, profiles []string, name, dir string) (conv
 	for _, f := range envFiles {
 		src.EnvFiles = append(src.EnvFiles, relativeTo(abs, f))
 	}
+	return src, nil
+}
+
+// stdinSource reads the compose file from standard input (-f -), as
+// docker compose does; it can refer to no other file.
+func stdinSource(r io.Reader, src convert.Source) (convert.Source, error) {
+	b, err := io.ReadAll(io.LimitReader(r, convert.MaxComposeFileSize+1))
+	if err != nil {
+		return src, err
+	}
+	src.Files = []convert.File{{Name: "compose.yaml", Content: b}}
+	src.ComposeFiles, src.EnvFiles, src.Dir = nil, nil, ""
 	return src, nil
 }
 

@@ -74,6 +74,18 @@ func TestConvertCommand(t *testing.T) {
 		})
 	}
 
+	t.Run("standard input", func(t *testing.T) {
+		stdin = strings.NewReader("services:\n  api:\n    image: example/api:1\n    expose: [\"8000\"]\n")
+		defer func() { stdin = os.Stdin }()
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"convert", "-f", "-", "-p", "piped"}, &stdout, &stderr); code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), "app.kubernetes.io/part-of: piped") || !strings.Contains(stdout.String(), "port: 8000") {
+			t.Errorf("unexpected output:\n%s", stdout.String())
+		}
+	})
+
 	t.Run("out directory", func(t *testing.T) {
 		out := filepath.Join(dir, "manifests")
 		var stdout, stderr bytes.Buffer

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -33,6 +35,7 @@ func ConvertProject(ctx context.Context, p *Project, opt Options) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
+	s.in = in
 	objs, err := runKompose(ctx, in, opt.Namespace)
 	if err != nil {
 		return nil, err
@@ -82,6 +85,7 @@ var passes = []struct {
 type state struct {
 	p        *Project
 	opt      Options
+	in       *types.Project // what kompose was given
 	objs     []runtime.Object
 	warnings []Warning
 	// names maps a compose service to the name of its Kubernetes objects.
@@ -173,6 +177,27 @@ func (w *workload) container() *corev1.Container {
 		return nil
 	}
 	return &w.spec.Containers[0]
+}
+
+// uniqueName returns name, or when an object of that kind already has it,
+// name with a hash of what tells the two apart, so neither overwrites the
+// other in the cluster.
+func (s *state) uniqueName(kind, name, from string) string {
+	taken := func(n string) bool {
+		for _, o := range s.objs {
+			if m, err := meta.Accessor(o); err == nil && m.GetName() == n && o.GetObjectKind().GroupVersionKind().Kind == kind {
+				return true
+			}
+		}
+		return false
+	}
+	if len(name) > 253 {
+		name = name[:244] + "-" + shortHash(name)
+	}
+	if !taken(name) {
+		return name
+	}
+	return dnsSubdomain(strings.TrimRight(name[:min(len(name), 240)], "-.") + "-" + shortHash(from))
 }
 
 // add appends objects to the output.

@@ -96,6 +96,9 @@ func (s *state) waitScript(service, dep string, d types.ServiceDependency) (stri
 		if port == 0 {
 			// No TCP port to try: a headless Service's name resolves
 			// only to ready pods, which is the wait wanted.
+			if svc != nil && svc.Spec.ClusterIP != corev1.ClusterIPNone {
+				s.warn(service, key, fmt.Sprintf("service_healthy, but %s offers no TCP port to test: waiting only until its name resolves", dep))
+			}
 			return resolve, true
 		}
 		return fmt.Sprintf("until nc -z -w 2 %s %d; do echo waiting for %s to be healthy; sleep 2; done", host, port, host), true

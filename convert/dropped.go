@@ -72,9 +72,9 @@ var dropped = []struct {
 	{"annotations", func(s types.ServiceConfig) bool { return len(s.Annotations) > 0 }, "container annotations in Docker; they are set as pod annotations"},
 	{"deploy.placement", func(s types.ServiceConfig) bool {
 		return s.Deploy != nil && (len(s.Deploy.Placement.Constraints) > 0 || len(s.Deploy.Placement.Preferences) > 0 || s.Deploy.Placement.MaxReplicas > 0)
-	}, "swarm placement; constraints on node labels are carried over as node affinity where kompose understands them"},
+	}, "swarm placement: constraints on node labels become required node affinity (pods stay Pending unless a node has those labels); node.role, node.hostname and preferences are not carried over"},
 	{"deploy.update_config", func(s types.ServiceConfig) bool { return s.Deploy != nil && s.Deploy.UpdateConfig != nil },
-		"carried over as the rolling update strategy where it maps (parallelism); delay and failure_action are not"},
+		"partly carried over: parallelism and order shape the rolling update, but a Deployment with a volume is recreated instead; delay, monitor and failure_action have no counterpart"},
 	{"deploy.resources.limits.pids", func(s types.ServiceConfig) bool {
 		return s.Deploy != nil && s.Deploy.Resources.Limits != nil && s.Deploy.Resources.Limits.Pids != 0
 	}, "not carried over: the node sets the pid limit"},
@@ -129,7 +129,9 @@ func droppedPass(s *state) error {
 		case svc.Scale != nil:
 			setReplicas(w, int32(*svc.Scale))
 		}
+		s.resources(name, svc, c)
 		tidyMemory(c)
+		fixStrategy(w)
 		if len(svc.Annotations) > 0 {
 			if w.tmpl.Annotations == nil {
 				w.tmpl.Annotations = map[string]string{}
@@ -181,6 +183,9 @@ func (s *state) user(name, user string, c *corev1.Container) {
 		return
 	}
 	u, _, _ := strings.Cut(user, ":")
+	if u == "" {
+		return // nothing but a group, or unset variables: the image's user
+	}
 	if u == "root" {
 		if c.SecurityContext == nil {
 			c.SecurityContext = &corev1.SecurityContext{}
@@ -201,6 +206,40 @@ func (s *state) customNetworks() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// resources carries over the service-level limits kompose ignores: `cpus`
+// (a CPU limit) and `mem_reservation` (a memory request), where deploy
+// resources do not set them already.
+func (s *state) resources(name string, svc types.ServiceConfig, c *corev1.Container) {
+	if svc.CPUS > 0 {
+		if c.Resources.Limits == nil {
+			c.Resources.Limits = corev1.ResourceList{}
+		}
+		if _, ok := c.Resources.Limits[corev1.ResourceCPU]; !ok {
+			c.Resources.Limits[corev1.ResourceCPU] = *resource.NewMilliQuantity(int64(float64(svc.CPUS)*1000+0.5), resource.DecimalSI)
+		}
+	}
+	if svc.MemReservation > 0 {
+		if c.Resources.Requests == nil {
+			c.Resources.Requests = corev1.ResourceList{}
+		}
+		if _, ok := c.Resources.Requests[corev1.ResourceMemory]; !ok {
+			c.Resources.Requests[corev1.ResourceMemory] = *resource.NewQuantity(int64(svc.MemReservation), resource.BinarySI)
+		}
+	}
+	if svc.CPUShares != 0 || svc.CPUQuota != 0 || svc.CPUPeriod != 0 || svc.CPUCount != 0 || svc.CPUPercent != 0 {
+		s.warn(name, "cpu_shares", "cpu_shares, cpu_quota, cpu_period, cpu_count and cpu_percent are not carried over: set cpus or deploy.resources instead")
+	}
+}
+
+// fixStrategy drops a rolling-update setting from a Deployment kompose
+// made Recreate (it does for services with volumes), which the API server
+// refuses.
+func fixStrategy(w *workload) {
+	if d, ok := w.obj.(*appsv1.Deployment); ok && d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
+		d.Spec.Strategy.RollingUpdate = nil
+	}
 }
 
 // tidyMemory writes memory quantities in binary units (512Mi rather than

@@ -88,7 +88,7 @@ type hostPort struct {
 // or its URL scheme implies one.
 func hostPorts(v string) []hostPort {
 	var out []hostPort
-	for _, part := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
+	for _, part := range strings.FieldsFunc(v, isValueSeparator) {
 		var port int32
 		if scheme, rest, ok := strings.Cut(part, "://"); ok {
 			port = schemePorts[strings.ToLower(scheme)]
@@ -114,6 +114,16 @@ func hostPorts(v string) []hostPort {
 		}
 	}
 	return out
+}
+
+// isValueSeparator splits values and file contents into words that may be
+// host names, host:port pairs or URLs.
+func isValueSeparator(r rune) bool {
+	switch r {
+	case ',', ' ', ';', '\t', '\n', '\r', '"', '\'', '=', '(', ')', '[', ']', '{', '}', '<', '>', '|':
+		return true
+	}
+	return false
 }
 
 // hostTokens returns the parts of a value in host position: the whole

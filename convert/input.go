@@ -63,7 +63,11 @@ func (s *state) komposeInput() (*types.Project, error) {
 			case types.VolumeTypeTmpfs:
 				// kompose makes a claim of a long-syntax tmpfs; its short
 				// form becomes a memory-backed emptyDir.
-				svc.Tmpfs = append(svc.Tmpfs, v.Target)
+				t := v.Target
+				if v.Tmpfs != nil && v.Tmpfs.Size > 0 {
+					t += fmt.Sprintf(":size=%d", int64(v.Tmpfs.Size))
+				}
+				svc.Tmpfs = append(svc.Tmpfs, t)
 			}
 		}
 		svc.Volumes = kept

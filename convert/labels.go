@@ -3,6 +3,7 @@ package convert
 import (
 	"maps"
 	"slices"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -32,7 +33,7 @@ func labelsPass(s *state) error {
 	for svc, k := range s.names {
 		byName[k] = svc
 	}
-	app := dnsName(s.p.Name)
+	app := labelValue(dnsName(s.p.Name))
 	for _, o := range s.objs {
 		m, err := meta.Accessor(o)
 		if err != nil {
@@ -42,6 +43,7 @@ func labelsPass(s *state) error {
 		if name == "" {
 			name = m.GetName()
 		}
+		name = labelValue(name)
 		std := map[string]string{LabelName: name, LabelPartOf: app, LabelManagedBy: "meshdock"}
 		if svc, ok := byName[name]; ok {
 			std[LabelService] = dnsName(svc)
@@ -104,6 +106,15 @@ func fixSpreadSelectors(spec *corev1.PodSpec, sel map[string]string) {
 			ls.MatchLabels = merge(nil, sel)
 		}
 	}
+}
+
+// labelValue shortens an object name to a valid label value (63
+// characters), keeping it unique with a hash of the whole.
+func labelValue(name string) string {
+	if len(name) <= 63 {
+		return name
+	}
+	return strings.TrimRight(name[:54], "-._") + "-" + shortHash(name)
 }
 
 func merge(a, b map[string]string) map[string]string {

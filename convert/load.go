@@ -137,7 +137,13 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 		err = p.loadError(err)
 		// An unset variable is often why a value is malformed (":/media"
 		// from "${MEDIA}:/media"): say so.
-		if names := missing.names(); len(names) > 0 {
+		var names []string
+		for _, n := range missing.names() {
+			if usedWithoutDefault(files.got, n) {
+				names = append(names, n)
+			}
+		}
+		if len(names) > 0 {
 			var me *meshdock.Error
 			if errors.As(err, &me) {
 				me.Message += fmt.Sprintf(" (variables not set: %s)", strings.Join(names, ", "))

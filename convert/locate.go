@@ -222,11 +222,36 @@ var invalidSpec = regexp.MustCompile(`invalid spec: (\S+):`)
 // such as "services.web.ports.0" or "services.web Additional property".
 var keyPathInMessage = regexp.MustCompile(`\b((?:services|volumes|networks|secrets|configs|include|models)(?:\.[A-Za-z0-9_\-]+)+)`)
 
+// messageKeys find the key a compose-go message is about when it names the
+// key in words rather than as a path.
+var messageKeys = []struct {
+	re   *regexp.Regexp
+	path func(m []string) []string
+}{
+	{regexp.MustCompile(`service "([^"]+)" depends on undefined service`), func(m []string) []string { return []string{"services", m[1], "depends_on"} }},
+	{regexp.MustCompile(`service "([^"]+)" refers to undefined (volume|network|secret|config)`), func(m []string) []string { return []string{"services", m[1], m[2] + "s"} }},
+	{regexp.MustCompile(`service "([^"]+)" has neither an image nor a build`), func(m []string) []string { return []string{"services", m[1]} }},
+	{regexp.MustCompile(`dependency cycle detected: ([^ ]+) ->`), func(m []string) []string { return []string{"services", m[1], "depends_on"} }},
+	{regexp.MustCompile(`cannot extend service "([^"]+)"`), func(m []string) []string { return []string{"services", m[1], "extends"} }},
+	{regexp.MustCompile(`'services\[([^\]]+)\]\.([\w.]+)'`), func(m []string) []string { return append([]string{"services", m[1]}, strings.Split(m[2], ".")...) }},
+	{regexp.MustCompile(`validating [^:]+: +additional properties '([^']+)' not allowed`), func(m []string) []string { return []string{m[1]} }},
+	{regexp.MustCompile(`services additional properties '([^']+)' not allowed`), func(m []string) []string { return []string{"services", m[1]} }},
+}
+
 // annotate adds "file:line" to a compose-go message that names a key path
 // and no line.
 func (l *locator) annotate(msg string, files []string) string {
 	if strings.Contains(msg, "line ") {
 		return l.prefixFile(msg, files)
+	}
+	for _, mk := range messageKeys {
+		if m := mk.re.FindStringSubmatch(msg); m != nil {
+			path := mk.path(m)
+			if file, line := l.path(path...); file != "" && line > 0 {
+				msg = strings.TrimPrefix(strings.TrimPrefix(msg, "validating "+file+": "), file+": ")
+				return fmt.Sprintf("%s:%d: %s: %s", file, line, strings.Join(path, "."), strings.TrimSpace(msg))
+			}
+		}
 	}
 	m := keyPathInMessage.FindStringSubmatch(msg)
 	if m == nil {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -61,6 +62,7 @@ func servicesPass(s *state) error {
 		}
 	}
 	s.warnInvalidHosts()
+	s.warnStaticAddresses()
 	s.addReachedPorts()
 	return nil
 }
@@ -73,9 +75,8 @@ func servicesPass(s *state) error {
 func (s *state) addReachedPorts() {
 	hosts := s.hostIndex()
 	for _, name := range s.p.ServiceNames() {
-		for _, e := range envVars(s.service(name).Environment) {
-			k := e.key
-			for _, hp := range hostPorts(e.value) {
+		for _, ref := range s.references(name) {
+			for _, hp := range hostPorts(ref.text) {
 				target, ok := hosts[hp.host]
 				if !ok || hp.port == 0 || target == name {
 					continue
@@ -87,10 +88,41 @@ func (s *state) addReachedPorts() {
 				info := choosePort(hp.port, corev1.ProtocolTCP, portInfo{})
 				svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{Name: uniquePortName(svc, info.name), Port: hp.port,
 					Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(hp.port), AppProtocol: info.proto})
-				s.warn(name, "environment."+k, fmt.Sprintf("connects to %s on port %d, which %s does not publish or expose: the port is added to its Service", hp.host, hp.port, target))
+				s.warn(name, ref.key, fmt.Sprintf("connects to %s on port %d, which %s does not publish or expose: the port is added to its Service", hp.host, hp.port, target))
 			}
 		}
 	}
+}
+
+// reference is text a service carries that may name other services: an
+// environment value, or a config or mounted file of the project.
+type reference struct{ key, text string }
+
+// references lists what a service's container gets to read that may name
+// other services' addresses.
+func (s *state) references(name string) []reference {
+	svc := s.service(name)
+	var out []reference
+	for _, e := range envVars(svc.Environment) {
+		out = append(out, reference{"environment." + e.key, e.value})
+	}
+	for i, c := range svc.Configs {
+		if def, ok := s.p.Configs[c.Source]; ok {
+			text := def.Content
+			if def.File != "" {
+				text = string(s.p.contents[def.File])
+			}
+			out = append(out, reference{fmt.Sprintf("configs.%d", i), text})
+		}
+	}
+	for i, v := range svc.Volumes {
+		if v.Type == types.VolumeTypeBind && s.opt.BindMounts == BindMountsConfigMap {
+			if b, ok := s.p.contents[v.Source]; ok {
+				out = append(out, reference{fmt.Sprintf("volumes.%d", i), string(b)})
+			}
+		}
+	}
+	return out
 }
 
 func hasPort(svc *corev1.Service, port int32) bool {
@@ -112,6 +144,36 @@ func uniquePortName(svc *corev1.Service, name string) string {
 		n = portName(fmt.Sprintf("p%d-%s", i, name))
 	}
 	return n
+}
+
+// warnStaticAddresses points at environment values that reach a service by
+// the static IP address compose gave it, which pods do not keep.
+func (s *state) warnStaticAddresses() {
+	static := map[string]string{}
+	for _, name := range s.p.ServiceNames() {
+		for _, cfg := range s.service(name).Networks {
+			if cfg == nil {
+				continue
+			}
+			for _, ip := range []string{cfg.Ipv4Address, cfg.Ipv6Address} {
+				if ip != "" {
+					static[ip] = name
+				}
+			}
+		}
+	}
+	if len(static) == 0 {
+		return
+	}
+	for _, name := range s.p.ServiceNames() {
+		for _, e := range envVars(s.service(name).Environment) {
+			for _, ip := range slices.Sorted(maps.Keys(static)) {
+				if strings.Contains(e.value, ip) {
+					s.warn(name, "environment."+e.key, fmt.Sprintf("names %s, the static address of %s, which its pod does not get: use the host name %s", ip, static[ip], s.names[static[ip]]))
+				}
+			}
+		}
+	}
 }
 
 // warnInvalidHosts points at environment values that name a service by a

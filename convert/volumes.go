@@ -3,15 +3,16 @@ package convert
 import (
 	"fmt"
 	"maps"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"gopkg.in/yaml.v3"
+	units "github.com/docker/go-units"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
@@ -43,6 +44,7 @@ func volumesPass(s *state) error {
 		if w := s.pods[name]; w != nil {
 			dedupeVolumes(w.spec)
 			subPaths(s.service(name), w.container())
+			tmpfsSizes(s.in.Services[s.names[name]].Tmpfs, w)
 		}
 	}
 	external := map[string]string{} // claim name kompose used -> compose volume
@@ -118,6 +120,39 @@ func dedupeVolumes(spec *corev1.PodSpec) {
 	spec.Volumes = out
 }
 
+// tmpfsSizes carries a tmpfs `size` over as the emptyDir's size limit;
+// kompose keeps only the path.
+func tmpfsSizes(tmpfs []string, w *workload) {
+	c := w.container()
+	if c == nil {
+		return
+	}
+	for _, t := range tmpfs {
+		target, opts, _ := strings.Cut(t, ":")
+		var size int64
+		for _, o := range strings.Split(opts, ",") {
+			if v, ok := strings.CutPrefix(o, "size="); ok {
+				if n, err := units.RAMInBytes(v); err == nil && n > 0 {
+					size = n
+				}
+			}
+		}
+		if size == 0 {
+			continue
+		}
+		for _, m := range c.VolumeMounts {
+			if m.MountPath != target {
+				continue
+			}
+			for i := range w.spec.Volumes {
+				if v := &w.spec.Volumes[i]; v.Name == m.Name && v.EmptyDir != nil {
+					v.EmptyDir.SizeLimit = resource.NewQuantity(size, resource.BinarySI)
+				}
+			}
+		}
+	}
+}
+
 // subPaths carries `volume.subpath` over as the mount's subPath.
 func subPaths(svc types.ServiceConfig, c *corev1.Container) {
 	if c == nil {
@@ -151,23 +186,19 @@ func (s *state) bindCarried(v types.ServiceVolumeConfig) bool {
 	return false
 }
 
-// writtenSource returns the source of a service's i-th volume as the
-// compose file wrote it, or "".
-func (s *state) writtenSource(service string, i int) string {
-	for _, f := range s.p.loc.files {
-		n := nodeAt(f.root, []string{"services", service, "volumes", strconv.Itoa(i)})
-		if n == nil {
-			continue
-		}
-		if n.Kind == yaml.ScalarNode {
-			src, _, _ := strings.Cut(n.Value, ":")
-			return src
-		}
-		if kv := child(n, "source"); kv != nil {
-			return kv.value.Value
-		}
+// shownSource names a bind source for the user: relative to the project
+// when inside it. compose-go expands a leading `~` with the home directory
+// of whoever runs the conversion; for an upload that is the server's, so it
+// is shown as `~` again rather than revealed.
+func (s *state) shownSource(src string) string {
+	if within(s.p.root, src) {
+		return "./" + s.p.relPath(src)
 	}
-	return ""
+	if home, err := os.UserHomeDir(); err == nil && home != "" && home != "/" && within(home, src) {
+		rel, _ := filepath.Rel(home, src)
+		return "~/" + filepath.ToSlash(rel)
+	}
+	return src
 }
 
 func isDockerSocket(p string) bool {
@@ -177,15 +208,7 @@ func isDockerSocket(p string) bool {
 func (s *state) bindMount(service string, i int, v types.ServiceVolumeConfig, w *workload) error {
 	key := fmt.Sprintf("volumes.%d", i)
 	c := w.container()
-	// Name the source as the user wrote it: compose-go has made it
-	// absolute, and expanded `~` with the home directory of whoever runs
-	// the conversion, which is not the user's.
-	shown := s.writtenSource(service, i)
-	if shown == "" {
-		if shown = s.p.relPath(v.Source); shown != v.Source {
-			shown = "./" + shown
-		}
-	}
+	shown := s.shownSource(v.Source)
 	if strings.HasPrefix(shown, "~") && s.p.inMemory {
 		s.warn(service, key, fmt.Sprintf("bind mount of %s is left out: the home directory of the converting machine is not the user's", shown))
 		return nil
@@ -215,7 +238,7 @@ func (s *state) bindMount(service string, i int, v types.ServiceVolumeConfig, w 
 			s.warn(service, key, fmt.Sprintf("bind mount of %s is left out: the file is over the 1 MiB a ConfigMap can hold", shown))
 			return nil
 		}
-		obj := dnsSubdomain(fmt.Sprintf("%s-%s", s.names[service], strings.ReplaceAll(strings.TrimPrefix(s.p.relPath(v.Source), "./"), "/", "-")))
+		obj := s.uniqueName("ConfigMap", dnsSubdomain(fmt.Sprintf("%s-%s", s.names[service], strings.ReplaceAll(s.p.relPath(v.Source), "/", "-"))), s.p.relPath(v.Source))
 		dataKey := dataKeyOf(path.Base(filepath.ToSlash(v.Source)))
 		cm := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{Kind: "ConfigMap", APIVersion: "v1"}, ObjectMeta: metav1.ObjectMeta{Name: obj}}
 		setConfigMapData(cm, dataKey, content)

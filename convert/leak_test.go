@@ -94,13 +94,16 @@ func TestHostFilesDoNotLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused := map[string]string{
-		"secret file":   "services: {app: {image: a, secrets: [s]}}\nsecrets: {s: {file: " + outsideFile + "}}\n",
-		"config climbs": "services: {app: {image: a, configs: [c]}}\nconfigs: {c: {file: ../../../../../../../../" + strings.TrimPrefix(outsideFile, "/") + "}}\n",
-		"env_file":      "services: {app: {image: a, env_file: " + outsideFile + "}}\n",
-		"label_file":    "services: {app: {image: a, label_file: " + outsideFile + "}}\n",
-		"extends":       "services: {app: {extends: {file: " + outsideFile + ", service: x}}}\n",
-		"include":       "include: [" + outsideFile + "]\nservices: {app: {image: a}}\n",
-		"include env":   "include: [{path: other.yaml, env_file: " + outsideFile + "}]\nservices: {app: {image: a}}\n",
+		"secret file":          "services: {app: {image: a, secrets: [s]}}\nsecrets: {s: {file: " + outsideFile + "}}\n",
+		"config climbs":        "services: {app: {image: a, configs: [c]}}\nconfigs: {c: {file: ../../../../../../../../" + strings.TrimPrefix(outsideFile, "/") + "}}\n",
+		"env_file":             "services: {app: {image: a, env_file: " + outsideFile + "}}\n",
+		"label_file":           "services: {app: {image: a, label_file: " + outsideFile + "}}\n",
+		"extends":              "services: {app: {extends: {file: " + outsideFile + ", service: x}}}\n",
+		"include":              "include: [" + outsideFile + "]\nservices: {app: {image: a}}\n",
+		"include env":          "include: [{path: other.yaml, env_file: " + outsideFile + "}]\nservices: {app: {image: a}}\n",
+		"pre_start env_file":   "services: {app: {image: a, pre_start: [{command: ['true'], env_file: [{path: " + outsideFile + ", required: true}]}]}}\n",
+		"pre_start label_file": "services: {app: {image: a, pre_start: [{command: ['true'], label_file: " + outsideFile + "}]}}\n",
+		"env_file device":      "services: {app: {image: a, env_file: /dev/zero}}\n",
 	}
 	for name, compose := range refused {
 		t.Run(name, func(t *testing.T) {

@@ -154,27 +154,11 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 	if err := checkContainment(project, files, p.loc); err != nil {
 		return nil, err
 	}
-	// compose-go reads env_file and label_file itself; record them too.
-	for _, s := range project.Services {
-		for _, ef := range s.EnvFiles {
-			if rel := files.rel(ef.Path); rel != "" && files.exists(rel) {
-				if _, err := files.read(rel, MaxFileSize); err != nil {
-					return nil, err
-				}
-			}
-		}
-		for _, lf := range s.LabelFiles {
-			if rel := files.rel(lf); rel != "" && files.exists(rel) {
-				if _, err := files.read(rel, MaxFileSize); err != nil {
-					return nil, err
-				}
-			}
-		}
+	if err := p.resolveFiles(project, files); err != nil {
+		return nil, err
 	}
+	// Only bare keys are left to resolve, from the user's variables.
 	if project, err = project.WithServicesEnvironmentResolved(true); err != nil {
-		return nil, p.loadError(err)
-	}
-	if project, err = project.WithServicesLabelsResolved(true); err != nil {
 		return nil, p.loadError(err)
 	}
 	p.Project = project

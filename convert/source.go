@@ -192,6 +192,10 @@ func (f fileSet) read(name string, limit int) ([]byte, error) {
 		return nil, meshdock.Wrap(meshdock.EINVALID, err, "%s: cannot read the file", name)
 	}
 	defer file.Close()
+	// Only regular files: a FIFO would block, a device never end.
+	if st, err := file.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, meshdock.Errorf(meshdock.EINVALID, "%s is not a regular file", name)
+	}
 	b, err := io.ReadAll(io.LimitReader(file, int64(limit)+1))
 	if err != nil {
 		return nil, meshdock.Wrap(meshdock.EINVALID, err, "%s: cannot read the file", name)

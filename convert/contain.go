@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -29,7 +30,9 @@ func checkIncludes(files fileSet, file string, content []byte) error {
 	}
 	name := relName(root, file)
 	for _, item := range inc.value.Content {
-		includeDotEnv(files, root, item)
+		if err := includeDotEnv(files, root, item); err != nil {
+			return err
+		}
 		if item.Kind != yaml.MappingNode {
 			continue
 		}
@@ -49,7 +52,7 @@ func checkIncludes(files fileSet, file string, content []byte) error {
 				}
 				bad := strings.Contains(p, "$")
 				if !bad {
-					bad = !within(root, resolveIn(root, p)) || !within(root, resolveIn(filepath.Dir(file), p))
+					bad = !realWithin(root, resolveIn(root, p)) || !realWithin(root, resolveIn(filepath.Dir(file), p))
 				}
 				if bad {
 					return meshdock.Errorf(meshdock.EINVALID, "%s:%d: include.%s %s is outside the project (or depends on a variable): only files of the project can be used", name, v.Line, key, p)
@@ -68,16 +71,17 @@ func checkIncludes(files fileSet, file string, content []byte) error {
 }
 
 // includeDotEnv records the .env beside an included file, which compose-go
-// reads when the include names no env_file.
-func includeDotEnv(files fileSet, root string, item *yaml.Node) {
+// reads itself when the include names no env_file: it must be a regular
+// file of the project (not a link out of it, not a device).
+func includeDotEnv(files fileSet, root string, item *yaml.Node) error {
 	path := item
 	if item.Kind == yaml.MappingNode {
 		if child(item, "env_file") != nil || child(item, "project_directory") != nil {
-			return
+			return nil
 		}
 		kv := child(item, "path")
 		if kv == nil {
-			return
+			return nil
 		}
 		path = kv.value
 		if path.Kind == yaml.SequenceNode && len(path.Content) > 0 {
@@ -85,12 +89,20 @@ func includeDotEnv(files fileSet, root string, item *yaml.Node) {
 		}
 	}
 	if path.Kind != yaml.ScalarNode || strings.Contains(path.Value, "$") {
-		return
+		return nil
 	}
 	dotenv := filepath.Join(filepath.Dir(resolveIn(root, path.Value)), ".env")
-	if rel := files.rel(dotenv); rel != "" && files.exists(rel) {
-		_, _ = files.read(rel, MaxFileSize)
+	if _, err := os.Lstat(dotenv); err != nil {
+		return nil // none: compose-go reads nothing
 	}
+	rel := files.rel(dotenv)
+	if rel == "" || !realWithin(root, dotenv) {
+		return meshdock.Errorf(meshdock.EINVALID, "%s is outside the project: only files of the project can be used", dotenv)
+	}
+	if _, err := files.read(rel, MaxFileSize); err != nil {
+		return meshdock.Errorf(meshdock.EINVALID, "%s: the .env of an included file must be a readable file of the project: %s", rel, meshdock.ErrorMessage(err))
+	}
+	return nil
 }
 
 func resolveIn(dir, p string) string {

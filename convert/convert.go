@@ -92,6 +92,8 @@ type state struct {
 	names map[string]string
 	// pods maps a compose service to its pod template.
 	pods map[string]*workload
+	// links caches linkAliases.
+	links map[string][]hostAlias
 }
 
 // workload is the controller kompose made for a service.

@@ -97,7 +97,7 @@ func (s *state) komposeInput() (*types.Project, error) {
 // the service's bind mounts that will not be carried over.
 func (s *state) underDroppedBind(service, target string) bool {
 	for _, v := range s.service(service).Volumes {
-		if v.Type == types.VolumeTypeBind && !s.bindCarried(v) && strings.HasPrefix(target, strings.TrimSuffix(v.Target, "/")+"/") {
+		if v.Type == types.VolumeTypeBind && !s.bindCarried(service, v) && strings.HasPrefix(target, strings.TrimSuffix(v.Target, "/")+"/") {
 			return true
 		}
 	}

@@ -3,10 +3,13 @@ package convert
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/meshdock/meshdock"
 )
 
 // convertString converts an uploaded project and returns the output and
@@ -119,7 +122,7 @@ func TestHostFilesDoNotLeak(t *testing.T) {
 			}
 		})
 	}
-	binds := "services:\n  app:\n    image: a\n    volumes:\n      - " + outsideDir + ":/cfg\n      - " + outsideFile + ":/secret.txt\n      - ../../../../../../../..:/root-of-host\n      - /etc/hostname:/etc/hostname:ro\n      - ~/minecraft_data:/data\n"
+	binds := "services:\n  app:\n    image: a\n    volumes:\n      - " + outsideDir + ":/cfg\n      - " + outsideFile + ":/secret.txt\n      - ../../../../../../../..:/root-of-host\n      - /etc/hostname:/etc/hostname:ro\n      - ~/minecraft_data:/data\n      - ../private:/private\n"
 	hostname, _ := os.ReadFile("/etc/hostname")
 	home := t.TempDir()
 	t.Setenv("HOME", home)
@@ -131,6 +134,9 @@ func TestHostFilesDoNotLeak(t *testing.T) {
 			}
 			if strings.Contains(out, marker) || (len(bytes.TrimSpace(hostname)) > 3 && strings.Contains(out, string(bytes.TrimSpace(hostname))) && mode != BindMountsHostPath) {
 				t.Fatalf("output holds the contents of a host file")
+			}
+			if strings.Contains(out, "meshdock-src-") || strings.Contains(warnings, "meshdock-src-") {
+				t.Errorf("the server's private copy of the upload is named in the output")
 			}
 			if strings.Contains(out, home) || strings.Contains(warnings, home) {
 				t.Errorf("~ was expanded with the converting machine's home directory")
@@ -161,5 +167,42 @@ func TestBindMountConfigMapFromProjectFile(t *testing.T) {
 	}
 	if strings.Contains(out, "<h1>hi</h1>") || !strings.Contains(warnings, "./site") {
 		t.Errorf("a folder was read into a ConfigMap, or not reported:\n%s", warnings)
+	}
+}
+
+// An included file's .env is read by compose-go itself: a link out of the
+// project there is refused.
+func TestIncludeDotEnvLinkRefused(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(outside, []byte("TOKEN=contents-outside\n"), 0o600)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("include: [sub/inc.yaml]\nservices: {app: {image: a}}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "sub", "inc.yaml"), []byte("services: {inc: {image: b, environment: [T=${TOKEN}]}}\n"), 0o644)
+	if err := os.Symlink(outside, filepath.Join(dir, "sub", ".env")); err != nil {
+		t.Skip(err)
+	}
+	_, err := Convert(context.Background(), Source{Dir: dir}, Options{})
+	if err == nil || strings.Contains(err.Error(), "contents-outside") || !strings.Contains(err.Error(), "outside") {
+		t.Fatalf("got %v, want a refusal that shows nothing of the file", err)
+	}
+}
+
+// Work a single upload can cause is bounded: repeated file names and
+// thousands of services are refused before they cost anything.
+func TestUploadWorkIsBounded(t *testing.T) {
+	compose := []byte("services: {a: {image: x}}\n")
+	_, err := Convert(context.Background(), Source{Files: []File{{Name: "c.yaml", Content: compose}}, ComposeFiles: []string{"c.yaml", "c.yaml"}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "named twice") {
+		t.Errorf("repeated compose file: %v", err)
+	}
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for i := 0; i <= MaxServices; i++ {
+		fmt.Fprintf(&b, "  s%d: {image: x}\n", i)
+	}
+	_, err = Convert(context.Background(), Source{Files: []File{{Name: "compose.yaml", Content: []byte(b.String())}}}, Options{})
+	if meshdock.ErrorCode(err) != meshdock.ETOOLARGE {
+		t.Errorf("%d services: %v, want too_large", MaxServices+1, err)
 	}
 }

@@ -32,7 +32,9 @@ const (
 	MaxFileSize        = 4 << 20  // any other file of the project
 	MaxSourceSize      = 16 << 20 // all files together
 	MaxFiles           = 500
-	maxYAMLDepth       = 100 // nesting levels; real compose files use fewer than 10
+	MaxComposeFiles    = 20   // -f files, and likewise --env-file files
+	MaxServices        = 1000 // far beyond any real app; bounds the work one upload costs
+	maxYAMLDepth       = 100  // nesting levels; real compose files use fewer than 10
 )
 
 // defaultComposeFiles are tried in order when Source.ComposeFiles is empty,
@@ -150,6 +152,9 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 			}
 		}
 		return nil, err
+	}
+	if n := len(project.Services) + len(project.DisabledServices); n > MaxServices {
+		return nil, meshdock.Errorf(meshdock.ETOOLARGE, "%d services: at most %d are accepted", n, MaxServices)
 	}
 	if err := checkContainment(project, files, p.loc); err != nil {
 		return nil, err
@@ -336,6 +341,12 @@ func (m *missingVars) names() []string {
 
 // composeFileNames returns the compose files to load, in override order.
 func composeFileNames(src Source, files fileSet) ([]string, error) {
+	if err := checkList("compose files", src.ComposeFiles); err != nil {
+		return nil, err
+	}
+	if err := checkList("env files", src.EnvFiles); err != nil {
+		return nil, err
+	}
 	if len(src.ComposeFiles) > 0 {
 		for _, n := range src.ComposeFiles {
 			if !files.exists(n) {
@@ -356,6 +367,22 @@ func composeFileNames(src Source, files fileSet) ([]string, error) {
 		return names, nil
 	}
 	return nil, meshdock.Errorf(meshdock.EINVALID, "no compose file found: expected one of %s", strings.Join(defaultComposeFiles, ", "))
+}
+
+// checkList refuses a list of file names with repeats or too many names:
+// each costs a full read and parse.
+func checkList(what string, names []string) error {
+	if len(names) > MaxComposeFiles {
+		return meshdock.Errorf(meshdock.EINVALID, "%d %s: at most %d are accepted", len(names), what, MaxComposeFiles)
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			return meshdock.Errorf(meshdock.EINVALID, "%s: named twice among the %s", n, what)
+		}
+		seen[n] = true
+	}
+	return nil
 }
 
 // loadEnv builds the variables for interpolation: the env files in order,
@@ -452,6 +479,9 @@ func (l containedLoader) Load(_ context.Context, p string) (string, error) {
 		return "", meshdock.Errorf(meshdock.EINVALID, "%s is outside the project: only files of the project can be included or extended", p)
 	}
 	name := l.files.rel(abs)
+	if _, seen := l.files.got[name]; seen {
+		return abs, nil // already read and checked
+	}
 	content, err := l.files.read(name, MaxComposeFileSize)
 	if err != nil {
 		return "", err

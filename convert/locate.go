@@ -164,6 +164,24 @@ func (l *locator) has(parts ...string) bool {
 	return false
 }
 
+// nodeChildren returns the values of a mapping or the items of a sequence.
+func nodeChildren(n *yaml.Node) []*yaml.Node {
+	if n == nil {
+		return nil
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		var out []*yaml.Node
+		for i := 1; i < len(n.Content); i += 2 {
+			out = append(out, n.Content[i])
+		}
+		return out
+	case yaml.SequenceNode:
+		return n.Content
+	}
+	return nil
+}
+
 // nodeAt returns the node at a key path, or nil.
 func nodeAt(n *yaml.Node, parts []string) *yaml.Node {
 	for _, p := range parts {

@@ -192,6 +192,24 @@ func (s *state) warnInvalidHosts() {
 
 type hostAlias struct{ name, key string }
 
+// linkAliases maps each service to the aliases other services' links give
+// it ("db:database" makes database a name of db), computed once.
+func (s *state) linkAliases() map[string][]hostAlias {
+	if s.links != nil {
+		return s.links
+	}
+	s.links = map[string][]hostAlias{}
+	for _, other := range s.p.ServiceNames() {
+		for _, l := range s.service(other).Links {
+			target, alias, ok := strings.Cut(l, ":")
+			if ok && alias != "" {
+				s.links[target] = append(s.links[target], hostAlias{alias, "links"})
+			}
+		}
+	}
+	return s.links
+}
+
 // hostIndex maps every host name compose resolves to its service.
 func (s *state) hostIndex() map[string]string {
 	hosts := map[string]string{}
@@ -220,15 +238,7 @@ func (s *state) hostAliases(name string) []hostAlias {
 			}
 		}
 	}
-	// links: "db:database" makes "database" a name of db in this service.
-	for _, other := range s.p.ServiceNames() {
-		for _, l := range s.service(other).Links {
-			target, alias, ok := strings.Cut(l, ":")
-			if ok && target == name && alias != "" {
-				out = append(out, hostAlias{alias, "links"})
-			}
-		}
-	}
+	out = append(out, s.linkAliases()[name]...)
 	return out
 }
 

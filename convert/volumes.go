@@ -11,6 +11,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	units "github.com/docker/go-units"
+	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -172,13 +173,15 @@ func subPaths(svc types.ServiceConfig, c *corev1.Container) {
 
 // bindCarried reports whether a bind mount is carried over in the chosen
 // mode.
-func (s *state) bindCarried(v types.ServiceVolumeConfig) bool {
+func (s *state) bindCarried(service string, v types.ServiceVolumeConfig) bool {
 	if isDockerSocket(v.Source) {
 		return false
 	}
 	switch s.opt.BindMounts {
 	case BindMountsHostPath:
-		return !(s.p.inMemory && within(s.p.root, v.Source))
+		// An upload's relative paths name the server's private copy, not
+		// the user's disk: only absolute host paths can be carried over.
+		return !s.p.inMemory || (!within(filepath.Dir(s.p.root), v.Source) && s.writtenAbsolute(service, v.Target))
 	case BindMountsConfigMap:
 		_, ok := s.p.contents[v.Source]
 		return ok
@@ -190,15 +193,52 @@ func (s *state) bindCarried(v types.ServiceVolumeConfig) bool {
 // when inside it. compose-go expands a leading `~` with the home directory
 // of whoever runs the conversion; for an upload that is the server's, so it
 // is shown as `~` again rather than revealed.
-func (s *state) shownSource(src string) string {
+func (s *state) shownSource(service, target, src string) string {
 	if within(s.p.root, src) {
 		return "./" + s.p.relPath(src)
+	}
+	if s.p.inMemory && !s.writtenAbsolute(service, target) && !strings.HasPrefix(s.writtenBindSource(service, target), "~") {
+		// "../x" of an upload: relative again, never the private copy.
+		rel, _ := filepath.Rel(s.p.root, src)
+		return filepath.ToSlash(rel)
 	}
 	if home, err := os.UserHomeDir(); err == nil && home != "" && home != "/" && within(home, src) {
 		rel, _ := filepath.Rel(home, src)
 		return "~/" + filepath.ToSlash(rel)
 	}
 	return src
+}
+
+// writtenBindSource returns the source of the service's bind mount at
+// target as the compose files wrote it ("" when not found).
+func (s *state) writtenBindSource(service, target string) string {
+	for _, f := range s.p.loc.files {
+		for _, v := range nodeChildren(nodeAt(f.root, []string{"services", service, "volumes"})) {
+			src, dst := "", ""
+			if v.Kind == yaml.ScalarNode {
+				if parts := strings.Split(v.Value, ":"); len(parts) >= 2 {
+					src, dst = parts[0], parts[1]
+				}
+			} else if v.Kind == yaml.MappingNode {
+				if kv := child(v, "source"); kv != nil {
+					src = kv.value.Value
+				}
+				if kv := child(v, "target"); kv != nil {
+					dst = kv.value.Value
+				}
+			}
+			if dst == target {
+				return src
+			}
+		}
+	}
+	return ""
+}
+
+// writtenAbsolute reports whether the bind mount at target was written
+// with an absolute source (not relative, not `~`, not a variable).
+func (s *state) writtenAbsolute(service, target string) bool {
+	return strings.HasPrefix(s.writtenBindSource(service, target), "/")
 }
 
 func isDockerSocket(p string) bool {
@@ -208,7 +248,7 @@ func isDockerSocket(p string) bool {
 func (s *state) bindMount(service string, i int, v types.ServiceVolumeConfig, w *workload) error {
 	key := fmt.Sprintf("volumes.%d", i)
 	c := w.container()
-	shown := s.shownSource(v.Source)
+	shown := s.shownSource(service, v.Target, v.Source)
 	if strings.HasPrefix(shown, "~") && s.p.inMemory {
 		s.warn(service, key, fmt.Sprintf("bind mount of %s is left out: the home directory of the converting machine is not the user's", shown))
 		return nil
@@ -219,8 +259,8 @@ func (s *state) bindMount(service string, i int, v types.ServiceVolumeConfig, w 
 	}
 	switch s.opt.BindMounts {
 	case BindMountsHostPath:
-		if s.p.inMemory && within(s.p.root, v.Source) {
-			s.warn(service, key, fmt.Sprintf("bind mount of %s: the files were uploaded, so no host path holds them; use --bind-mounts configmap", shown))
+		if !s.bindCarried(service, v) {
+			s.warn(service, key, fmt.Sprintf("bind mount of %s is left out: the files were uploaded, so only an absolute host path can be mounted; use --bind-mounts configmap for files of the project", shown))
 			return nil
 		}
 		vol := dnsName(fmt.Sprintf("%s-host-%d", s.names[service], i))

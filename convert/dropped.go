@@ -100,7 +100,12 @@ func droppedPass(s *state) error {
 			}
 		}
 		if svc.NetworkMode != "" && strings.HasPrefix(svc.NetworkMode, "service:") {
-			s.warn(name, "network_mode", fmt.Sprintf("shares the network of %s in compose; here it is a pod of its own and must reach it by name", strings.TrimPrefix(svc.NetworkMode, "service:")))
+			peer := strings.TrimPrefix(svc.NetworkMode, "service:")
+			msg := fmt.Sprintf("shares the network of %s in compose; here it is a pod of its own and must reach it by name", peer)
+			if len(s.service(peer).Ports) > 0 {
+				msg += fmt.Sprintf(", and ports %s publishes reach %s's pod only, not this service", peer, peer)
+			}
+			s.warn(name, "network_mode", msg)
 		}
 		for net, cfg := range svc.Networks {
 			if cfg != nil && (cfg.Ipv4Address != "" || cfg.Ipv6Address != "") {

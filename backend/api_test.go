@@ -118,9 +118,15 @@ func (ts *testServer) do(t testing.TB, method, path, contentType string, body io
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	// What every client that is not a browser sends; header can unset it.
+	req.Header.Set(backend.ClientHeader, "1")
 	for i := 0; i+1 < len(header); i += 2 {
 		if header[i] == "Host" {
 			req.Host = header[i+1]
+			continue
+		}
+		if header[i+1] == "" {
+			req.Header.Del(header[i])
 			continue
 		}
 		req.Header.Set(header[i], header[i+1])

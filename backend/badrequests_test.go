@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/meshdock/meshdock/backend"
 )
 
 func jsonBody(v any) string {
@@ -67,6 +69,11 @@ func TestBadRequests(t *testing.T) {
 		manyFiles = append(manyFiles, fmt.Sprintf("f%d.txt", i), "x")
 	}
 
+	var manyNames []string
+	for i := range 21 {
+		manyNames = append(manyNames, fmt.Sprintf("compose-%d.yaml", i))
+	}
+
 	type tc struct {
 		name, method, path, ctype, body string
 		header                          []string
@@ -106,6 +113,12 @@ func TestBadRequests(t *testing.T) {
 		post("bad bindMounts", js, jsonBody(map[string]any{"bindMounts": "copy", "files": []map[string]string{{"name": "compose.yaml", "content": good}}}), 400, "invalid", "skip, hostpath or configmap"),
 		post("bad profile", js, jsonBody(map[string]any{"profiles": []string{"de bug"}, "files": []map[string]string{{"name": "compose.yaml", "content": good}}}), 400, "invalid", "profile"),
 		post("env name with =", js, jsonBody(map[string]any{"env": map[string]string{"A=B": "c"}, "files": []map[string]string{{"name": "compose.yaml", "content": good}}}), 400, "invalid", "env variable"),
+		post("composeFiles lists a file twice", js, jsonBody(map[string]any{"composeFiles": []string{"compose.yaml", "./compose.yaml"}, "files": []map[string]string{{"name": "compose.yaml", "content": good}}}), 400, "invalid", `composeFiles lists "./compose.yaml" twice`),
+		post("envFiles lists a file twice", js, jsonBody(map[string]any{"envFiles": []string{"a.env", "a.env"}, "files": []map[string]string{{"name": "compose.yaml", "content": good}, {"name": "a.env", "content": "A=1\n"}}}), 400, "invalid", `envFiles lists "a.env" twice`),
+		post("composeFiles too long", js, jsonBody(map[string]any{"composeFiles": manyNames, "files": []map[string]string{{"name": "compose.yaml", "content": good}}}), 400, "invalid", "composeFiles lists 21 files: at most 20"),
+		post("envFiles too long", js, jsonBody(map[string]any{"envFiles": manyNames, "dir": "/srv/app"}), 400, "invalid", "envFiles lists 21 files: at most 20"),
+		{name: "POST without Origin or client header", method: "POST", path: "/api/v1/apps", ctype: js, body: filesBody("compose.yaml", good), header: []string{backend.ClientHeader, ""}, status: 403, code: "forbidden", msg: backend.ClientHeader + ": 1"},
+		{name: "DELETE without Origin or client header", method: "DELETE", path: "/api/v1/apps/" + existing.ID, header: []string{backend.ClientHeader, ""}, status: 403, code: "forbidden", msg: backend.ClientHeader + ": 1"},
 		post("compose file not uploaded", js, jsonBody(map[string]any{"composeFiles": []string{"other.yaml"}, "files": []map[string]string{{"name": "compose.yaml", "content": good}}}), 400, "invalid", "not among the files"),
 		post("YAML syntax error", js, filesBody("compose.yaml", "services:\n  web:\n    image: [nginx\n"), 400, "invalid", "compose.yaml"),
 		post("schema error", js, filesBody("compose.yaml", "services:\n  web:\n    image: nginx\n    ports: {a: b}\n"), 400, "invalid", "ports"),

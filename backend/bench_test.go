@@ -31,7 +31,10 @@ func BenchmarkImport(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
-		resp, err := http.Post(ts.URL+"/api/v1/apps", "application/json", bytes.NewReader(body))
+		req, _ := http.NewRequest("POST", ts.URL+"/api/v1/apps", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(backend.ClientHeader, "1")
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			b.Fatal(err)
 		}

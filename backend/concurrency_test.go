@@ -15,7 +15,8 @@ import (
 // TestConcurrentRequests sends 200 requests at once, imports and reads
 // mixed; run with -race.
 func TestConcurrentRequests(t *testing.T) {
-	ts := startServer(t, "")
+	// All the imports at once: this test is about races, not the limit.
+	ts := startServer(t, "", func(c *backend.Config, _ *backend.Listener) { c.Limits.Imports = 200 / 5 })
 	seed := ts.importFiles(t, "seed", map[string]string{"compose.yaml": composeYAML})
 	const total = 200
 	var wg sync.WaitGroup
@@ -35,6 +36,7 @@ func TestConcurrentRequests(t *testing.T) {
 					Files: []backend.FileUpload{{Name: "compose.yaml", Content: composeYAML}}})
 				req, _ = http.NewRequest("POST", ts.URL+"/api/v1/apps", bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set(backend.ClientHeader, "1")
 				want = http.StatusCreated
 			case 1:
 				req, _ = http.NewRequest("GET", ts.URL+"/api/v1/apps", nil)

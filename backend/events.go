@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -26,6 +27,10 @@ func (h *handlers) getOperation(c echo.Context) error {
 // with its sequence number as id, so a client that reconnects with
 // Last-Event-ID gets only what it missed. The stream ends after the end
 // event; comments keep an idle stream open.
+//
+// Streams are capped (Limits.Streams, Limits.OpStreams), and each write has
+// Limits.WriteTimeout to reach the client: a stream has no overall write
+// timeout, since it may rightly last as long as its operation.
 func (h *handlers) operationEvents(c echo.Context) error {
 	ctx, id := c.Request().Context(), c.Param("id")
 	after, err := lastEventID(c.Request())
@@ -35,27 +40,74 @@ func (h *handlers) operationEvents(c echo.Context) error {
 	if _, err := h.store.Operation(ctx, id); err != nil {
 		return err
 	}
+	if err := h.streams.open(id, h.limits); err != nil {
+		return err
+	}
+	defer h.streams.close(id)
 	w := c.Response()
+	// Echo's Flush hides the error of a flush that timed out; the writer
+	// under it reports it.
+	rc := http.NewResponseController(w.Unwrap())
+	// Whatever ends the stream, the server still writes the end of the
+	// answer after this returns: that too must not wait for ever.
+	defer rc.SetWriteDeadline(time.Now().Add(h.limits.WriteTimeout))
+	write := func(format string, args ...any) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(h.limits.WriteTimeout)); err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, format, args...); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
 	w.Header().Set(echo.HeaderContentType, "text/event-stream")
 	w.Header().Set(echo.HeaderCacheControl, "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(w, "retry: 2000\n\n")
-	w.Flush()
-	err = h.stream(ctx, id, after, func(ev *store.Event) error {
-		if ev == nil {
-			_, err := fmt.Fprint(w, ": keep-alive\n\n")
-			w.Flush()
-			return err
-		}
-		_, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, ev.Data)
-		w.Flush()
-		return err
-	})
+	err = write("retry: 2000\n\n")
+	if err == nil {
+		err = h.stream(ctx, id, after, func(ev *store.Event) error {
+			if ev == nil {
+				return write(": keep-alive\n\n")
+			}
+			return write("id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, ev.Data)
+		})
+	}
 	if err != nil && ctx.Err() == nil {
 		h.log.Warn("event stream ended early", "op", id, "err", err)
 	}
 	return nil // the answer has started; errors cannot be sent any more
+}
+
+// streams counts the open event streams, in all and per operation.
+type streams struct {
+	mu    sync.Mutex
+	total int
+	perOp map[string]int
+}
+
+// open takes a place for a stream of opID, or says the server is busy.
+func (st *streams) open(opID string, lim Limits) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	switch {
+	case st.total >= lim.Streams:
+		return meshdock.Errorf(meshdock.EUNAVAILABLE, "busy: too many event streams are open (at most %d), try again later", lim.Streams)
+	case st.perOp[opID] >= lim.OpStreams:
+		return meshdock.Errorf(meshdock.EUNAVAILABLE, "busy: %d event streams already follow this operation (at most %d), close one and try again", st.perOp[opID], lim.OpStreams)
+	}
+	st.total++
+	st.perOp[opID]++
+	return nil
+}
+
+func (st *streams) close(opID string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.total--
+	if st.perOp[opID]--; st.perOp[opID] == 0 {
+		delete(st.perOp, opID)
+	}
 }
 
 // stream calls send for each event after seq `after`, in order, until the

@@ -15,26 +15,6 @@ import (
 	"github.com/meshdock/meshdock/convert"
 )
 
-// Limits bound what one import may send.
-type Limits struct {
-	Body     int64 // the whole request body
-	FileSize int   // one file
-	Files    int   // number of files
-}
-
-func (l Limits) orDefaults() Limits {
-	if l.Body == 0 {
-		l.Body = 5 << 20
-	}
-	if l.FileSize == 0 {
-		l.FileSize = 1 << 20
-	}
-	if l.Files == 0 {
-		l.Files = 200
-	}
-	return l
-}
-
 // ImportRequest is the body of POST /api/v1/apps. Exactly one of Files, Dir
 // and Project says where the compose app comes from.
 type ImportRequest struct {
@@ -304,15 +284,38 @@ func (req *ImportRequest) validateFiles(lim Limits) error {
 	}
 	// With files, the names listed must be among them; with a directory
 	// they are checked when it is read.
-	for _, list := range [][]string{req.ComposeFiles, req.EnvFiles} {
-		for _, n := range list {
-			if err := convert.CheckFileName(n); err != nil {
-				return err
-			}
+	for _, list := range []struct {
+		field string
+		names []string
+	}{{"composeFiles", req.ComposeFiles}, {"envFiles", req.EnvFiles}} {
+		if err := checkListed(list.field, list.names, lim.Listed); err != nil {
+			return err
+		}
+		for _, n := range list.names {
 			if len(req.Files) > 0 && !names[path.Clean(n)] {
 				return meshdock.Errorf(meshdock.EINVALID, "%s is listed but not among the files", quoteName(n))
 			}
 		}
+	}
+	return nil
+}
+
+// checkListed vets the names of composeFiles or envFiles: each loads its
+// file once more, so a long or repeated list is only work for nothing.
+func checkListed(field string, names []string, limit int) error {
+	if len(names) > limit {
+		return meshdock.Errorf(meshdock.EINVALID, "%s lists %d files: at most %d are accepted", field, len(names), limit)
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		if err := convert.CheckFileName(n); err != nil {
+			return err
+		}
+		clean := path.Clean(n)
+		if seen[clean] {
+			return meshdock.Errorf(meshdock.EINVALID, "%s lists %s twice", field, quoteName(n))
+		}
+		seen[clean] = true
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,7 +18,29 @@ import (
 // source and result. allowDir permits reading the server's disk: a
 // directory, or a compose project's files at the paths its labels record.
 // Nothing is stored unless the conversion succeeds.
+//
+// At most Limits.Imports imports run at once: one more is refused as busy
+// at once rather than queued. Each has Limits.ImportTimeout to finish.
 func (s *Server) Import(ctx context.Context, req ImportRequest, allowDir bool) (*store.App, error) {
+	select {
+	case s.imports <- struct{}{}:
+		defer func() { <-s.imports }()
+	default:
+		return nil, meshdock.Errorf(meshdock.EUNAVAILABLE, "busy: too many imports at once (%d run at a time), try again", s.limits.Imports)
+	}
+	ictx, cancel := context.WithTimeout(ctx, s.limits.ImportTimeout)
+	defer cancel()
+	app, err := s.importApp(ictx, req, allowDir)
+	if err != nil && ctx.Err() == nil && errors.Is(ictx.Err(), context.DeadlineExceeded) {
+		// Whatever the step that noticed it made of the deadline, the
+		// cause is the time, and it is the server's to report.
+		s.log.Warn("import timed out", "timeout", s.limits.ImportTimeout, "name", req.Name, "dir", req.Dir, "project", req.Project, "err", err)
+		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "the import did not finish within %s: the server is busy or the project is too large; try again later", s.limits.ImportTimeout)
+	}
+	return app, err
+}
+
+func (s *Server) importApp(ctx context.Context, req ImportRequest, allowDir bool) (*store.App, error) {
 	src, origin, warnings, err := s.importSource(ctx, req, allowDir)
 	if err != nil {
 		return nil, err

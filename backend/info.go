@@ -41,7 +41,7 @@ type clustersView struct {
 }
 
 func (h *handlers) info(c echo.Context) error {
-	v := infoView{Version: h.version, Go: runtime.Version(), Clusters: kubeconfigs()}
+	v := infoView{Version: h.version, Go: runtime.Version(), Clusters: h.kubeconfigs()}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	if ei, err := h.engine.Info(ctx); err != nil {
@@ -52,12 +52,16 @@ func (h *handlers) info(c echo.Context) error {
 	return c.JSON(http.StatusOK, v)
 }
 
-func kubeconfigs() clustersView {
+// kubeconfigs reads the kubeconfig files. A file that cannot be read is
+// reported without the parser's words, which may quote the file (tokens,
+// keys): those go to the server's log.
+func (h *handlers) kubeconfigs() clustersView {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	v := clustersView{Files: rules.GetLoadingPrecedence()}
 	cfg, err := rules.Load()
 	if err != nil {
-		v.Error = "the kubeconfig cannot be read: " + err.Error()
+		h.log.Warn("cannot read the kubeconfig", "files", v.Files, "err", err)
+		v.Error = "a kubeconfig file cannot be read: the server's log says why"
 		return v
 	}
 	v.Contexts, v.CurrentContext = len(cfg.Contexts), cfg.CurrentContext

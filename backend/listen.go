@@ -85,7 +85,13 @@ func (s *Server) Serve(ctx context.Context, ls ...Listening) error {
 	errc := make(chan error, len(ls))
 	var servers []*http.Server
 	for _, l := range ls {
-		hs := &http.Server{Handler: s.Handler(l.Listener), ReadHeaderTimeout: 10 * time.Second,
+		// net/http lifts the read deadline once a request's body is read
+		// (it then only watches for the client going away), so ReadTimeout
+		// bounds sending a request without cutting an event stream or a
+		// long import short. WriteTimeout would cut streams: answers get a
+		// write deadline each instead (limitWrite), and stream events too.
+		hs := &http.Server{Handler: s.Handler(l.Listener), ReadHeaderTimeout: s.limits.HeaderTimeout,
+			ReadTimeout: s.limits.HeaderTimeout + s.limits.BodyTimeout, IdleTimeout: s.limits.IdleTimeout,
 			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 		servers = append(servers, hs)
 		go func() { errc <- hs.Serve(l.Net) }()

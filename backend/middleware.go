@@ -34,8 +34,15 @@ func checkHost(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// ClientHeader is the header a client that is not a browser sends with
+// unsafe requests on the loopback port ("X-Meshdock: 1"). A page of another
+// site cannot set it without a CORS preflight, which meshdock never grants.
+const ClientHeader = "X-Meshdock"
+
 // checkOrigin refuses unsafe requests sent by a page of another site
-// (cross-site request forgery): browsers always send Origin with them.
+// (cross-site request forgery). Browsers send Origin or Sec-Fetch-Site with
+// them, which must name this server; a request with neither (an old browser,
+// or a program) must carry ClientHeader.
 func checkOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -43,17 +50,33 @@ func checkOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 			return next(c)
 		}
-		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		site := r.Header.Get("Sec-Fetch-Site")
+		if site == "cross-site" {
 			return meshdock.Errorf(meshdock.EFORBIDDEN, "cross-site request refused")
 		}
 		origin := r.Header.Get("Origin")
 		if origin == "" {
-			return next(c) // not a browser, or a same-origin request of an old one
+			if site == "same-origin" || site == "none" || r.Header.Get(ClientHeader) == "1" {
+				return next(c)
+			}
+			return meshdock.Errorf(meshdock.EFORBIDDEN, "request refused: a %s without an Origin header must carry the header %s: 1 (add it to requests of programs such as curl)", r.Method, ClientHeader)
 		}
 		u, err := url.Parse(origin)
 		if err != nil || origin == "null" || !strings.EqualFold(u.Host, r.Host) {
 			return meshdock.Errorf(meshdock.EFORBIDDEN, "cross-site request refused: origin %q is not this server", origin)
 		}
+		return next(c)
+	}
+}
+
+// limitWrite gives an answer Limits.WriteTimeout to reach the client once
+// it has begun, so that a client that stops reading cannot hold a goroutine
+// for ever. Event streams renew the deadline before each event.
+func (s *Server) limitWrite(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		w := c.Response()
+		rc := http.NewResponseController(w.Unwrap())
+		w.Before(func() { rc.SetWriteDeadline(time.Now().Add(s.limits.WriteTimeout)) })
 		return next(c)
 	}
 }
@@ -84,6 +107,10 @@ func bodyError(err error, what string) error {
 	var me *meshdock.Error
 	if errors.As(err, &me) {
 		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return meshdock.Wrap(meshdock.EINVALID, err, "the request body was not sent in time")
 	}
 	return meshdock.Wrap(meshdock.EINVALID, err, "%s: %v", what, err)
 }

@@ -50,6 +50,8 @@ type Server struct {
 	limits    Limits
 	heartbeat time.Duration
 	ops       *operations
+	imports   chan struct{} // a slot per import running
+	streams   streams
 
 	// done is closed by Shutdown; event streams end when it is.
 	done     chan struct{}
@@ -73,6 +75,8 @@ func New(cfg Config) *Server {
 		s.version = "dev"
 	}
 	s.ops = newOperations(s.store, s.log)
+	s.imports = make(chan struct{}, s.limits.Imports)
+	s.streams.perOp = map[string]int{}
 	return s
 }
 
@@ -119,11 +123,16 @@ type Listener struct {
 //	GET    /api/v1/operations/{id}/events    text/event-stream; resumes after Last-Event-ID
 //
 // Errors are {"error":{"code","message"}} with the status of statusOf.
+//
+// On the loopback port (TCP), a POST or DELETE must come from the server's
+// own page (Origin, or Sec-Fetch-Site same-origin) or carry the header
+// "X-Meshdock: 1" (ClientHeader): a program such as curl adds it, a page of
+// another site cannot. The socket asks for neither.
 func (s *Server) Handler(l Listener) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Pre(s.logRequests, s.recoverPanics)
+	e.Pre(s.logRequests, s.recoverPanics, s.limitWrite)
 	if l.TCP {
 		e.Pre(checkHost, checkOrigin)
 	}

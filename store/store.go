@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,9 +45,15 @@ type DB struct {
 // kernel crash can lose the last commits, and even then the file is never
 // corrupt. FULL would add an fsync to every commit to cover power loss too,
 // which a desktop tool's state does not warrant.
+//
+// The store holds uploaded secrets and env values, so only its owner may
+// read it: the database file and its -wal and -shm files are 0600 (SQLite
+// gives the last two the mode of the first), and a directory Open creates,
+// or one that holds nothing but the store, is 0700. A directory shared with
+// other files keeps its mode: it is the user's, not the store's.
 func Open(ctx context.Context, path string) (*DB, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "cannot create the data directory %s", filepath.Dir(path))
+	if err := private(path); err != nil {
+		return nil, err
 	}
 	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"}
 	dsn := func(extra ...string) string {
@@ -74,6 +81,53 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// storeSuffixes name the files of a store beside its database file.
+var storeSuffixes = []string{"", "-wal", "-shm", "-journal"}
+
+// private makes the store at path readable by its owner only, creating its
+// directory and its (empty) database file when needed.
+func private(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "cannot create the data directory %s", dir)
+	}
+	if ownDir(dir, filepath.Base(path)) {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "cannot make the data directory %s private: %v", dir, err)
+		}
+	}
+	// Created here with 0600, the file passes its mode to the -wal and -shm
+	// files SQLite makes; a chmod fixes files made before.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "cannot open the store %s: %v", path, err)
+	}
+	f.Close()
+	for _, suffix := range storeSuffixes {
+		err := os.Chmod(path+suffix, 0o600)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "cannot make %s private: %v", path+suffix, err)
+		}
+	}
+	return nil
+}
+
+// ownDir reports whether dir holds nothing but the store named base: then
+// it is the store's own directory, whoever made it.
+func ownDir(dir, base string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		suffix, ok := strings.CutPrefix(e.Name(), base)
+		if !ok || !slices.Contains(storeSuffixes, suffix) {
+			return false
+		}
+	}
+	return true
 }
 
 // Close closes the store; the last connection to close checkpoints the WAL.

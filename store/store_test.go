@@ -279,3 +279,80 @@ func TestSIGKILLKeepsAcknowledgedWrites(t *testing.T) {
 	}
 	t.Logf("%d acknowledged apps and %d events survived SIGKILL", len(apps), lastSeq)
 }
+
+// TestFilesArePrivate checks that the store's files, which hold uploaded
+// secrets and env values, are readable by their owner only, whatever the
+// umask, and that its directory is when it is the store's own.
+func TestFilesArePrivate(t *testing.T) {
+	ctx := context.Background()
+	mode := func(t *testing.T, path string) os.FileMode {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode().Perm()
+	}
+	check := func(t *testing.T, db *store.DB, path string, dirMode os.FileMode) {
+		t.Helper()
+		// A write, so that the -wal and -shm files exist.
+		if err := db.CreateApp(ctx, sampleApp("private")); err != nil {
+			t.Fatal(err)
+		}
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if m := mode(t, path+suffix); m != 0o600 {
+				t.Errorf("%s has mode %v, want 0600", filepath.Base(path+suffix), m)
+			}
+		}
+		if m := mode(t, filepath.Dir(path)); m != dirMode {
+			t.Errorf("the data directory has mode %v, want %v", m, dirMode)
+		}
+	}
+
+	t.Run("new directory", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "a", "data", "meshdock.db")
+		check(t, open(t, path), path, 0o700)
+	})
+
+	t.Run("existing directory of the store alone", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "data")
+		path := filepath.Join(dir, "meshdock.db")
+		// As an older meshdock left it: an open directory, readable files.
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		db, err := store.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CreateApp(ctx, sampleApp("old")); err != nil {
+			t.Fatal(err)
+		}
+		wal, err := os.ReadFile(path + "-wal")
+		if err != nil || len(wal) == 0 {
+			t.Fatalf("no WAL to copy: %d bytes, %v", len(wal), err)
+		}
+		db.Close()
+		if err := os.Chmod(path, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// A WAL file as a killed process leaves it: SQLite itself fixes
+		// the mode of an empty one only.
+		if err := os.WriteFile(path+"-wal", wal, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		check(t, open(t, path), path, 0o700)
+	})
+
+	t.Run("directory shared with other files", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "notes.txt"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "meshdock.db")
+		check(t, open(t, path), path, 0o755)
+	})
+}

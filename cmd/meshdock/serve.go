@@ -27,6 +27,7 @@ func init() {
 type serveFlags struct {
 	socket, addr, data, example, dockerHost string
 	allowDir                                bool
+	dataGiven                               bool // --data was given: the directory may not be meshdock's alone
 }
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -46,6 +47,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
+	fs.Visit(func(fl *flag.Flag) { f.dataGiven = f.dataGiven || fl.Name == "data" })
 	if f.socket == "" && f.addr == "" {
 		f.addr = "127.0.0.1:7878"
 	}
@@ -84,6 +86,9 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, log *slog.Logger
 		return err
 	}
 	defer db.Close()
+	if err := privateDataDir(f, log); err != nil {
+		return err
+	}
 	eng, err := engine.New(f.dockerHost)
 	if err != nil {
 		return err
@@ -120,6 +125,26 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, log *slog.Logger
 		fmt.Fprintf(stdout, "meshdock %s: serving on %s\n", version, u)
 	}
 	return srv.Serve(ctx, ls...)
+}
+
+// privateDataDir makes the default data directory readable by its owner
+// only, whatever else it holds: it is meshdock's own, and the store keeps
+// uploaded secrets in it. A directory given with --data is the user's;
+// store.Open tightens it only when it holds nothing but the store, so here
+// a directory left open to others is only reported. Call it once the store
+// is open, which creates the directory.
+func privateDataDir(f serveFlags, log *slog.Logger) error {
+	if !f.dataGiven {
+		if err := os.Chmod(f.data, 0o700); err != nil {
+			return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "cannot make the data directory %s private: %v", f.data, err)
+		}
+		return nil
+	}
+	if fi, err := os.Stat(f.data); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the data directory can be entered by other users; the store's files are private all the same",
+			"dir", f.data, "mode", fi.Mode().Perm().String())
+	}
+	return nil
 }
 
 // releaseStartupMemory hands the garbage of start-up (package initialisation

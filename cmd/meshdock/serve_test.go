@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshdock/meshdock/backend"
 	"github.com/meshdock/meshdock/store"
 )
 
@@ -258,7 +259,10 @@ func TestServeSIGKILL(t *testing.T) {
 					return
 				default:
 				}
-				resp, err := http.Post(s.url+"/api/v1/apps", "application/json", bytes.NewReader(importBody(fmt.Sprintf("app-%d-%d", w, i))))
+				req, _ := http.NewRequest("POST", s.url+"/api/v1/apps", bytes.NewReader(importBody(fmt.Sprintf("app-%d-%d", w, i))))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set(backend.ClientHeader, "1")
+				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					return // killed
 				}
@@ -301,4 +305,59 @@ func TestServeSIGKILL(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged imports survived SIGKILL", len(acked))
+}
+
+// TestServeDataDirIsPrivate: the default data directory is meshdock's own
+// and made private whatever it holds; one given with --data and shared
+// with other files keeps its mode, with a warning, while the store's files
+// are private in both.
+func TestServeDataDirIsPrivate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes; skipped under -short")
+	}
+	mode := func(path string) os.FileMode {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode().Perm()
+	}
+	shared := func() string {
+		dir := filepath.Join(t.TempDir(), "meshdock")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "notes.txt"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o755); err != nil { // whatever the umask
+			t.Fatal(err)
+		}
+		return dir
+	}
+
+	def := shared()
+	t.Setenv("XDG_DATA_HOME", filepath.Dir(def))
+	s := startServe(t, "", "--addr", "127.0.0.1:0")
+	s.stop(t, syscall.SIGTERM)
+	if m := mode(def); m != 0o700 {
+		t.Errorf("the default data directory has mode %v, want 0700", m)
+	}
+	if m := mode(filepath.Join(def, "meshdock.db")); m != 0o600 {
+		t.Errorf("the store has mode %v, want 0600", m)
+	}
+
+	given := shared()
+	s = startServe(t, "", "--addr", "127.0.0.1:0", "--data", given)
+	s.stop(t, syscall.SIGTERM)
+	if m := mode(given); m != 0o755 {
+		t.Errorf("a data directory shared with other files has mode %v, want it left 0755", m)
+	}
+	if m := mode(filepath.Join(given, "meshdock.db")); m != 0o600 {
+		t.Errorf("the store has mode %v, want 0600", m)
+	}
+	if !strings.Contains(s.stderr.String(), "can be entered by other users") {
+		t.Errorf("no warning about the open data directory:\n%s", s.stderr)
+	}
 }

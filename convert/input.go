@@ -56,6 +56,9 @@ func (s *state) komposeInput() (*types.Project, error) {
 					s.warn(name, fmt.Sprintf("volumes.%d", i), fmt.Sprintf("anonymous volume at %s is left out: it sits inside a bind mount that is not carried over, and an empty volume would hide what the image has there", v.Target))
 					continue
 				}
+				if v.Source == "" && s.underBind(name, v.Target) {
+					s.warn(name, fmt.Sprintf("volumes.%d", i), fmt.Sprintf("anonymous volume at %s starts empty in Kubernetes: Docker fills a new volume with what the image has at that path (node_modules and the like), Kubernetes does not", v.Target))
+				}
 				if v.Source != "" {
 					v.Source = volNames[v.Source]
 				}
@@ -96,8 +99,18 @@ func (s *state) komposeInput() (*types.Project, error) {
 // underDroppedBind reports whether target lies inside the target of one of
 // the service's bind mounts that will not be carried over.
 func (s *state) underDroppedBind(service, target string) bool {
+	return s.underBindWhere(service, target, func(v types.ServiceVolumeConfig) bool { return !s.bindCarried(service, v) })
+}
+
+// underBind reports whether target lies inside one of the service's bind
+// mounts that is carried over.
+func (s *state) underBind(service, target string) bool {
+	return s.underBindWhere(service, target, func(v types.ServiceVolumeConfig) bool { return s.bindCarried(service, v) })
+}
+
+func (s *state) underBindWhere(service, target string, match func(types.ServiceVolumeConfig) bool) bool {
 	for _, v := range s.service(service).Volumes {
-		if v.Type == types.VolumeTypeBind && !s.bindCarried(service, v) && strings.HasPrefix(target, strings.TrimSuffix(v.Target, "/")+"/") {
+		if v.Type == types.VolumeTypeBind && match(v) && strings.HasPrefix(target, strings.TrimSuffix(v.Target, "/")+"/") {
 			return true
 		}
 	}

@@ -84,6 +84,9 @@ func probesPass(s *state) error {
 			sp.FailureThreshold = int32(math.Ceil(float64(window) / float64(time.Duration(sp.PeriodSeconds)*time.Second)))
 			c.StartupProbe = sp
 		}
+		if interval%time.Second != 0 || (hc.StartInterval != nil && time.Duration(*hc.StartInterval)%time.Second != 0) {
+			s.warn(name, "healthcheck.interval", fmt.Sprintf("probes run in whole seconds: interval %s is rounded up to %ds", interval, seconds(interval)))
+		}
 		if hc.Timeout != nil && timeout > interval {
 			s.warn(name, "healthcheck.timeout", fmt.Sprintf("timeout %s is longer than the interval %s; Kubernetes runs probes at most once per period", timeout, interval))
 		}

@@ -95,8 +95,11 @@ func openSource(src Source) (fileSet, error) {
 	}
 	// The directory's name is the default project name, as for docker compose.
 	base := "app"
-	if src.Name != "" && CheckFileName(src.Name) == nil && !strings.Contains(src.Name, "/") {
-		base = src.Name
+	for _, n := range []string{src.Name, src.DirName} {
+		if n != "" && n != "." && CheckFileName(n) == nil && !strings.Contains(n, "/") {
+			base = n
+			break
+		}
 	}
 	dir := filepath.Join(tmp, base)
 	fsys := fileSet{dir: dir, tmp: tmp, got: map[string][]byte{}}

@@ -25,6 +25,10 @@ type Source struct {
 	Name string `json:"name,omitempty"`
 	// Dir is a project directory on disk. Empty for an in-memory source.
 	Dir string `json:"-"`
+	// DirName is the name of an in-memory project's directory, which is
+	// the default project name (as the current directory's is for docker
+	// compose); empty means "app".
+	DirName string `json:"dirName,omitempty"`
 	// Files holds the project's files for an in-memory source.
 	Files []File `json:"files,omitempty"`
 	// ComposeFiles names the compose files in override order: names among

@@ -148,6 +148,7 @@ func stdinSource(r io.Reader, src convert.Source) (convert.Source, error) {
 		return src, err
 	}
 	src.Files = []convert.File{{Name: "compose.yaml", Content: b}}
+	src.DirName = filepath.Base(src.Dir) // docker compose names it after the current directory
 	src.ComposeFiles, src.EnvFiles, src.Dir = nil, nil, ""
 	return src, nil
 }

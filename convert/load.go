@@ -596,5 +596,9 @@ func (p *Project) cleanPaths(msg string) string {
 	}
 	msg = strings.ReplaceAll(msg, root+string(filepath.Separator), "")
 	msg = strings.ReplaceAll(msg, root, ".")
+	if p.inMemory {
+		// The private copy's parent, reached by "../" in an upload.
+		msg = strings.ReplaceAll(msg, filepath.Dir(root)+string(filepath.Separator), "../")
+	}
 	return msg
 }

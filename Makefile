@@ -45,9 +45,13 @@ testenv-up:
 testenv-down:
 	scripts/testenv down
 
-# Benchmarks, and meshdock convert against the kompose CLI on the same inputs.
+# Benchmarks (those that need the cluster run against the test environment:
+# kube.Apply against kubectl apply), and meshdock convert against the kompose
+# CLI on the same inputs.
 bench:
-	go test -run '^$$' -bench . -benchtime 2s $(GO_PKGS)
+	scripts/testenv up
+	status=0; (eval "$$(scripts/testenv env)"; go test -run '^$$' -bench . -benchtime 2s $(GO_PKGS)) || status=$$?; \
+	  scripts/testenv down; [ $$status = 0 ]
 	scripts/bench-convert
 
 # A short fuzz run of every parser of user input (FUZZTIME=5m for a long one).

@@ -22,7 +22,7 @@ import (
 )
 
 // requireCluster connects to the API server of $KUBECONFIG, or skips.
-func requireCluster(t *testing.T) kube.Cluster {
+func requireCluster(t testing.TB) kube.Cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs a Kubernetes API server; skipped under -short")
@@ -46,7 +46,7 @@ var namespaces = schema.GroupVersionResource{Version: "v1", Resource: "namespace
 
 // ensureNamespace creates a namespace for real (dry-run objects still need
 // theirs to exist) and deletes it when the test ends.
-func ensureNamespace(t *testing.T, c kube.Cluster, name string) {
+func ensureNamespace(t testing.TB, c kube.Cluster, name string) {
 	t.Helper()
 	dyn, err := c.Dynamic()
 	if err != nil {

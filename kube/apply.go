@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 
 	"github.com/meshdock/meshdock"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -88,13 +89,19 @@ type ObjectError struct {
 func (e *ObjectError) Error() string { return e.Ref.String() + ": " + e.Err.Error() }
 func (e *ObjectError) Unwrap() error { return e.Err }
 
+// applyWorkers bounds how many objects of one kind are applied at once.
+const applyWorkers = 8
+
 // Apply applies objs in order with server-side apply, as field manager
 // "meshdock", taking over fields other managers own (a deploy says what the
-// app must look like). It goes on past a failed object, so one bad object
-// does not hide the others' errors, and stops when ctx ends. The results list
-// the objects that were applied; the error, if any, is a *meshdock.Error
-// whose cause joins one *ObjectError per failed object (errors.As finds them,
-// and apierrors.IsInvalid and friends see the server's status through them).
+// app must look like). Consecutive objects of the same kind go to the server
+// together, since none depends on another of its kind, and kinds go one
+// after the other in the order given (namespaces before what lives in them).
+// It goes on past a failed object, so one bad object does not hide the
+// others' errors, and stops when ctx ends. The results list the objects that
+// were applied, in order; the error, if any, is a *meshdock.Error whose
+// cause joins one *ObjectError per failed object (errors.As finds them, and
+// apierrors.IsInvalid and friends see the server's status through them).
 func (c Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) ([]ApplyResult, error) {
 	if c.conn == nil {
 		return nil, ErrNoCluster
@@ -102,19 +109,48 @@ func (c Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 	if opts.Namespace == "" {
 		opts.Namespace = c.conn.cfg.Namespace
 	}
+	type outcome struct {
+		res ApplyResult
+		err error
+	}
+	out := make([]outcome, len(objs))
+	for start := 0; start < len(objs); {
+		end := start + 1
+		for end < len(objs) && objs[end].GroupVersionKind() == objs[start].GroupVersionKind() {
+			end++
+		}
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, applyWorkers)
+		for i := start; i < end; i++ {
+			if err := ctx.Err(); err != nil {
+				out[i].err = err
+				continue
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(i int) {
+				defer func() { <-sem; wg.Done() }()
+				out[i].res, out[i].err = c.conn.apply(ctx, objs[i], opts)
+			}(i)
+		}
+		wg.Wait()
+		start = end
+	}
 	results := make([]ApplyResult, 0, len(objs))
 	var failed []error
-	for _, obj := range objs {
-		if err := ctx.Err(); err != nil {
-			failed = append(failed, err)
-			break
+	canceled := false
+	for _, o := range out {
+		switch {
+		case o.err == nil:
+			results = append(results, o.res)
+		case ctx.Err() != nil && errors.Is(o.err, ctx.Err()):
+			if !canceled { // one "canceled" says it for all
+				canceled = true
+				failed = append(failed, o.err)
+			}
+		default:
+			failed = append(failed, o.err)
 		}
-		res, err := c.conn.apply(ctx, obj, opts)
-		if err != nil {
-			failed = append(failed, err)
-			continue
-		}
-		results = append(results, res)
 	}
 	if len(failed) == 0 {
 		return results, nil

@@ -196,6 +196,10 @@ func TestUploadWorkIsBounded(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "named twice") {
 		t.Errorf("repeated compose file: %v", err)
 	}
+	_, err = Convert(context.Background(), Source{Files: []File{{Name: "c.yaml", Content: compose}}, ComposeFiles: []string{"c.yaml", "./c.yaml"}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "named twice") {
+		t.Errorf("compose file repeated as ./: %v", err)
+	}
 	var b strings.Builder
 	b.WriteString("services:\n")
 	for i := 0; i <= MaxServices; i++ {

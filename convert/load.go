@@ -344,9 +344,6 @@ func composeFileNames(src Source, files fileSet) ([]string, error) {
 	if err := checkList("compose files", src.ComposeFiles); err != nil {
 		return nil, err
 	}
-	if err := checkList("env files", src.EnvFiles); err != nil {
-		return nil, err
-	}
 	if len(src.ComposeFiles) > 0 {
 		for _, n := range src.ComposeFiles {
 			if !files.exists(n) {
@@ -369,18 +366,19 @@ func composeFileNames(src Source, files fileSet) ([]string, error) {
 	return nil, meshdock.Errorf(meshdock.EINVALID, "no compose file found: expected one of %s", strings.Join(defaultComposeFiles, ", "))
 }
 
-// checkList refuses a list of file names with repeats or too many names:
-// each costs a full read and parse.
+// checkList refuses a list of file names with repeats (./a is a) or too
+// many names: each costs a full read and parse.
 func checkList(what string, names []string) error {
 	if len(names) > MaxComposeFiles {
 		return meshdock.Errorf(meshdock.EINVALID, "%d %s: at most %d are accepted", len(names), what, MaxComposeFiles)
 	}
 	seen := map[string]bool{}
 	for _, n := range names {
-		if seen[n] {
+		clean := filepath.Clean(n)
+		if seen[clean] {
 			return meshdock.Errorf(meshdock.EINVALID, "%s: named twice among the %s", n, what)
 		}
-		seen[n] = true
+		seen[clean] = true
 	}
 	return nil
 }
@@ -389,6 +387,9 @@ func checkList(what string, names []string) error {
 // then the explicit ones. Env files are read with the variables seen so far
 // only, never the process environment.
 func loadEnv(src Source, files fileSet) (map[string]string, []string, error) {
+	if err := checkList("env files", src.EnvFiles); err != nil {
+		return nil, nil, err
+	}
 	env := map[string]string{}
 	names := src.EnvFiles
 	if len(names) == 0 && files.exists(".env") {

@@ -61,7 +61,7 @@ func startServer(t testing.TB, dataDir string, opts ...serverOpt) *testServer {
 		t.Fatal(err)
 	}
 	cfg := backend.Config{Store: db, Engine: engine.Unavailable{Reason: "not used by this test"}, Version: "test",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: dataDir}
 	l := backend.Listener{TCP: true, AllowDir: true}
 	for _, o := range opts {
 		o(&cfg, &l)

@@ -9,7 +9,9 @@ import (
 	"mime/multipart"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/convert"
@@ -213,11 +215,22 @@ func (req *ImportRequest) setField(field, value string) error {
 	return nil
 }
 
-func quoteName(s string) string {
-	if len(s) > 60 {
-		s = s[:60] + "..."
+// quoteName quotes a value the client sent for a message, cut to 60
+// characters: an answer repeats what it must, not a whole request.
+func quoteName(s string) string { return quoteCut(s, 60) }
+
+// quotePath quotes a path the client sent, cut only where no path is that
+// long.
+func quotePath(s string) string { return quoteCut(s, maxPath) }
+
+// maxPath is the longest path a folder import may name (Linux's PATH_MAX).
+const maxPath = 4096
+
+func quoteCut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return strconv.Quote(s)
 	}
-	return fmt.Sprintf("%q", s)
+	return fmt.Sprintf("%.*q...", n, s)
 }
 
 // validate checks a decoded request against the limits and the naming rules.
@@ -237,8 +250,8 @@ func (req *ImportRequest) validate(lim Limits) error {
 	if req.Project != "" && !projectName.MatchString(req.Project) {
 		return meshdock.Errorf(meshdock.EINVALID, "project %s is not a compose project name", quoteName(req.Project))
 	}
-	if req.Dir != "" && (!path.IsAbs(req.Dir) || strings.ContainsRune(req.Dir, 0)) {
-		return meshdock.Errorf(meshdock.EINVALID, "dir %s must be an absolute path", quoteName(req.Dir))
+	if req.Dir != "" && (!path.IsAbs(req.Dir) || strings.ContainsRune(req.Dir, 0) || len(req.Dir) > maxPath) {
+		return meshdock.Errorf(meshdock.EINVALID, "dir %s must be an absolute path of at most %d bytes", quoteName(req.Dir), maxPath)
 	}
 	if req.Namespace != "" && (len(req.Namespace) > 63 || !dnsLabel.MatchString(req.Namespace)) {
 		return meshdock.Errorf(meshdock.EINVALID, "namespace %s is not a valid Kubernetes namespace name", quoteName(req.Namespace))

@@ -65,7 +65,7 @@ func (s *Server) importSource(ctx context.Context, req ImportRequest, allowDir b
 			return convert.Source{}, "", nil, meshdock.Errorf(meshdock.EFORBIDDEN,
 				"importing a directory of the server is not allowed here (start meshdock serve with --allow-dir on a loopback address)")
 		}
-		src, err := readDir(ctx, filepath.Clean(req.Dir), req.source(), s.limits)
+		src, err := s.readDir(ctx, req.Dir, req.source())
 		return src, store.OriginDir, nil, err
 	case req.Project != "":
 		return s.projectSource(ctx, req, allowDir)
@@ -88,7 +88,7 @@ func (s *Server) projectSource(ctx context.Context, req ImportRequest, allowDir 
 		}
 	}
 	if proj == nil {
-		return convert.Source{}, "", nil, meshdock.Errorf(meshdock.ENOTFOUND, "no compose project named %q: the Docker Engine has no containers of it", req.Project)
+		return convert.Source{}, "", nil, meshdock.Errorf(meshdock.ENOTFOUND, "no compose project named %s: the Docker Engine has no containers of it", quoteName(req.Project))
 	}
 	var why string
 	switch {
@@ -113,18 +113,25 @@ func (s *Server) projectSource(ctx context.Context, req ImportRequest, allowDir 
 }
 
 // projectFiles reads a project's compose files (and .env or the env files
-// compose recorded) from its working directory.
+// compose recorded) from its working directory, under the same rule as a
+// folder import: the labels are anyone's to write, and a working directory
+// of / must not open the server's disk.
 func (s *Server) projectFiles(ctx context.Context, proj *engine.Project, req ImportRequest) (convert.Source, error) {
-	dir := proj.WorkingDir
+	dir, err := s.projectDir(proj.WorkingDir)
+	if err != nil {
+		return convert.Source{}, err
+	}
 	src := convert.Source{Name: proj.Name, Env: req.Env, Profiles: req.Profiles}
 	for _, list := range []struct {
 		from []string
 		to   *[]string
 	}{{proj.ConfigFiles, &src.ComposeFiles}, {proj.EnvFiles, &src.EnvFiles}} {
 		for _, f := range list.from {
-			r := rel(dir, f)
+			// The labels name the files under the working directory as
+			// compose saw it, before its links are resolved.
+			r := rel(proj.WorkingDir, f)
 			if r == "" {
-				return convert.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s is outside the working directory %s", f, dir)
+				return convert.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s is outside the working directory %s", f, proj.WorkingDir)
 			}
 			if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(r))); err != nil {
 				return convert.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s cannot be read", f)
@@ -139,7 +146,7 @@ func (s *Server) projectFiles(ctx context.Context, proj *engine.Project, req Imp
 		}
 		src.Profiles = profiles
 	}
-	return readDir(ctx, dir, src, s.limits)
+	return s.readDir(ctx, dir, src)
 }
 
 // runningProfiles returns the profiles that were active when the project

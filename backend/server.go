@@ -38,6 +38,10 @@ type Config struct {
 	// Heartbeat is how often an idle event stream sends a comment, so that
 	// proxies and browsers keep it open; 0 means 15 seconds.
 	Heartbeat time.Duration
+	// DataDir is the directory of the store and Home the home directory of
+	// the user the server runs as: a folder import never reads either (nor
+	// the data directory's contents, nor a folder above either of them).
+	DataDir, Home string
 }
 
 // Server is the API. Build it with New, serve Handler on each listener and
@@ -52,6 +56,7 @@ type Server struct {
 	ops       *operations
 	imports   chan struct{} // a slot per import running
 	streams   streams
+	guarded   guardedDirs
 
 	// done is closed by Shutdown; event streams end when it is.
 	done     chan struct{}
@@ -77,6 +82,7 @@ func New(cfg Config) *Server {
 	s.ops = newOperations(s.store, s.log)
 	s.imports = make(chan struct{}, s.limits.Imports)
 	s.streams.perOp = map[string]int{}
+	s.guarded = newGuardedDirs(cfg.DataDir, cfg.Home)
 	return s
 }
 
@@ -103,7 +109,10 @@ type Listener struct {
 	// TCP is true for a loopback TCP listener (standalone use): the Host
 	// and Origin checks apply, since a browser on this machine can reach it.
 	TCP bool
-	// AllowDir allows importing a directory of the server's disk.
+	// AllowDir allows importing a project folder of the server's disk (see
+	// projectDir for the folders that are refused all the same): whoever
+	// can reach the listener can then make the server read any folder it
+	// can read.
 	AllowDir bool
 }
 

@@ -37,7 +37,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.socket, "socket", "", "listen on this unix socket (the Docker Desktop extension uses /run/guest-services/meshdock.sock)")
 	fs.StringVar(&f.addr, "addr", "", "listen on this loopback address (default 127.0.0.1:7878 when no --socket is given)")
 	fs.StringVar(&f.data, "data", defaultDataDir(), "directory of the store")
-	fs.BoolVar(&f.allowDir, "allow-dir", true, "on the loopback port, allow importing a directory of this machine (never on the socket)")
+	fs.BoolVar(&f.allowDir, "allow-dir", false, "on the loopback port, allow importing a project folder of this machine. Whoever can reach the port can\n"+
+		"then make the server read any folder it can read, except /, system folders (/etc, /proc...), its data\n"+
+		"directory and its home, and the folders above them. Never on the socket")
 	fs.StringVar(&f.example, "example", "", "import the compose app in this directory when the store is empty")
 	fs.StringVar(&f.dockerHost, "docker-host", "", "Docker Engine address (default $DOCKER_HOST, else the default socket)")
 	fs.Usage = func() {
@@ -93,7 +95,8 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, log *slog.Logger
 	if err != nil {
 		return err
 	}
-	srv := backend.New(backend.Config{Store: db, Engine: eng, Version: version, Logger: log})
+	home, _ := os.UserHomeDir() // none known: only the other folders are refused
+	srv := backend.New(backend.Config{Store: db, Engine: eng, Version: version, Logger: log, DataDir: f.data, Home: home})
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}

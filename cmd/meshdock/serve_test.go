@@ -158,6 +158,13 @@ func TestServeFlags(t *testing.T) {
 			t.Errorf("serve %v: exit %d, stderr %q; want %d and %q", c.args, code, stderr.String(), c.code, c.msg)
 		}
 	}
+	// Folder imports are off unless asked for, and the help says who may
+	// then read what.
+	var help bytes.Buffer
+	runServe([]string{"-h"}, io.Discard, &help)
+	if h := help.String(); !strings.Contains(h, "[--allow-dir]") || !strings.Contains(h, "Whoever can reach the port") || strings.Contains(h, "default true") {
+		t.Errorf("serve -h:\n%s", h)
+	}
 	var stdout bytes.Buffer
 	if code := run([]string{"version"}, &stdout, io.Discard); code != exitOK || !strings.HasPrefix(stdout.String(), "meshdock dev ") {
 		t.Errorf("version: %d %q", code, stdout.String())

@@ -223,6 +223,10 @@ current-context: two
 		!info.Clusters.Configured || info.Clusters.Contexts != 2 || info.Clusters.CurrentContext != "two" {
 		t.Fatalf("info: %d %s", a.Status, a.Body)
 	}
+	// No path of the server's disk: not the kubeconfig's, nor its folder.
+	if strings.Contains(string(a.Body), filepath.Dir(kc)) || strings.Contains(string(a.Body), "/.kube") {
+		t.Fatalf("info names a path of the server: %s", a.Body)
+	}
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
 	a = ts.get(t, "/api/v1/info")
 	a.decode(t, &info)

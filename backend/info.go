@@ -29,15 +29,15 @@ type engineView struct {
 	Error     string `json:"error,omitempty"`
 }
 
-// clustersView says what kubeconfig the server would use: the files of
-// $KUBECONFIG, or ~/.kube/config, as kubectl finds them. It does not
-// contact any cluster.
+// clustersView says what the kubeconfig the server would use holds (the
+// files of $KUBECONFIG, or ~/.kube/config, as kubectl finds them): its
+// contexts, never where it is, since no path of the server's disk is a
+// client's business. It does not contact any cluster.
 type clustersView struct {
-	Configured     bool     `json:"configured"`
-	Contexts       int      `json:"contexts"`
-	CurrentContext string   `json:"currentContext,omitempty"`
-	Files          []string `json:"files"`
-	Error          string   `json:"error,omitempty"`
+	Configured     bool   `json:"configured"`
+	Contexts       int    `json:"contexts"`
+	CurrentContext string `json:"currentContext,omitempty"`
+	Error          string `json:"error,omitempty"`
 }
 
 func (h *handlers) info(c echo.Context) error {
@@ -57,10 +57,10 @@ func (h *handlers) info(c echo.Context) error {
 // keys): those go to the server's log.
 func (h *handlers) kubeconfigs() clustersView {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	v := clustersView{Files: rules.GetLoadingPrecedence()}
+	var v clustersView
 	cfg, err := rules.Load()
 	if err != nil {
-		h.log.Warn("cannot read the kubeconfig", "files", v.Files, "err", err)
+		h.log.Warn("cannot read the kubeconfig", "files", rules.GetLoadingPrecedence(), "err", err)
 		v.Error = "a kubeconfig file cannot be read: the server's log says why"
 		return v
 	}

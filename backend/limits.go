@@ -15,8 +15,10 @@ type Limits struct {
 	// as busy rather than queued, so a burst cannot pile up work.
 	Imports int
 	// ImportTimeout bounds one import, from reading its source to storing
-	// it (30 s).
-	ImportTimeout time.Duration
+	// it (30 s), and RequestTimeout the work of any other request but an
+	// event stream (30 s). Neither ends when the client half-closes its
+	// connection: a request sent in full is carried out.
+	ImportTimeout, RequestTimeout time.Duration
 
 	// Streams is how many event streams may be open at once (64), and
 	// OpStreams how many of them may follow one operation (16).
@@ -51,6 +53,7 @@ func (l Limits) orDefaults() Limits {
 	def(&l.Listed, 20)
 	def(&l.Imports, 4)
 	defTime(&l.ImportTimeout, 30*time.Second)
+	defTime(&l.RequestTimeout, 30*time.Second)
 	def(&l.Streams, 64)
 	def(&l.OpStreams, 16)
 	defTime(&l.HeaderTimeout, 10*time.Second)

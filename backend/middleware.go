@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -81,12 +82,55 @@ func (s *Server) limitWrite(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// errStopping is why the context of a request ends when the server stops.
+var errStopping = errors.New("the server is stopping")
+
+// detach lets a request that has been sent in full run to its end: net/http
+// cancels a request's context as soon as its client closes its side of the
+// connection, which a client that only half-closes (shutdown(SHUT_WR), as
+// `nc -N` does) does after every request while it still waits for the
+// answer. The work is bounded by the server's own limits instead: an
+// import by Limits.ImportTimeout, anything else by Limits.RequestTimeout,
+// and all by the server stopping. Event streams keep the client's context,
+// since a stream lasts until its client goes.
+func (s *Server) detach(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Path() == eventsPath {
+			return next(c)
+		}
+		r := c.Request()
+		ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
+		defer cancel(nil)
+		stop := context.AfterFunc(s.ops.ctx, func() { cancel(errStopping) })
+		defer stop()
+		timeout := s.limits.RequestTimeout
+		if c.Path() == importPath && r.Method == http.MethodPost {
+			timeout = s.limits.ImportTimeout + time.Second // Import says when its own ends
+		}
+		ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+		defer cancelTimeout()
+		c.SetRequest(r.WithContext(ctx))
+		err := next(c)
+		ended := errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || meshdock.ErrorCode(err) == meshdock.ECANCELED
+		switch {
+		case !ended || ctx.Err() == nil:
+			return err
+		case context.Cause(ctx) == errStopping:
+			return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "the server is stopping: try again when it is back")
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			s.log.Warn("request timed out", "method", r.Method, "path", r.URL.Path, "timeout", timeout, "err", err)
+			return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "the request did not finish within %s: try again later", timeout)
+		}
+		return err
+	}
+}
+
 // limitBody caps request bodies: imports get Limits.Body, everything else
 // a little, since no other endpoint takes a body yet.
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		limit := int64(64 << 10)
-		if c.Path() == "/api/v1/apps" {
+		if c.Path() == importPath {
 			limit = s.limits.Body
 		}
 		r := c.Request()

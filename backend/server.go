@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -145,13 +146,13 @@ func (s *Server) Handler(l Listener) http.Handler {
 	if l.TCP {
 		e.Pre(checkHost, checkOrigin)
 	}
-	e.Use(s.limitBody)
+	e.Use(s.limitBody, s.detach)
 	h := &handlers{Server: s, allowDir: l.AllowDir}
-	api := e.Group("/api/v1")
+	api := e.Group(apiPrefix)
 	api.GET("/health", h.health)
 	api.GET("/info", h.info)
 	api.GET("/apps", h.listApps)
-	api.POST("/apps", h.createApp)
+	api.POST(strings.TrimPrefix(importPath, apiPrefix), h.createApp)
 	api.GET("/apps/:id", h.getApp)
 	api.DELETE("/apps/:id", h.deleteApp)
 	api.GET("/apps/:id/manifests", h.manifests)
@@ -159,9 +160,16 @@ func (s *Server) Handler(l Listener) http.Handler {
 	api.GET("/apps/:id/graph", h.graph)
 	api.GET("/compose-projects", h.composeProjects)
 	api.GET("/operations/:id", h.getOperation)
-	api.GET("/operations/:id/events", h.operationEvents)
+	api.GET(strings.TrimPrefix(eventsPath, apiPrefix), h.operationEvents)
 	return e
 }
+
+// The routes some middleware tells apart.
+const (
+	apiPrefix  = "/api/v1"
+	importPath = apiPrefix + "/apps"
+	eventsPath = apiPrefix + "/operations/:id/events"
+)
 
 // handlers are the route handlers of one listener.
 type handlers struct {

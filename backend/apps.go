@@ -91,7 +91,7 @@ func (h *handlers) deleteApp(c echo.Context) error {
 func (h *handlers) manifests(c echo.Context) error {
 	format := c.QueryParam("format")
 	if format != "" && format != "yaml" && format != "json" {
-		return meshdock.Errorf(meshdock.EINVALID, "format %q: use yaml or json", format)
+		return meshdock.Errorf(meshdock.EINVALID, "format %s: use yaml or json", quoteName(format))
 	}
 	app, err := h.store.App(c.Request().Context(), c.Param("id"))
 	if err != nil {

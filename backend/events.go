@@ -179,7 +179,7 @@ func lastEventID(r *http.Request) (int64, error) {
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil || n < 0 {
-		return 0, meshdock.Errorf(meshdock.EINVALID, "Last-Event-ID %q is not an event id (a non-negative integer)", v)
+		return 0, meshdock.Errorf(meshdock.EINVALID, "Last-Event-ID %s is not an event id (a non-negative integer)", quoteName(v))
 	}
 	return n, nil
 }

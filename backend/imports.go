@@ -107,7 +107,7 @@ func (s *Server) projectSource(ctx context.Context, req ImportRequest, allowDir 
 	if err != nil {
 		return convert.Source{}, "", nil, err
 	}
-	warnings = append([]convert.Warning{{Message: fmt.Sprintf("the compose files of %s were not used (%s): the app was rebuilt from its containers", proj.Name, why)}}, warnings...)
+	warnings = append([]convert.Warning{{Message: fmt.Sprintf("the compose files of %s were not used (%s): the app was rebuilt from its containers", quoteName(proj.Name), why)}}, warnings...)
 	src := convert.Source{Name: proj.Name, Files: files, Env: req.Env}
 	return src, store.OriginRebuilt, warnings, nil
 }
@@ -131,10 +131,10 @@ func (s *Server) projectFiles(ctx context.Context, proj *engine.Project, req Imp
 			// compose saw it, before its links are resolved.
 			r := rel(proj.WorkingDir, f)
 			if r == "" {
-				return convert.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s is outside the working directory %s", f, proj.WorkingDir)
+				return convert.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s is outside the working directory %s", quotePath(f), quotePath(proj.WorkingDir))
 			}
 			if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(r))); err != nil {
-				return convert.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s cannot be read", f)
+				return convert.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s cannot be read", quotePath(f))
 			}
 			*list.to = append(*list.to, r)
 		}

@@ -31,7 +31,7 @@ func checkHost(next echo.HandlerFunc) echo.HandlerFunc {
 		case "localhost", "127.0.0.1", "::1":
 			return next(c)
 		}
-		return meshdock.Errorf(meshdock.EFORBIDDEN, "host %q is not allowed: meshdock answers only to localhost, 127.0.0.1 and [::1]", c.Request().Host)
+		return meshdock.Errorf(meshdock.EFORBIDDEN, "host %s is not allowed: meshdock answers only to localhost, 127.0.0.1 and [::1]", quoteName(c.Request().Host))
 	}
 }
 
@@ -64,7 +64,7 @@ func checkOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		u, err := url.Parse(origin)
 		if err != nil || origin == "null" || !strings.EqualFold(u.Host, r.Host) {
-			return meshdock.Errorf(meshdock.EFORBIDDEN, "cross-site request refused: origin %q is not this server", origin)
+			return meshdock.Errorf(meshdock.EFORBIDDEN, "cross-site request refused: origin %s is not this server", quoteName(origin))
 		}
 		return next(c)
 	}
@@ -156,7 +156,9 @@ func bodyError(err error, what string) error {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return meshdock.Wrap(meshdock.EINVALID, err, "the request body was not sent in time")
 	}
-	return meshdock.Wrap(meshdock.EINVALID, err, "%s: %v", what, err)
+	// The reader's words may quote the body (a header line of a part):
+	// cut them short.
+	return meshdock.Wrap(meshdock.EINVALID, err, "%s: %s", what, quoteCut(err.Error(), 120))
 }
 
 // recoverPanics turns a panic into an unclassified error, which the error

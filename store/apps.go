@@ -81,10 +81,10 @@ func (db *DB) App(ctx context.Context, id string) (*App, error) {
 	err := db.r.QueryRowContext(ctx, `SELECT id, name, origin, source, options, result, created_at, updated_at
 		FROM apps WHERE id = ?`, id).Scan(&a.ID, &a.Name, &origin, &src, &opt, &res, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, meshdock.Errorf(meshdock.ENOTFOUND, "no app with id %q", id)
+		return nil, meshdock.Errorf(meshdock.ENOTFOUND, "no app with id %s", quoteID(id))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read app %s: %w", id, err)
+		return nil, fmt.Errorf("read app %s: %w", quoteID(id), err)
 	}
 	a.Origin = Origin(origin)
 	a.CreatedAt, a.UpdatedAt = parseTime(created), parseTime(updated)
@@ -124,10 +124,10 @@ func (db *DB) Apps(ctx context.Context) ([]AppSummary, error) {
 func (db *DB) DeleteApp(ctx context.Context, id string) error {
 	res, err := db.w.ExecContext(ctx, `DELETE FROM apps WHERE id = ?`, id)
 	if err != nil {
-		return fmt.Errorf("delete app %s: %w", id, err)
+		return fmt.Errorf("delete app %s: %w", quoteID(id), err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return meshdock.Errorf(meshdock.ENOTFOUND, "no app with id %q", id)
+		return meshdock.Errorf(meshdock.ENOTFOUND, "no app with id %s", quoteID(id))
 	}
 	return nil
 }

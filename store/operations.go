@@ -75,10 +75,10 @@ func scanOperation(row *sql.Row, id string) (*Operation, error) {
 	var state, created, updated string
 	err := row.Scan(&op.ID, &op.Kind, &op.AppID, &state, &op.Error, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, meshdock.Errorf(meshdock.ENOTFOUND, "no operation with id %q", id)
+		return nil, meshdock.Errorf(meshdock.ENOTFOUND, "no operation with id %s", quoteID(id))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read operation %s: %w", id, err)
+		return nil, fmt.Errorf("read operation %s: %w", quoteID(id), err)
 	}
 	op.State = State(state)
 	op.CreatedAt, op.UpdatedAt = parseTime(created), parseTime(updated)
@@ -153,7 +153,7 @@ func (db *DB) Events(ctx context.Context, opID string, after int64, limit int) (
 	rows, err := db.r.QueryContext(ctx, `SELECT seq, time, type, data FROM operation_events
 		WHERE op_id = ? AND seq > ? ORDER BY seq LIMIT ?`, opID, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read events of %s: %w", opID, err)
+		return nil, fmt.Errorf("read events of %s: %w", quoteID(opID), err)
 	}
 	defer rows.Close()
 	evs := []Event{}
@@ -161,7 +161,7 @@ func (db *DB) Events(ctx context.Context, opID string, after int64, limit int) (
 		ev := Event{OpID: opID}
 		var ts, data string
 		if err := rows.Scan(&ev.Seq, &ts, &ev.Type, &data); err != nil {
-			return nil, fmt.Errorf("read events of %s: %w", opID, err)
+			return nil, fmt.Errorf("read events of %s: %w", quoteID(opID), err)
 		}
 		ev.Time, ev.Data = parseTime(ts), json.RawMessage(data)
 		evs = append(evs, ev)
@@ -187,7 +187,7 @@ func appendEvent(ctx context.Context, tx *sql.Tx, opID, typ string, data any) (E
 	var state string
 	err = tx.QueryRowContext(ctx, `SELECT state FROM operations WHERE id = ?`, opID).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Event{}, meshdock.Errorf(meshdock.ENOTFOUND, "no operation with id %q", opID)
+		return Event{}, meshdock.Errorf(meshdock.ENOTFOUND, "no operation with id %s", quoteID(opID))
 	}
 	if err != nil {
 		return Event{}, err

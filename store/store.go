@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/meshdock/meshdock"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -202,6 +203,15 @@ func now() string { return time.Now().UTC().Format(timeFormat) }
 func parseTime(s string) time.Time {
 	t, _ := time.Parse(timeFormat, s)
 	return t
+}
+
+// quoteID quotes an id a client gave for a message, cut to 60 characters:
+// a URL can be long, an answer need not repeat it.
+func quoteID(id string) string {
+	if utf8.RuneCountInString(id) <= 60 {
+		return strconv.Quote(id)
+	}
+	return fmt.Sprintf("%.60q...", id)
 }
 
 // newID returns a random identifier: 16 hex digits are plenty for a local

@@ -23,6 +23,7 @@ func FuzzImportRequest(f *testing.F) {
 	f.Add("application/json", []byte(`{"files":[{"name":"../x","content":""}]}`))
 	f.Add("application/json; charset=utf-8", []byte(`{"files":[{"name":"a/b/c.yaml","content":"x"}],"composeFiles":["a/b/c.yaml"]}`))
 	f.Add("text/plain", []byte(`hello`))
+	f.Add("application/json", []byte(`{"env":{"A":"1","A":"2"},"files":[{"name":"x","content":"","name":"y"}],"profiles":[[{"a":1}]]}`))
 	ct, body := form{fields: [][2]string{{"name", "x"}, {"env", "A=1"}, {"profiles", "p"}}, files: [][2]string{{"compose.yaml", "services: {}"}, {"conf/a.conf", "x"}}}.encode()
 	f.Add(ct, []byte(body))
 	ct, body = form{files: [][2]string{{"..\\evil", "x"}}}.encode()

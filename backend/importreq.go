@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/meshdock/meshdock"
@@ -59,16 +61,19 @@ func DecodeImport(contentType string, body io.Reader, lim Limits) (ImportRequest
 	lim = lim.orDefaults()
 	mt, params, err := mime.ParseMediaType(contentType)
 	if contentType == "" || err != nil {
-		return ImportRequest{}, meshdock.Errorf(meshdock.EUNSUPPORTED, "content type %q: send application/json or multipart/form-data", contentType)
+		return ImportRequest{}, meshdock.Errorf(meshdock.EUNSUPPORTED, "content type %s: send application/json or multipart/form-data", quoteName(contentType))
 	}
 	var req ImportRequest
 	switch mt {
 	case "application/json":
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			return ImportRequest{}, meshdock.Errorf(meshdock.EUNSUPPORTED, "charset %s: JSON is sent as UTF-8", quoteName(cs))
+		}
 		err = decodeJSON(body, &req)
 	case "multipart/form-data":
 		err = decodeMultipart(body, params["boundary"], &req, lim)
 	default:
-		return ImportRequest{}, meshdock.Errorf(meshdock.EUNSUPPORTED, "content type %q: send application/json or multipart/form-data", mt)
+		return ImportRequest{}, meshdock.Errorf(meshdock.EUNSUPPORTED, "content type %s: send application/json or multipart/form-data", quoteName(mt))
 	}
 	if err != nil {
 		return ImportRequest{}, err
@@ -77,7 +82,20 @@ func DecodeImport(contentType string, body io.Reader, lim Limits) (ImportRequest
 }
 
 func decodeJSON(body io.Reader, req *ImportRequest) error {
-	dec := json.NewDecoder(body)
+	// The body is capped (limitBody): read it once, walk it, decode it.
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return bodyError(err, "cannot read the body")
+	}
+	// The decoder would make each bad byte U+FFFD without a word.
+	if !utf8.Valid(data) {
+		return meshdock.Errorf(meshdock.EINVALID, "the body is not UTF-8: JSON is sent as UTF-8")
+	}
+	var me *meshdock.Error
+	if err := checkKeys(data); errors.As(err, &me) {
+		return err
+	} // a syntax error: the decoder says where
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(req); err != nil {
 		var se *json.SyntaxError
@@ -86,16 +104,13 @@ func decodeJSON(body io.Reader, req *ImportRequest) error {
 		case errors.As(err, &se):
 			return meshdock.Wrap(meshdock.EINVALID, err, "malformed JSON at byte %d: %v", se.Offset, err)
 		case errors.As(err, &te) && te.Field == "":
-			return meshdock.Wrap(meshdock.EINVALID, err, "the body must be a JSON object, not %s", te.Value)
+			return meshdock.Wrap(meshdock.EINVALID, err, "the body must be a JSON object, not %.40s", te.Value)
 		case errors.As(err, &te):
-			return meshdock.Wrap(meshdock.EINVALID, err, "JSON field %q must be %s, not %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+			return meshdock.Wrap(meshdock.EINVALID, err, "JSON field %s must be %s, not %.40s", quoteName(te.Field), jsonKind(te.Type.Kind().String()), te.Value)
 		case errors.Is(err, io.EOF):
 			return meshdock.Errorf(meshdock.EINVALID, "empty body: send a JSON object")
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return meshdock.Wrap(meshdock.EINVALID, err, "malformed JSON: the body ends in the middle of a value")
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return meshdock.Wrap(meshdock.EINVALID, err, "%s: the fields are name, files, dir, project, composeFiles, envFiles, env, profiles, namespace and bindMounts",
-				strings.TrimPrefix(err.Error(), "json: "))
 		}
 		return bodyError(err, "malformed JSON")
 	}
@@ -128,6 +143,7 @@ func decodeMultipart(body io.Reader, boundary string, req *ImportRequest, lim Li
 		return meshdock.Errorf(meshdock.EINVALID, "multipart body without a boundary")
 	}
 	mr := multipart.NewReader(body, boundary)
+	given := map[string]bool{}
 	for {
 		p, err := mr.NextRawPart()
 		if err == io.EOF {
@@ -158,7 +174,7 @@ func decodeMultipart(body io.Reader, boundary string, req *ImportRequest, lim Li
 		if err != nil {
 			return err
 		}
-		if err := req.setField(field, string(value)); err != nil {
+		if err := req.setField(field, string(value), given, lim); err != nil {
 			return err
 		}
 	}
@@ -175,12 +191,23 @@ func readPart(p *multipart.Part, limit int, name string) ([]byte, error) {
 	return b, nil
 }
 
-func (req *ImportRequest) setField(field, value string) error {
+// setField sets a form field. given records the fields set once, and the
+// env names, so that a second value is refused rather than kept or
+// dropped; a repeatable field is refused once over its limit, before a
+// form of many small parts has built a long list.
+func (req *ImportRequest) setField(field, value string, given map[string]bool, lim Limits) error {
 	once := func(dst *string) error {
-		if *dst != "" {
-			return meshdock.Errorf(meshdock.EINVALID, "field %q is given twice", field)
+		if given[field] {
+			return meshdock.Errorf(meshdock.EINVALID, "field %s is given twice", quoteName(field))
 		}
-		*dst = value
+		given[field], *dst = true, value
+		return nil
+	}
+	add := func(dst *[]string, limit int) error {
+		if len(*dst) >= limit {
+			return meshdock.Errorf(meshdock.EINVALID, "%s is given more than %d times: at most %d are accepted", field, limit, limit)
+		}
+		*dst = append(*dst, value)
 		return nil
 	}
 	switch field {
@@ -195,24 +222,41 @@ func (req *ImportRequest) setField(field, value string) error {
 	case "bindMounts":
 		return once(&req.BindMounts)
 	case "composeFiles":
-		req.ComposeFiles = append(req.ComposeFiles, value)
+		return add(&req.ComposeFiles, lim.Listed)
 	case "envFiles":
-		req.EnvFiles = append(req.EnvFiles, value)
+		return add(&req.EnvFiles, lim.Listed)
 	case "profiles":
-		req.Profiles = append(req.Profiles, value)
+		return add(&req.Profiles, lim.Listed)
 	case "env":
 		k, v, ok := strings.Cut(value, "=")
 		if !ok {
-			return meshdock.Errorf(meshdock.EINVALID, "env value %q is not KEY=VALUE", value)
+			return meshdock.Errorf(meshdock.EINVALID, "env value %s is not KEY=VALUE", quoteName(value))
+		}
+		if given["env "+k] {
+			return meshdock.Errorf(meshdock.EINVALID, "env variable %s is given twice", quoteName(k))
+		}
+		if len(req.Env) >= lim.Env {
+			return meshdock.Errorf(meshdock.EINVALID, "env is given more than %d times: at most %d variables are accepted", lim.Env, lim.Env)
 		}
 		if req.Env == nil {
 			req.Env = map[string]string{}
 		}
-		req.Env[k] = v
+		given["env "+k], req.Env[k] = true, v
 	default:
-		return meshdock.Errorf(meshdock.EINVALID, "unknown form field %q", field)
+		return meshdock.Errorf(meshdock.EINVALID, "unknown form field %s", quoteName(field))
 	}
 	return nil
+}
+
+// unprintable reports whether s is not UTF-8 or holds a control or format
+// character (Unicode Cc and Cf: NUL, DEL, C1, bidirectional overrides,
+// zero-width marks): in a name they hide text, or make one name look like
+// another.
+func unprintable(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) }) >= 0
 }
 
 // quoteName quotes a value the client sent for a message, cut to 60
@@ -250,8 +294,8 @@ func (req *ImportRequest) validate(lim Limits) error {
 	if req.Project != "" && !projectName.MatchString(req.Project) {
 		return meshdock.Errorf(meshdock.EINVALID, "project %s is not a compose project name", quoteName(req.Project))
 	}
-	if req.Dir != "" && (!path.IsAbs(req.Dir) || strings.ContainsRune(req.Dir, 0) || len(req.Dir) > maxPath) {
-		return meshdock.Errorf(meshdock.EINVALID, "dir %s must be an absolute path of at most %d bytes", quoteName(req.Dir), maxPath)
+	if req.Dir != "" && (!path.IsAbs(req.Dir) || unprintable(req.Dir) || len(req.Dir) > maxPath) {
+		return meshdock.Errorf(meshdock.EINVALID, "dir %s must be an absolute path of at most %d bytes, without control or format characters", quoteName(req.Dir), maxPath)
 	}
 	if req.Namespace != "" && (len(req.Namespace) > 63 || !dnsLabel.MatchString(req.Namespace)) {
 		return meshdock.Errorf(meshdock.EINVALID, "namespace %s is not a valid Kubernetes namespace name", quoteName(req.Namespace))
@@ -264,10 +308,16 @@ func (req *ImportRequest) validate(lim Limits) error {
 	if err := req.validateFiles(lim); err != nil {
 		return err
 	}
+	if len(req.Env) > lim.Env {
+		return meshdock.Errorf(meshdock.EINVALID, "env holds %d variables: at most %d are accepted", len(req.Env), lim.Env)
+	}
 	for k, v := range req.Env {
-		if !envName.MatchString(k) || strings.ContainsRune(v, 0) {
-			return meshdock.Errorf(meshdock.EINVALID, "env variable %s: a name must be non-empty without = or NUL, a value without NUL", quoteName(k))
+		if !envName.MatchString(k) || unprintable(k) || strings.ContainsRune(v, 0) || !utf8.ValidString(v) {
+			return meshdock.Errorf(meshdock.EINVALID, "env variable %s: a name must be non-empty without =, control or format characters, a value UTF-8 without NUL", quoteName(k))
 		}
+	}
+	if len(req.Profiles) > lim.Listed {
+		return meshdock.Errorf(meshdock.EINVALID, "profiles lists %d profiles: at most %d are accepted", len(req.Profiles), lim.Listed)
 	}
 	for _, p := range req.Profiles {
 		if !profileName.MatchString(p) {

@@ -9,7 +9,8 @@ type Limits struct {
 	Body     int64 // the whole request body of an import (5 MiB)
 	FileSize int   // one file (1 MiB)
 	Files    int   // number of files (200)
-	Listed   int   // names in composeFiles, and in envFiles, each (20)
+	Listed   int   // names in composeFiles, in envFiles and in profiles, each (20)
+	Env      int   // variables in env (1000)
 
 	// Imports is how many imports may run at once (4); one more is refused
 	// as busy rather than queued, so a burst cannot pile up work.
@@ -51,6 +52,7 @@ func (l Limits) orDefaults() Limits {
 	def(&l.FileSize, 1<<20)
 	def(&l.Files, 200)
 	def(&l.Listed, 20)
+	def(&l.Env, 1000)
 	def(&l.Imports, 4)
 	defTime(&l.ImportTimeout, 30*time.Second)
 	defTime(&l.RequestTimeout, 30*time.Second)

@@ -25,6 +25,9 @@ type Limits struct {
 	// OpStreams how many of them may follow one operation (16).
 	Streams, OpStreams int
 
+	// HeaderBytes bounds a request's line and headers (64 KiB).
+	HeaderBytes int
+
 	// HeaderTimeout bounds sending a request's headers (10 s), BodyTimeout
 	// its body after them (30 s), and IdleTimeout how long a kept-alive
 	// connection waits for the next request (120 s). They apply to the
@@ -58,6 +61,7 @@ func (l Limits) orDefaults() Limits {
 	defTime(&l.RequestTimeout, 30*time.Second)
 	def(&l.Streams, 64)
 	def(&l.OpStreams, 16)
+	def(&l.HeaderBytes, 64<<10)
 	defTime(&l.HeaderTimeout, 10*time.Second)
 	defTime(&l.IdleTimeout, 120*time.Second)
 	defTime(&l.BodyTimeout, 30*time.Second)

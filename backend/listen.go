@@ -2,13 +2,18 @@ package backend
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -92,9 +97,9 @@ func (s *Server) Serve(ctx context.Context, ls ...Listening) error {
 		// write deadline each instead (limitWrite), and stream events too.
 		hs := &http.Server{Handler: s.Handler(l.Listener), ReadHeaderTimeout: s.limits.HeaderTimeout,
 			ReadTimeout: s.limits.HeaderTimeout + s.limits.BodyTimeout, IdleTimeout: s.limits.IdleTimeout,
-			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+			MaxHeaderBytes: s.limits.HeaderBytes, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 		servers = append(servers, hs)
-		go func() { errc <- hs.Serve(l.Net) }()
+		go func() { errc <- hs.Serve(jsonErrors{Listener: l.Net, maxHeader: s.limits.HeaderBytes}) }()
 	}
 	var err error
 	select {
@@ -129,4 +134,77 @@ func (s *Server) ImportIfEmpty(ctx context.Context, dir string) (bool, error) {
 	}
 	s.log.Info("imported an app into the empty store", "name", app.Name, "id", app.ID, "dir", dir)
 	return true, nil
+}
+
+// jsonErrors gives the answers net/http writes itself, before any handler
+// runs (a malformed request, headers over the limit, a transfer encoding or
+// protocol version it does not support), the API's JSON error shape, as
+// every other answer has: clients parse one shape, and scripts see a code.
+type jsonErrors struct {
+	net.Listener
+	maxHeader int
+}
+
+func (l jsonErrors) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &jsonErrorConn{Conn: c, maxHeader: l.maxHeader}, nil
+}
+
+// jsonErrorConn rewrites net/http's own error answers as they are written.
+// net/http writes each with a single write of a fixed shape, which no
+// answer of a handler can have: those carry a Date header, and their
+// headers in order.
+type jsonErrorConn struct {
+	net.Conn
+	maxHeader int
+}
+
+// plainError is the shape of net/http's own error answers: status line,
+// these two headers, and a line of text.
+var plainError = regexp.MustCompile(`^HTTP/1\.1 ([0-9]{3}) ([^\r\n]*)\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n[^\r\n]*$`)
+
+func (c *jsonErrorConn) Write(p []byte) (int, error) {
+	m := plainError.FindSubmatch(p)
+	if m == nil {
+		return c.Conn.Write(p)
+	}
+	status, _ := strconv.Atoi(string(m[1]))
+	// The status line is "400 Bad Request" or "400 Bad Request: <why>",
+	// where why is net/http's, never the client's.
+	_, why, _ := strings.Cut(string(m[2]), ": ")
+	var body errorBody
+	switch {
+	case status == http.StatusRequestHeaderFieldsTooLarge:
+		body.Error.Code, body.Error.Message = meshdock.ETOOLARGE, fmt.Sprintf("the request line and headers are over %s", size(int64(c.maxHeader)))
+	case status == http.StatusNotImplemented:
+		body.Error.Code, body.Error.Message = meshdock.EUNSUPPORTED, "unsupported Transfer-Encoding: send the body with a Content-Length, or chunked"
+	case status == http.StatusHTTPVersionNotSupported:
+		body.Error.Code, body.Error.Message = meshdock.EUNSUPPORTED, "unsupported HTTP version: send HTTP/1.1"
+	case status < 500:
+		body.Error.Code, body.Error.Message = meshdock.EINVALID, "malformed HTTP request"
+		if why != "" {
+			body.Error.Message += ": " + why
+		}
+	default:
+		return c.Conn.Write(p)
+	}
+	b, _ := json.Marshal(body)
+	answer := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		status, http.StatusText(status), len(b), b)
+	if _, err := io.WriteString(c.Conn, answer); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// CloseWrite lets net/http close the sending side, as it does after
+// refusing headers that are too large.
+func (c *jsonErrorConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }

@@ -105,6 +105,9 @@ func readAnswer(t testing.TB, conn net.Conn, head bool) answer {
 	if err != nil {
 		t.Fatalf("reading the answer: %v", err)
 	}
+	if resp.Close { // ReadResponse takes it out of the header
+		resp.Header.Set("Connection", "close")
+	}
 	return answer{resp.StatusCode, resp.Header, b}
 }
 
@@ -163,5 +166,53 @@ func TestImportWhenStopping(t *testing.T) {
 	a := readAnswer(t, conn, false)
 	if code, msg := a.errorOf(t); a.Status != 503 || code != "unavailable" || !strings.Contains(msg, "stopping") {
 		t.Fatalf("import when the server stops: %d %s", a.Status, a.Body)
+	}
+}
+
+// TestProtocolErrorsAreJSON: what net/http refuses before any handler runs
+// is answered in the API's JSON error shape too, on the port and on the
+// socket.
+func TestProtocolErrorsAreJSON(t *testing.T) {
+	w := startWire(t)
+	for _, c := range []struct {
+		name, raw string
+		status    int
+		code, msg string
+	}{
+		{"malformed request line", "GARBAGE\r\n\r\n", 400, "invalid", "malformed HTTP request"},
+		{"request line without version", "GET /api/v1/health\r\n\r\n", 400, "invalid", "malformed HTTP request"},
+		{"missing Host", "GET /api/v1/health HTTP/1.1\r\n\r\n", 400, "invalid", "missing required Host header"},
+		{"malformed Host", "GET /api/v1/health HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "invalid", "malformed Host header"},
+		{"two Hosts", "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: localhost\r\n\r\n", 400, "invalid", "malformed HTTP request"},
+		{"header without a colon", "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon here\r\n\r\n", 400, "invalid", "malformed HTTP request"},
+		{"bad header name", "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad(Name): v\r\n\r\n", 400, "invalid", "malformed HTTP request"},
+		{"control character in a header", "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\x01b\r\n\r\n", 400, "invalid", "malformed HTTP request"},
+		{"bad Content-Length", "POST /api/v1/apps HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n", 400, "invalid", "malformed HTTP request"},
+		{"two Content-Lengths", "POST /api/v1/apps HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n{}", 400, "invalid", "malformed HTTP request"},
+		{"headers too large", "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + strings.Repeat("a", 70<<10) + "\r\n\r\n", 431, "too_large", "over 64 KiB"},
+		{"URL too long", "GET /api/v1/apps/" + strings.Repeat("a", 70<<10) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 431, "too_large", "over 64 KiB"},
+		{"many headers", "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + strings.Repeat("X-A: b\r\n", 10000) + "\r\n", 431, "too_large", "over 64 KiB"},
+		{"unsupported Transfer-Encoding", "POST /api/v1/apps HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "unsupported", "Transfer-Encoding"},
+		{"Transfer-Encoding identity", "POST /api/v1/apps HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: identity\r\n\r\n", 501, "unsupported", "Transfer-Encoding"},
+		{"HTTP/2.0 request line", "GET /api/v1/health HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n", 505, "unsupported", "HTTP version"},
+		{"HTTP/3", "GET /api/v1/health HTTP/3.0\r\nHost: 127.0.0.1\r\n\r\n", 505, "unsupported", "HTTP version"},
+		{"TLS handshake", "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n", 400, "invalid", "malformed HTTP request"},
+	} {
+		for _, network := range networks {
+			t.Run(c.name+" "+network, func(t *testing.T) {
+				a := w.exchange(t, network, c.raw, false)
+				code, msg := a.errorOf(t)
+				if a.Status != c.status || code != c.code || !strings.Contains(msg, c.msg) {
+					t.Fatalf("%d %s; want %d %s with %q", a.Status, a.Body, c.status, c.code, c.msg)
+				}
+				if ct := a.Header.Get("Content-Type"); ct != "application/json" || a.Header.Get("Connection") != "close" {
+					t.Fatalf("headers %v", a.Header)
+				}
+			})
+		}
+	}
+	// A handler's own answers are untouched, text or not.
+	if a := w.exchange(t, "tcp", request("GET", "/api/v1/health", ""), false); a.Status != 200 || a.Header.Get("Date") == "" {
+		t.Fatalf("health: %d %v %s", a.Status, a.Header, a.Body)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshdock/meshdock/backend"
 	"github.com/meshdock/meshdock/engine"
@@ -453,5 +454,34 @@ func TestServerEnvironmentDoesNotReachApps(t *testing.T) {
 	a.decode(t, &app2)
 	if m := string(ts.get(t, "/api/v1/apps/"+app2.ID+"/manifests").Body); !strings.Contains(m, "from-user") || strings.Contains(m, "server-secret-value") {
 		t.Fatalf("user env: %s", m)
+	}
+}
+
+// TestHeadOnEveryGetRoute: HEAD answers what GET would, without a body;
+// on an event stream it answers the stream's headers and ends at once.
+func TestHeadOnEveryGetRoute(t *testing.T) {
+	ts := startServer(t, "")
+	app := ts.importFiles(t, "head", map[string]string{"compose.yaml": composeYAML})
+	op, err := ts.StartOperation(context.Background(), "test", "", func(ctx context.Context, _ func(string, any) error) error {
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/api/v1/health", "/api/v1/info", "/api/v1/apps", "/api/v1/apps/" + app.ID,
+		"/api/v1/apps/" + app.ID + "/manifests", "/api/v1/apps/" + app.ID + "/manifests?format=json", "/api/v1/apps/" + app.ID + "/warnings",
+		"/api/v1/apps/" + app.ID + "/graph", "/api/v1/compose-projects", "/api/v1/operations/" + op.ID,
+		"/api/v1/apps/nope", "/api/v1/operations/nope/events", "/api/v1/apps/" + app.ID + "/manifests?format=xml"} {
+		get := ts.get(t, path)
+		head := ts.do(t, "HEAD", path, "", nil)
+		if head.Status != get.Status || head.Header.Get("Content-Type") != get.Header.Get("Content-Type") || len(head.Body) != 0 {
+			t.Errorf("HEAD %s: %d %q %q; GET: %d %q", path, head.Status, head.Header.Get("Content-Type"), head.Body, get.Status, get.Header.Get("Content-Type"))
+		}
+	}
+	start := time.Now()
+	head := ts.do(t, "HEAD", "/api/v1/operations/"+op.ID+"/events", "", nil)
+	if head.Status != 200 || head.Header.Get("Content-Type") != "text/event-stream" || time.Since(start) > 2*time.Second {
+		t.Fatalf("HEAD of an event stream: %d %v after %v", head.Status, head.Header, time.Since(start))
 	}
 }

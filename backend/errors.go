@@ -58,10 +58,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if status >= 500 && status != http.StatusServiceUnavailable {
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 	}
-	if c.Request().Method == http.MethodHead {
-		c.NoContent(status)
-		return
-	}
+	// To a HEAD too: net/http sends the headers and drops the body.
 	if err := c.JSON(status, body); err != nil {
 		s.log.Debug("cannot send the error answer", "err", err)
 	}

@@ -40,11 +40,21 @@ func (h *handlers) operationEvents(c echo.Context) error {
 	if _, err := h.store.Operation(ctx, id); err != nil {
 		return err
 	}
+	w := c.Response()
+	streamHeaders := func() {
+		w.Header().Set(echo.HeaderContentType, "text/event-stream")
+		w.Header().Set(echo.HeaderCacheControl, "no-cache")
+		w.Header().Set("X-Accel-Buffering", "no")
+	}
+	if c.Request().Method == http.MethodHead {
+		streamHeaders()
+		return c.NoContent(http.StatusOK) // the headers of a stream, and no stream
+	}
 	if err := h.streams.open(id, h.limits); err != nil {
 		return err
 	}
 	defer h.streams.close(id)
-	w := c.Response()
+	streamHeaders()
 	// Echo's Flush hides the error of a flush that timed out; the writer
 	// under it reports it.
 	rc := http.NewResponseController(w.Unwrap())
@@ -60,9 +70,6 @@ func (h *handlers) operationEvents(c echo.Context) error {
 		}
 		return rc.Flush()
 	}
-	w.Header().Set(echo.HeaderContentType, "text/event-stream")
-	w.Header().Set(echo.HeaderCacheControl, "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	err = write("retry: 2000\n\n")
 	if err == nil {

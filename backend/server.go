@@ -132,6 +132,7 @@ type Listener struct {
 //	GET    /api/v1/operations/{id}           operation
 //	GET    /api/v1/operations/{id}/events    text/event-stream; resumes after Last-Event-ID
 //
+// Every GET answers HEAD as well.
 // Errors are {"error":{"code","message"}} with the status of statusOf.
 //
 // On the loopback port (TCP), a POST or DELETE must come from the server's
@@ -149,18 +150,21 @@ func (s *Server) Handler(l Listener) http.Handler {
 	e.Use(s.limitBody, s.detach)
 	h := &handlers{Server: s, allowDir: l.AllowDir}
 	api := e.Group(apiPrefix)
-	api.GET("/health", h.health)
-	api.GET("/info", h.info)
-	api.GET("/apps", h.listApps)
+	// Every GET answers HEAD too: the same status and headers, no body
+	// (net/http drops what a handler writes to a HEAD).
+	get := func(path string, h echo.HandlerFunc) { api.Match([]string{http.MethodGet, http.MethodHead}, path, h) }
+	get("/health", h.health)
+	get("/info", h.info)
+	get("/apps", h.listApps)
 	api.POST(strings.TrimPrefix(importPath, apiPrefix), h.createApp)
-	api.GET("/apps/:id", h.getApp)
+	get("/apps/:id", h.getApp)
 	api.DELETE("/apps/:id", h.deleteApp)
-	api.GET("/apps/:id/manifests", h.manifests)
-	api.GET("/apps/:id/warnings", h.warnings)
-	api.GET("/apps/:id/graph", h.graph)
-	api.GET("/compose-projects", h.composeProjects)
-	api.GET("/operations/:id", h.getOperation)
-	api.GET(strings.TrimPrefix(eventsPath, apiPrefix), h.operationEvents)
+	get("/apps/:id/manifests", h.manifests)
+	get("/apps/:id/warnings", h.warnings)
+	get("/apps/:id/graph", h.graph)
+	get("/compose-projects", h.composeProjects)
+	get("/operations/:id", h.getOperation)
+	get(strings.TrimPrefix(eventsPath, apiPrefix), h.operationEvents)
 	return e
 }
 

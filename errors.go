@@ -51,8 +51,13 @@ func Wrap(code string, err error, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
 }
 
-// ErrorCode returns the code of the first *Error in err's chain, or EINTERNAL.
+// ErrorCode returns the code of the first *Error in err's chain; for an
+// unclassified error, ECANCELED when the cause is a cancelled context and
+// EINTERNAL otherwise. A nil error has no code: "".
 func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
 	var e *Error
 	if errors.As(err, &e) && e.Code != "" {
 		return e.Code
@@ -64,11 +69,28 @@ func ErrorCode(err error) string {
 }
 
 // ErrorMessage returns the user-facing message of err: the message of its
-// *Error, or "internal error" for anything unclassified.
+// *Error, "canceled" for a cancelled context, or "internal error" for
+// anything unclassified. A nil error has no message: "".
 func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
 	var e *Error
-	if errors.As(err, &e) && e.Code != EINTERNAL {
+	if errors.As(err, &e) && e.Code != EINTERNAL && e.Code != "" {
+		if e.Message == "" && e.Code == ECANCELED {
+			return "canceled"
+		}
 		return e.Error()
 	}
+	if ErrorCode(err) == ECANCELED {
+		return "canceled"
+	}
 	return "internal error"
+}
+
+// Internal wraps a failure that is meshdock's own, such as a panic caught
+// inside a library: the cause is kept for the log, the user sees "internal
+// error".
+func Internal(err error) *Error {
+	return &Error{Code: EINTERNAL, Err: err}
 }

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/meshdock/meshdock"
 )
 
 // Convert loads a compose project and turns it into Kubernetes objects:
@@ -25,8 +28,23 @@ func Convert(ctx context.Context, src Source, opt Options) (*Result, error) {
 	return ConvertProject(ctx, p, opt)
 }
 
+// contextError classifies an error met once ctx is done: the caller gave
+// up (canceled) or ran out of time (unavailable), whatever the step that
+// noticed made of it. Other errors pass unchanged.
+func contextError(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "the conversion did not finish in time")
+	}
+	return meshdock.Wrap(meshdock.ECANCELED, err, "the conversion was canceled")
+}
+
 // ConvertProject converts an already loaded project.
-func ConvertProject(ctx context.Context, p *Project, opt Options) (*Result, error) {
+func ConvertProject(ctx context.Context, p *Project, opt Options) (res *Result, err error) {
+	red := newRedactor(p.root, p.inMemory)
+	defer func() { err = contextError(ctx, red.err(err)) }()
 	if opt.BindMounts == "" {
 		opt.BindMounts = BindMountsSkip
 	}
@@ -50,12 +68,19 @@ func ConvertProject(ctx context.Context, p *Project, opt Options) (*Result, erro
 			return nil, fmt.Errorf("%s: %w", pass.name, err)
 		}
 	}
+	if err := checkOutput(len(s.objs), 0); err != nil {
+		return nil, err
+	}
 	out, err := toUnstructured(s.objs)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkOutput(len(out), outputSize(out)); err != nil {
+		return nil, err
+	}
 	sortObjects(out)
 	warnings := append(append([]Warning{}, p.Warnings...), s.warnings...)
+	red.warnings(warnings)
 	sortWarnings(warnings)
 	return &Result{Project: p.Name, Objects: out, Warnings: warnings, Graph: buildGraph(s)}, nil
 }

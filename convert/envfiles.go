@@ -18,15 +18,15 @@ import (
 // paths itself, so a hostile project could make it read any file of the
 // converting machine (or /dev/zero). Here each file must be a regular file
 // inside the project, within the size limit.
-func (p *Project) resolveFiles(project *types.Project, files fileSet) error {
+func (p *Project) resolveFiles(project *types.Project, files fileSet, b *budget) error {
 	for _, name := range project.ServiceNames() {
 		s := project.Services[name]
 		key := "services." + name
-		if err := p.resolveSpec(&s.ContainerSpec, key, project.Environment, files); err != nil {
+		if err := p.resolveSpec(&s.ContainerSpec, key, project.Environment, files, b); err != nil {
 			return err
 		}
 		for j := range s.PreStart {
-			if err := p.resolveSpec(&s.PreStart[j].ContainerSpec, fmt.Sprintf("%s.pre_start.%d", key, j), project.Environment, files); err != nil {
+			if err := p.resolveSpec(&s.PreStart[j].ContainerSpec, fmt.Sprintf("%s.pre_start.%d", key, j), project.Environment, files, b); err != nil {
 				return err
 			}
 		}
@@ -35,7 +35,7 @@ func (p *Project) resolveFiles(project *types.Project, files fileSet) error {
 	return nil
 }
 
-func (p *Project) resolveSpec(spec *types.ContainerSpec, key string, projectEnv types.Mapping, files fileSet) error {
+func (p *Project) resolveSpec(spec *types.ContainerSpec, key string, projectEnv types.Mapping, files fileSet, bud *budget) error {
 	spec.Environment = spec.Environment.Resolve(projectEnv.Resolve)
 	fromFiles := types.Mapping{}
 	for _, ef := range spec.EnvFiles {
@@ -56,6 +56,9 @@ func (p *Project) resolveSpec(spec *types.ContainerSpec, key string, projectEnv 
 			}
 			return "", false
 		}
+		if err := bud.charge(envFileBound(b, func(k string) string { v, _ := lookup(k); return v })); err != nil {
+			return p.fileError(key+".env_file", err)
+		}
 		if err := dotenv.ParseWithFormat(bytes.NewReader(b), files.rel(ef.Path), fromFiles, lookup, ef.Format); err != nil {
 			return p.fileError(key+".env_file", err)
 		}
@@ -72,6 +75,9 @@ func (p *Project) resolveSpec(spec *types.ContainerSpec, key string, projectEnv 
 				return err
 			}
 			lookup := func(k string) (string, bool) { v, ok := labels[k]; return v, ok }
+			if err := bud.charge(envFileBound(b, func(k string) string { return labels[k] })); err != nil {
+				return p.fileError(key+".label_file", err)
+			}
 			if err := dotenv.ParseWithFormat(bytes.NewReader(b), files.rel(lf), labels, lookup, ""); err != nil {
 				return p.fileError(key+".label_file", err)
 			}
@@ -106,9 +112,10 @@ func (p *Project) readListedFile(key, path string, required bool, files fileSet)
 func (p *Project) fileError(key string, err error) error {
 	file, line := p.loc.path(splitKey(key)...)
 	msg := err.Error() // the env file parser's messages name the file and line
+	code := meshdock.EINVALID
 	var me *meshdock.Error
 	if errors.As(err, &me) {
-		msg = me.Message
+		msg, code = me.Message, me.Code
 	}
-	return meshdock.Wrap(meshdock.EINVALID, err, "%s:%d: %s: %s", file, line, key, p.cleanPaths(msg))
+	return meshdock.Wrap(code, err, "%s:%d: %s: %s", file, line, key, p.cleanPaths(msg))
 }

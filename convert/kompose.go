@@ -2,9 +2,7 @@ package convert
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"strings"
 	"sync"
 	_ "unsafe" // go:linkname
 
@@ -21,6 +19,33 @@ import (
 // komposeMu serialises calls into kompose: it logs and exits through
 // logrus' process-wide logger, which we redirect for the length of a call.
 var komposeMu sync.Mutex
+
+// lastEntry keeps the message of kompose's last fatal log entry, which its
+// exit then carries.
+type lastEntry struct {
+	mu  sync.Mutex
+	msg string
+}
+
+func (h *lastEntry) Levels() []logrus.Level {
+	return []logrus.Level{logrus.FatalLevel, logrus.PanicLevel}
+}
+
+func (h *lastEntry) Fire(e *logrus.Entry) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.msg = e.Message
+	return nil
+}
+
+func (h *lastEntry) message() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.msg == "" {
+		return "kompose stopped"
+	}
+	return h.msg
+}
 
 // komposeExit is what kompose's log.Fatal turns into: a panic we recover.
 type komposeExit struct{ msg string }
@@ -50,16 +75,20 @@ func runKompose(ctx context.Context, in *types.Project, namespace string) (objs 
 	komposeMu.Lock()
 	defer komposeMu.Unlock()
 	std := logrus.StandardLogger()
-	out, level, exit := std.Out, std.GetLevel(), std.ExitFunc
+	out, level, exit, hooks := std.Out, std.GetLevel(), std.ExitFunc, std.Hooks
 	std.SetOutput(io.Discard)
-	std.SetLevel(logrus.PanicLevel)
-	std.ExitFunc = func(int) { panic(komposeExit{"kompose stopped"}) }
+	std.SetLevel(logrus.FatalLevel) // fatal entries reach the hook, then exit
+	var last lastEntry
+	std.ReplaceHooks(logrus.LevelHooks{})
+	std.AddHook(&last)
+	std.ExitFunc = func(int) { panic(komposeExit{last.message()}) }
 	defer func() {
 		std.SetOutput(out)
 		std.SetLevel(level)
 		std.ExitFunc = exit
+		std.ReplaceHooks(hooks)
 		if r := recover(); r != nil {
-			objs, err = nil, komposeFailure(r, in)
+			objs, err = nil, komposeFailure(r)
 		}
 	}()
 
@@ -85,19 +114,17 @@ func runKompose(ctx context.Context, in *types.Project, namespace string) (objs 
 	return objs, nil
 }
 
-// komposeFailure names what kompose was working on when it gave up.
-func komposeFailure(r any, in *types.Project) error {
-	msg := fmt.Sprint(r)
-	if e, ok := r.(*logrus.Entry); ok {
-		msg = e.Message
+// komposeFailure classifies what stopped kompose. Its log.Fatal and panics
+// guard states that the project handed to it never has (files to read,
+// policies meshdock validated first): reaching one is a defect of
+// meshdock's, not the user's mistake, so it is an internal error with the
+// stack and kompose's message kept for the log.
+func komposeFailure(r any) error {
+	switch e := r.(type) {
+	case *logrus.Entry:
+		r = e.Message
+	case komposeExit:
+		r = e.msg
 	}
-	if e, ok := r.(komposeExit); ok {
-		msg = e.msg
-	}
-	for _, name := range in.ServiceNames() {
-		if strings.Contains(msg, name) {
-			return meshdock.Errorf(meshdock.EINVALID, "service %s could not be converted: %s", name, msg)
-		}
-	}
-	return meshdock.Errorf(meshdock.EINVALID, "the project could not be converted: %s", msg)
+	return recovered("kompose", r)
 }

@@ -3,6 +3,7 @@ package convert
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -208,5 +209,89 @@ func TestUploadWorkIsBounded(t *testing.T) {
 	_, err = Convert(context.Background(), Source{Files: []File{{Name: "compose.yaml", Content: []byte(b.String())}}}, Options{})
 	if meshdock.ErrorCode(err) != meshdock.ETOOLARGE {
 		t.Errorf("%d services: %v, want too_large", MaxServices+1, err)
+	}
+}
+
+// No path of the converting machine reaches what the user of an upload
+// sees, whatever the input: not its home (which compose-go uses for `~`,
+// written or produced by a variable), not the private copy. Checked in
+// errors, warnings, objects and the graph, in every bind-mount mode.
+func TestServerPathsDoNotLeak(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "server-home-marker")
+	if err := os.MkdirAll(filepath.Join(home, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{".bashrc", ".env", "base.yaml", "inc.yaml", "sub/x"} {
+		os.WriteFile(filepath.Join(home, n), []byte("services: {x: {image: x}}\n"), 0o600)
+	}
+	t.Setenv("HOME", home)
+	cases := map[string]string{
+		"default tilde":        "services: {a: {image: x, volumes: [\"${UNSET:-~}/.bashrc:/data\"]}}\n",
+		"tilde":                "services: {a: {image: x, volumes: [\"~/.bashrc:/data/\"]}}\n",
+		"tilde long syntax":    "services: {a: {image: x, volumes: [{type: bind, source: ~/sub, target: /s}]}}\n",
+		"tilde from variable":  "services: {a: {image: x, volumes: [\"${DIR}/.bashrc:/data\"]}}\n",
+		"tilde in include":     "include: [inc.yaml]\nservices: {a: {image: x}}\n",
+		"tilde in extends":     "services: {a: {extends: {file: ext.yaml, service: b}}}\n",
+		"env_file":             "services: {a: {image: x, env_file: ~/.env}}\n",
+		"env_file var":         "services: {a: {image: x, env_file: \"${UNSET:-~}/.env\"}}\n",
+		"label_file":           "services: {a: {image: x, label_file: ~/.env}}\n",
+		"secret":               "services: {a: {image: x, secrets: [s]}}\nsecrets: {s: {file: ~/.bashrc}}\n",
+		"config":               "services: {a: {image: x, configs: [c]}}\nconfigs: {c: {file: \"${UNSET:-~}/.bashrc\"}}\n",
+		"extends file":         "services: {a: {extends: {file: ~/base.yaml, service: x}}}\n",
+		"include file":         "include: [~/inc.yaml]\nservices: {a: {image: x}}\n",
+		"build context":        "services: {a: {build: ~/sub}}\n",
+		"build dockerfile":     "services: {a: {build: {context: ., dockerfile: ~/sub/x}}}\n",
+		"climb":                "services: {a: {image: x, volumes: [\"../../../../../../../../etc/passwd:/data\"]}}\n",
+		"working_dir":          "services: {a: {image: x, working_dir: ~/sub}}\n",
+		"pre_start env_file":   "services: {a: {image: x, pre_start: [{command: ['true'], env_file: ~/.env}]}}\n",
+		"develop watch":        "services: {a: {image: x, develop: {watch: [{path: ~/sub, action: sync, target: /app}]}}}\n",
+		"tmpfs and volume src": "services: {a: {image: x, volumes: [\"~:/h\", \"~/sub:/s:ro\"]}}\n",
+	}
+	extra := map[string]string{
+		"inc.yaml": "services: {inc: {image: y, volumes: [\"~/.bashrc:/data\"]}}\n",
+		"ext.yaml": "services: {b: {image: y, volumes: [\"~/sub:/s\"]}}\n",
+	}
+	for name, compose := range cases {
+		for _, mode := range []BindMounts{BindMountsSkip, BindMountsHostPath, BindMountsConfigMap} {
+			t.Run(name+"/"+string(mode), func(t *testing.T) {
+				src := Source{Name: "leak", Env: map[string]string{"DIR": "~"}, Files: []File{{Name: "compose.yaml", Content: []byte(compose)}}}
+				for n, c := range extra {
+					src.Files = append(src.Files, File{Name: n, Content: []byte(c)})
+				}
+				res, err := Convert(context.Background(), src, Options{BindMounts: mode})
+				if err != nil {
+					if code := meshdock.ErrorCode(err); code == meshdock.EINTERNAL {
+						t.Fatalf("internal error: %v", err)
+					}
+					if msg := meshdock.ErrorMessage(err); strings.Contains(msg, home) || strings.Contains(msg, "server-home-marker") || strings.Contains(msg, "meshdock-src-") {
+						t.Fatalf("the error names a server path: %s", msg)
+					}
+					return
+				}
+				var out bytes.Buffer
+				WriteYAML(&out, res.Objects)
+				graph, _ := json.Marshal(res.Graph)
+				ws, _ := json.Marshal(res.Warnings)
+				for what, text := range map[string]string{"objects": out.String(), "graph": string(graph), "warnings": string(ws)} {
+					if strings.Contains(text, "server-home-marker") || strings.Contains(text, "meshdock-src-") {
+						t.Errorf("the %s name a server path:\n%s", what, text)
+					}
+				}
+			})
+		}
+	}
+}
+
+// A warning about a key of an included file names that file and line.
+func TestIncludedWarningsNameTheirFile(t *testing.T) {
+	_, warnings, err := convertString(t, map[string]string{
+		"compose.yaml": "include: [inc.yaml]\nservices: {a: {image: x}}\n",
+		"inc.yaml":     "services:\n  inc:\n    image: y\n    volumes:\n      - ~/.bashrc:/data\n",
+	}, Options{BindMounts: BindMountsHostPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(warnings, "inc.yaml:5") || !strings.Contains(warnings, "~/.bashrc") {
+		t.Errorf("the warning does not name inc.yaml:5 and ~/.bashrc:\n%s", warnings)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,6 +58,8 @@ type Project struct {
 	read map[string][]byte
 	// envFiles are the --env-file files used, by relative name.
 	envFiles []string
+	// env holds the user's variables, for values read back as written.
+	env map[string]string
 	// contents holds the files that secrets, configs and bind mounts name,
 	// read while the project directory was open, keyed by absolute path.
 	contents map[string][]byte
@@ -67,12 +70,13 @@ type Project struct {
 // rules. Interpolation uses only the source's own variables, never the
 // process environment; a variable that is not set becomes empty with a
 // warning. Every file the project names must belong to the source.
-func Load(ctx context.Context, src Source) (*Project, error) {
+func Load(ctx context.Context, src Source) (_ *Project, err error) {
 	files, err := openSource(src)
 	if err != nil {
 		return nil, err
 	}
 	defer files.close()
+	defer func() { err = contextError(ctx, newRedactor(files.root(), src.Dir == "").err(err)) }()
 
 	composeNames, err := composeFileNames(src, files)
 	if err != nil {
@@ -80,11 +84,12 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 	}
 	p := &Project{Files: composeNames, root: files.root(), inMemory: src.Dir == "", loc: &locator{}, contents: map[string][]byte{}}
 
-	env, envFiles, err := loadEnv(src, files)
+	b := newBudget(files)
+	env, envFiles, err := loadEnv(src, files, b)
 	if err != nil {
 		return nil, err
 	}
-	p.envFiles = envFiles
+	p.envFiles, p.env = envFiles, env
 
 	details := types.ConfigDetails{WorkingDir: files.root(), Environment: env}
 	for _, name := range composeNames {
@@ -98,7 +103,9 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 		if err := checkIncludes(files, files.abs(name), content); err != nil {
 			return nil, err
 		}
-		p.loc.add(name, content)
+		if err := b.scan(name, p.loc.add(name, content)); err != nil {
+			return nil, err
+		}
 		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: files.abs(name), Content: content})
 	}
 
@@ -108,7 +115,7 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 		if !ok {
 			missing.add(key)
 		}
-		return v, ok
+		return b.lookup(key, v), ok
 	}
 	opts := func(o *loader.Options) {
 		// docker compose's order: -p, then COMPOSE_PROJECT_NAME, then the
@@ -132,9 +139,12 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 		if o.Interpolate != nil {
 			o.Interpolate.LookupValue = lookup
 		}
-		o.ResourceLoaders = []loader.ResourceLoader{containedLoader{files: files}}
+		o.ResourceLoaders = []loader.ResourceLoader{containedLoader{files: files, budget: b, loc: p.loc}}
 	}
 	project, err := loadCompose(ctx, details, opts)
+	if berr := b.failed(); berr != nil {
+		return nil, berr // whatever else the load made of the empty values
+	}
 	if err != nil {
 		err = p.loadError(err)
 		// An unset variable is often why a value is malformed (":/media"
@@ -159,7 +169,7 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 	if err := checkContainment(project, files, p.loc); err != nil {
 		return nil, err
 	}
-	if err := p.resolveFiles(project, files); err != nil {
+	if err := p.resolveFiles(project, files, b); err != nil {
 		return nil, err
 	}
 	// Only bare keys are left to resolve, from the user's variables.
@@ -167,6 +177,9 @@ func Load(ctx context.Context, src Source) (*Project, error) {
 		return nil, p.loadError(err)
 	}
 	p.Project = project
+	if err := checkLoaded(p); err != nil {
+		return nil, err
+	}
 	if err := p.validate(); err != nil {
 		return nil, err
 	}
@@ -293,14 +306,22 @@ func (p *Project) readContents(files fileSet) error {
 func (p *Project) relPath(path string) string { return relName(p.root, path) }
 
 // loadCompose calls compose-go and turns its panics into errors: it is fed
-// user input, and no input may take the process down.
+// user input, and no input may take the process down. A panic is a defect
+// (compose-go's, or a gap in what meshdock checks first), never the user's
+// mistake: it is an internal error with the stack kept for the log.
 func loadCompose(ctx context.Context, details types.ConfigDetails, opts func(*loader.Options)) (project *types.Project, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = meshdock.Errorf(meshdock.EINVALID, "the compose file could not be loaded: %v", r)
+			err = recovered("compose-go", r)
 		}
 	}()
 	return loader.LoadWithContext(ctx, details, opts)
+}
+
+// recovered turns a value recovered from a library's panic into an
+// internal error, with the stack for the log.
+func recovered(lib string, r any) error {
+	return meshdock.Internal(fmt.Errorf("panic in %s: %v\n%s", lib, r, debug.Stack()))
 }
 
 // dropUnsetEnv removes `environment` entries without a value (a bare `KEY`
@@ -386,7 +407,7 @@ func checkList(what string, names []string) error {
 // loadEnv builds the variables for interpolation: the env files in order,
 // then the explicit ones. Env files are read with the variables seen so far
 // only, never the process environment.
-func loadEnv(src Source, files fileSet) (map[string]string, []string, error) {
+func loadEnv(src Source, files fileSet, b *budget) (map[string]string, []string, error) {
 	if err := checkList("env files", src.EnvFiles); err != nil {
 		return nil, nil, err
 	}
@@ -400,10 +421,16 @@ func loadEnv(src Source, files fileSet) (map[string]string, []string, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if envFileBound(content, func(k string) string { return env[k] }) > MaxInterpolated {
+			return nil, nil, meshdock.Errorf(meshdock.ETOOLARGE, "%s: its variables expand to more than %s: at most %s are accepted", n, size(MaxInterpolated), size(MaxInterpolated))
+		}
 		vars, err := dotenv.ParseWithLookup(bytes.NewReader(content), func(k string) (string, bool) {
 			v, ok := env[k]
-			return v, ok
+			return b.lookup(k, v), ok
 		})
+		if err := b.failed(); err != nil {
+			return nil, nil, meshdock.Errorf(meshdock.ETOOLARGE, "%s: %s", n, meshdock.ErrorMessage(err))
+		}
 		if err != nil {
 			return nil, nil, meshdock.Errorf(meshdock.EINVALID, "%s: %v", n, err)
 		}
@@ -462,11 +489,18 @@ func invalidUTF8At(b []byte) int {
 
 // containedLoader resolves `extends: file:` and `include:` paths, refusing
 // any that leave the project directory.
-type containedLoader struct{ files fileSet }
+type containedLoader struct {
+	files  fileSet
+	budget *budget
+	loc    *locator
+}
 
 func (l containedLoader) Accept(string) bool { return true }
 
-func (l containedLoader) Load(_ context.Context, p string) (string, error) {
+func (l containedLoader) Load(ctx context.Context, p string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err // the load ends between files when its caller gives up
+	}
 	if strings.Contains(p, "://") {
 		return "", meshdock.Errorf(meshdock.EINVALID, "%s: remote compose files are not supported: include or extend files of the project", p)
 	}
@@ -488,6 +522,9 @@ func (l containedLoader) Load(_ context.Context, p string) (string, error) {
 		return "", err
 	}
 	if err := checkYAML(name, content); err != nil {
+		return "", err
+	}
+	if err := l.budget.scan(name, l.loc.addIncluded(name, content)); err != nil {
 		return "", err
 	}
 	if err := checkIncludes(l.files, abs, content); err != nil {
@@ -590,16 +627,4 @@ func fixParserLines(msg string) string {
 
 // cleanPaths rewrites paths inside the private copy to names relative to the
 // project, so a message never shows where the server keeps its files.
-func (p *Project) cleanPaths(msg string) string {
-	root := p.root
-	if root == "" {
-		return msg
-	}
-	msg = strings.ReplaceAll(msg, root+string(filepath.Separator), "")
-	msg = strings.ReplaceAll(msg, root, ".")
-	if p.inMemory {
-		// The private copy's parent, reached by "../" in an upload.
-		msg = strings.ReplaceAll(msg, filepath.Dir(root)+string(filepath.Separator), "../")
-	}
-	return msg
-}
+func (p *Project) cleanPaths(msg string) string { return newRedactor(p.root, p.inMemory).text(msg) }

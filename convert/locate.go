@@ -24,15 +24,34 @@ type locFile struct {
 	name  string
 	root  *yaml.Node // the top-level mapping, nil when the file did not parse
 	lines [][]byte
+	// included is true for a file compose-go read for an include or an
+	// extends: it locates a key only when no compose file named by the
+	// user has it.
+	included bool
 }
 
-func (l *locator) add(name string, content []byte) {
-	f := locFile{name: name, lines: bytes.Split(content, []byte("\n"))}
+// add parses a compose file and returns its top-level mapping (nil when
+// the file does not parse as one).
+func (l *locator) add(name string, content []byte) *yaml.Node {
+	f := locFile{name: name, lines: bytes.Split(content, []byte("\n")), root: topMapping(content)}
+	l.files = append(l.files, f)
+	return f.root
+}
+
+// addIncluded records a file read for an include or an extends.
+func (l *locator) addIncluded(name string, content []byte) *yaml.Node {
+	root := l.add(name, content)
+	l.files[len(l.files)-1].included = true
+	return root
+}
+
+// topMapping parses YAML into nodes and returns its top-level mapping.
+func topMapping(content []byte) *yaml.Node {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(content, &doc); err == nil && len(doc.Content) > 0 && doc.Content[0].Kind == yaml.MappingNode {
-		f.root = doc.Content[0]
+		return doc.Content[0]
 	}
-	l.files = append(l.files, f)
+	return nil
 }
 
 // path returns the file and line of a key path such as
@@ -54,7 +73,7 @@ func (l *locator) path(parts ...string) (string, int) {
 			}
 			node, depth, line = next.value, depth+1, next.key.Line
 		}
-		if depth > 0 && depth >= bestDepth {
+		if depth > 0 && (depth > bestDepth || depth == bestDepth && !f.included) {
 			bestFile, bestLine, bestDepth = f.name, line, depth
 		}
 	}
@@ -192,6 +211,18 @@ func nodeAt(n *yaml.Node, parts []string) *yaml.Node {
 		n = kv.value
 	}
 	return n
+}
+
+// written returns a scalar as the user wrote it at a key path (the last
+// file that has it), or "" when no file has a scalar there.
+func (l *locator) written(parts ...string) string {
+	out := ""
+	for _, f := range l.files {
+		if n := nodeAt(f.root, parts); n != nil && n.Kind == yaml.ScalarNode {
+			out = n.Value
+		}
+	}
+	return out
 }
 
 // findValue returns the key path and line of the first scalar whose value

@@ -8,8 +8,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/meshdock/meshdock"
 )
@@ -25,19 +26,21 @@ type fileSet struct {
 	got map[string][]byte
 }
 
-var unsafeName = regexp.MustCompile(`[\x00-\x1f\\]`)
-
 // CheckFileName reports whether name is an acceptable relative file name of
-// an uploaded project: forward slashes, no absolute path, no `..`, no control
-// characters.
+// an uploaded project: UTF-8, forward slashes, no absolute path, no `..`, and
+// no character that is invisible or reorders text (controls such as DEL, and
+// format characters such as bidirectional overrides and zero-width spaces),
+// which would let one name pose as another wherever names are shown.
 func CheckFileName(name string) error {
 	switch {
 	case name == "":
 		return meshdock.Errorf(meshdock.EINVALID, "a file has no name")
 	case len(name) > 255:
 		return meshdock.Errorf(meshdock.EINVALID, "file name %.40q... is too long", name)
-	case unsafeName.MatchString(name):
-		return meshdock.Errorf(meshdock.EINVALID, "file name %q has a backslash or a control character", name)
+	case !utf8.ValidString(name):
+		return meshdock.Errorf(meshdock.EINVALID, "file name %q is not valid UTF-8", name)
+	case strings.ContainsFunc(name, unsafeRune):
+		return meshdock.Errorf(meshdock.EINVALID, "file name %+q has a backslash, a control character or an invisible formatting character", name)
 	case strings.HasPrefix(name, "/") || filepath.IsAbs(name) || (len(name) > 1 && name[1] == ':'):
 		return meshdock.Errorf(meshdock.EINVALID, "file name %q is absolute: use a path relative to the project", name)
 	}
@@ -210,6 +213,13 @@ func (f fileSet) read(name string, limit int) ([]byte, error) {
 		f.got[rel] = b
 	}
 	return b, nil
+}
+
+// unsafeRune reports the runes no shown name may hold: the backslash (a
+// path separator elsewhere), controls (Cc: C0, DEL, C1) and format
+// characters (Cf: bidirectional controls, zero-width characters, BOM).
+func unsafeRune(r rune) bool {
+	return r == '\\' || unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r)
 }
 
 func tooLarge(name string, n, limit int) error {

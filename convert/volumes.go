@@ -3,12 +3,12 @@ package convert
 import (
 	"fmt"
 	"maps"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 	units "github.com/docker/go-units"
 	"gopkg.in/yaml.v3"
@@ -192,17 +192,29 @@ func (s *state) bindCarried(service string, v types.ServiceVolumeConfig) bool {
 // shownSource names a bind source for the user: relative to the project
 // when inside it. compose-go expands a leading `~` with the home directory
 // of whoever runs the conversion; for an upload that is the server's, so it
-// is shown as `~` again rather than revealed.
+// is shown as the user wrote it (`~/...`) rather than revealed, and an
+// upload's relative path stays relative rather than naming the private copy.
 func (s *state) shownSource(service, target, src string) string {
 	if within(s.p.root, src) {
 		return "./" + s.p.relPath(src)
 	}
-	if s.p.inMemory && !s.writtenAbsolute(service, target) && !strings.HasPrefix(s.writtenBindSource(service, target), "~") {
-		// "../x" of an upload: relative again, never the private copy.
+	written := s.writtenBindSource(service, target)
+	home := serverHome()
+	switch {
+	case s.p.inMemory && strings.HasPrefix(written, "~"):
+		return path.Clean(filepath.ToSlash(written))
+	case s.p.inMemory && strings.HasPrefix(written, "/"):
+		return src
+	case s.p.inMemory && written == "" && home != "" && within(home, src):
+		// Where the value came from is not known: never show the home.
+		rel, _ := filepath.Rel(home, src)
+		return "~/" + filepath.ToSlash(rel)
+	case s.p.inMemory && written != "":
+		return path.Clean(filepath.ToSlash(written))
+	case s.p.inMemory:
 		rel, _ := filepath.Rel(s.p.root, src)
 		return filepath.ToSlash(rel)
-	}
-	if home, err := os.UserHomeDir(); err == nil && home != "" && home != "/" && within(home, src) {
+	case home != "" && within(home, src):
 		rel, _ := filepath.Rel(home, src)
 		return "~/" + filepath.ToSlash(rel)
 	}
@@ -210,8 +222,26 @@ func (s *state) shownSource(service, target, src string) string {
 }
 
 // writtenBindSource returns the source of the service's bind mount at
-// target as the compose files wrote it ("" when not found).
+// target as the user wrote it, with their variables substituted but
+// neither `~` expanded nor made absolute ("" when not found). Only this
+// form tells a path the user gave from one compose-go made up.
 func (s *state) writtenBindSource(service, target string) string {
+	src := s.rawBindSource(service, target)
+	if strings.Contains(src, "$") {
+		out, err := template.Substitute(src, func(k string) (string, bool) {
+			v, ok := s.p.env[k]
+			return v, ok
+		})
+		if err != nil {
+			return ""
+		}
+		return out
+	}
+	return src
+}
+
+// rawBindSource returns the bind source as the compose files wrote it.
+func (s *state) rawBindSource(service, target string) string {
 	for _, f := range s.p.loc.files {
 		for _, v := range nodeChildren(nodeAt(f.root, []string{"services", service, "volumes"})) {
 			src, dst := "", ""

@@ -89,7 +89,7 @@ func runConvert(args []string, stdout, stderr io.Writer) int {
 		if meshdock.ErrorCode(err) == meshdock.EINTERNAL {
 			fmt.Fprintf(stderr, "  cause: %v\n", err)
 		}
-		return exitError
+		return exitCode(err)
 	}
 	if !*quiet {
 		for _, w := range res.Warnings {

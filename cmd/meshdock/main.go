@@ -9,14 +9,33 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/meshdock/meshdock"
 )
 
 // Exit codes shared by every subcommand.
 const (
-	exitOK    = 0
-	exitError = 1 // bad input or a failed operation; the message says why
-	exitUsage = 2 // wrong flags or arguments
+	exitOK       = 0
+	exitError    = 1   // bad input or a failed operation; the message says why
+	exitUsage    = 2   // wrong flags or arguments
+	exitInternal = 3   // meshdock's own failure, or an outside world it needs is unavailable
+	exitCanceled = 130 // interrupted, as shells report SIGINT
 )
+
+// exitCode maps an error's code to the exit status: the user's mistakes
+// are 1, meshdock's own failures and unavailable outside worlds 3, an
+// interruption 130.
+func exitCode(err error) int {
+	switch meshdock.ErrorCode(err) {
+	case "":
+		return exitOK
+	case meshdock.EINTERNAL, meshdock.EUNAVAILABLE:
+		return exitInternal
+	case meshdock.ECANCELED:
+		return exitCanceled
+	}
+	return exitError
+}
 
 // command is one subcommand: its one-line summary and its entry point, which
 // gets the arguments after the subcommand's name and returns an exit code.

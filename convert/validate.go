@@ -68,7 +68,7 @@ func (p *Project) checkRanges(name string, s types.ServiceConfig) error {
 	}
 	bytes := func(key string, b types.UnitBytes, lo float64) {
 		if b != 0 {
-			add(key, float64(b), lo, math.MaxInt64/2, "bytes")
+			add(key, float64(b), lo, 1<<62, "bytes")
 		}
 	}
 	cpus := func(key string, c float32) {

@@ -1,0 +1,165 @@
+package convert
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/meshdock/meshdock"
+)
+
+// hostile is an upload designed to break a converter run by a server.
+type hostile struct {
+	name  string
+	files map[string]string // compose.yaml and whatever else the upload holds
+	env   map[string]string
+	// want is "ok" (converts), "refused" (invalid or too_large), or ""
+	// (either); in every case: no internal error, no time-out, nothing of
+	// the server in what comes back.
+	want string
+	// has must appear in the error message or the warnings.
+	has string
+}
+
+func hostileCases() []hostile {
+	nest := strings.Repeat("${A:-", 50000) + "x" + strings.Repeat("}", 50000)
+	many := func(format string, n int) string {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString(strings.ReplaceAll(format, "N", itoa(i)))
+		}
+		return b.String()
+	}
+	return []hostile{
+		{name: "recursive anchor", files: map[string]string{"compose.yaml": "services: &s {a: {image: x, labels: *s}}\n"}, want: "refused"},
+		{name: "self-referential merge", files: map[string]string{"compose.yaml": "x: &x {<<: *x}\nservices: {a: {image: x}}\n"}, want: "refused"},
+		{name: "deeply nested defaults", files: map[string]string{"compose.yaml": "services: {a: {image: \"" + nest + "\"}}\n"}, want: "refused", has: "nest"},
+		{name: "4 MiB image name", files: map[string]string{"compose.yaml": "services: {a: {image: " + strings.Repeat("a", 3<<20) + "}}\n"}},
+		{name: "10,000-character service name", files: map[string]string{"compose.yaml": "services: {" + strings.Repeat("s", 10000) + ": {image: x}}\n"}},
+		{name: "100,000 variables in one service", files: map[string]string{"compose.yaml": "services:\n  a:\n    image: x\n    environment:\n" + many("      VN: v\n", 100000)}, want: "refused", has: "YAML nodes"},
+		{name: "100,000 command arguments", files: map[string]string{"compose.yaml": "services:\n  a:\n    image: x\n    command:\n" + many("      - aN\n", 100000)}, want: "refused", has: "node"},
+		{name: "include cycle", files: map[string]string{"compose.yaml": "include: [b.yaml]\nservices: {a: {image: x}}\n", "b.yaml": "include: [compose.yaml]\nservices: {b: {image: x}}\n"}, want: "refused"},
+		{name: "include repeated", files: map[string]string{"compose.yaml": "include: [b.yaml, b.yaml, ./b.yaml]\nservices: {a: {image: x}}\n", "b.yaml": "services: {b: {image: x}}\n"}},
+		{name: "include over https", files: map[string]string{"compose.yaml": "include: [https://example.com/compose.yaml]\nservices: {a: {image: x}}\n"}, want: "refused", has: "remote"},
+		{name: "include oci", files: map[string]string{"compose.yaml": "include: ['oci://registry.example/app:1']\nservices: {a: {image: x}}\n"}, want: "refused", has: "remote"},
+		{name: "extends over git", files: map[string]string{"compose.yaml": "services: {a: {extends: {file: 'git@github.com:x/y.git', service: b}}}\n"}, want: "refused"},
+		{name: "healthcheck without a command", files: map[string]string{"compose.yaml": "services: {a: {image: x, healthcheck: {test: []}}}\n"}},
+		{name: "healthcheck CMD alone", files: map[string]string{"compose.yaml": "services: {a: {image: x, healthcheck: {test: [CMD]}}}\n"}},
+		{name: "healthcheck CMD-SHELL alone", files: map[string]string{"compose.yaml": "services: {a: {image: x, healthcheck: {test: [CMD-SHELL]}}}\n"}},
+		{name: "healthcheck NONE with timings", files: map[string]string{"compose.yaml": "services: {a: {image: x, healthcheck: {test: [NONE], interval: 1ns, retries: 0}}}\n"}, want: "ok"},
+		{name: "healthcheck 1ns", files: map[string]string{"compose.yaml": "services: {a: {image: x, healthcheck: {test: [CMD, x], interval: 1ns, timeout: 1ns, start_period: 1ns}}}\n"}, want: "ok"},
+		{name: "healthcheck timeout past int32 seconds", files: map[string]string{"compose.yaml": "services: {a: {image: x, healthcheck: {test: [CMD, x], timeout: 2562047h}}}\n"}, want: "refused", has: "out of range"},
+		{name: "negative replicas", files: map[string]string{"compose.yaml": "services: {a: {image: x, deploy: {replicas: -1}}}\n"}, want: "refused"},
+		{name: "negative scale", files: map[string]string{"compose.yaml": "services: {a: {image: x, scale: -5}}\n"}, want: "refused"},
+		{name: "fractional replicas", files: map[string]string{"compose.yaml": "services: {a: {image: x, deploy: {replicas: 1.5}}}\n"}, want: "refused"},
+		{name: "negative memory", files: map[string]string{"compose.yaml": "services: {a: {image: x, mem_limit: -1}}\n"}, want: "refused"},
+		{name: "memory 1e400", files: map[string]string{"compose.yaml": "services: {a: {image: x, deploy: {resources: {limits: {memory: 1e400}}}}}\n"}, want: "refused"},
+		{name: "grace period overflow", files: map[string]string{"compose.yaml": "services: {a: {image: x, stop_grace_period: 9999999999h}}\n"}, want: "refused"},
+		{name: "negative tmpfs size", files: map[string]string{"compose.yaml": "services: {a: {image: x, volumes: [{type: tmpfs, target: /t, tmpfs: {size: -1}}]}}\n"}, want: "refused"},
+		{name: "port 0", files: map[string]string{"compose.yaml": "services: {a: {image: x, ports: ['0:0']}}\n"}},
+		{name: "port past 16 bits", files: map[string]string{"compose.yaml": "services: {a: {image: x, ports: ['65536']}}\n"}, want: "refused"},
+		{name: "huge port number", files: map[string]string{"compose.yaml": "services: {a: {image: x, ports: [99999999999999999999]}}\n"}, want: "refused"},
+		{name: "negative port", files: map[string]string{"compose.yaml": "services: {a: {image: x, ports: ['-1:80']}}\n"}, want: "refused"},
+		{name: "restart on-failure:-1", files: map[string]string{"compose.yaml": "services: {a: {image: x, restart: 'on-failure:-1'}}\n"}, want: "refused"},
+		{name: "secret from /proc", files: map[string]string{"compose.yaml": "services: {a: {image: x, secrets: [s]}}\nsecrets: {s: {file: /proc/self/environ}}\n"}, want: "refused", has: "outside"},
+		{name: "secret from stdin", files: map[string]string{"compose.yaml": "services: {a: {image: x, secrets: [s]}}\nsecrets: {s: {file: /dev/stdin}}\n"}, want: "refused", has: "outside"},
+		{name: "secret is the project folder", files: map[string]string{"compose.yaml": "services: {a: {image: x, secrets: [s]}}\nsecrets: {s: {file: .}}\n"}, want: "refused"},
+		{name: "secret from the process environment", files: map[string]string{"compose.yaml": "services: {a: {image: x, secrets: [s]}}\nsecrets: {s: {environment: MESHDOCK_HOSTILE_SECRET}}\n"}},
+		{name: "config from the process environment", files: map[string]string{"compose.yaml": "services: {a: {image: x, configs: [c]}}\nconfigs: {c: {environment: MESHDOCK_HOSTILE_SECRET}}\n"}},
+		{name: "config from HOME", files: map[string]string{"compose.yaml": "services: {a: {image: x, configs: [c]}}\nconfigs: {c: {environment: HOME}}\n"}},
+		{name: "env_file of the process environment", files: map[string]string{"compose.yaml": "services: {a: {image: x, env_file: /proc/self/environ}}\n"}, want: "refused", has: "outside"},
+		{name: "label_file is a folder", files: map[string]string{"compose.yaml": "services: {a: {image: x, label_file: sub}}\n", "sub/x": "y"}, want: "refused"},
+		{name: "Windows pipe mount", files: map[string]string{"compose.yaml": "services: {a: {image: x, volumes: ['\\\\.\\pipe\\docker_engine:\\\\.\\pipe\\docker_engine']}}\n"}},
+		{name: "Windows drive mount", files: map[string]string{"compose.yaml": "services: {a: {image: x, volumes: ['C:\\Users\\me:/data']}}\n"}},
+		{name: "remote build context", files: map[string]string{"compose.yaml": "services: {a: {build: 'https://github.com/docker/compose.git#main'}}\n"}},
+		{name: "network_mode host and friends", files: map[string]string{"compose.yaml": "services: {a: {image: x, network_mode: host, pid: host, ipc: host, privileged: true, devices: ['/dev/sda:/dev/sda']}}\n"}, want: "ok"},
+		{name: "JSON compose file", files: map[string]string{"compose.yaml": `{"services": {"a": {"image": "x", "ports": ["80"]}}}`}, want: "ok"},
+		{name: "two YAML documents", files: map[string]string{"compose.yaml": "services: {a: {image: x}}\n---\nservices: {b: {image: y}}\n"}},
+		{name: "byte order mark", files: map[string]string{"compose.yaml": "\ufeffservices: {a: {image: x}}\n"}},
+		{name: "CRLF line ends", files: map[string]string{"compose.yaml": "services:\r\n  a:\r\n    image: x\r\n"}, want: "ok"},
+		{name: "NUL in a value", files: map[string]string{"compose.yaml": "services: {a: {image: \"x\\0y\"}}\n"}},
+		{name: "services null", files: map[string]string{"compose.yaml": "services: null\n"}},
+		{name: "services a list", files: map[string]string{"compose.yaml": "services: [a, b]\n"}, want: "refused"},
+		{name: "project name climbing", files: map[string]string{"compose.yaml": "name: ../../etc\nservices: {a: {image: x}}\n"}},
+		{name: "container_name climbing", files: map[string]string{"compose.yaml": "services: {a: {image: x, container_name: ../../x}}\n"}},
+		{name: "odd service names", files: map[string]string{"compose.yaml": "services: {__proto__: {image: x}, constructor: {image: x}, '-': {image: x}, 'é': {image: x}}\n"}},
+		{name: "1,000 networks", files: map[string]string{"compose.yaml": "services: {a: {image: x, networks: [" + strings.TrimSuffix(many("nN,", 1000), ",") + "]}}\nnetworks: {" + strings.TrimSuffix(many("nN: {},", 1000), ",") + "}\n"}},
+		{name: "dependency chain of 1,000", files: map[string]string{"compose.yaml": chain(1000)}, want: "ok"},
+		{name: "dependency fan of 1,000", files: map[string]string{"compose.yaml": "services:\n  db: {image: x, healthcheck: {test: [CMD, x]}}\n" + many("  sN: {image: x, depends_on: {db: {condition: service_healthy}}}\n", 999)}, want: "ok"},
+		{name: "COMPOSE_PROFILES star", files: map[string]string{"compose.yaml": "services: {a: {image: x, profiles: [p]}}\n"}, env: map[string]string{"COMPOSE_PROFILES": "*"}},
+		{name: "variable names a file outside", files: map[string]string{"compose.yaml": "services: {a: {image: x, env_file: \"${F}\"}}\n"}, env: map[string]string{"F": "/etc/passwd"}, want: "refused", has: "outside"},
+		{name: "variable climbs out", files: map[string]string{"compose.yaml": "services: {a: {image: x, secrets: [s]}}\nsecrets: {s: {file: \"${F}\"}}\n"}, env: map[string]string{"F": "../../../../../../etc/shadow"}, want: "refused", has: "outside"},
+		{name: "required variable message", files: map[string]string{"compose.yaml": "services: {a: {image: \"${X:?$HOME}\"}}\n"}, want: "refused"},
+		{name: "secret mode as text", files: map[string]string{"compose.yaml": "services: {a: {image: x, secrets: [{source: s, mode: '0777abc'}]}}\nsecrets: {s: {file: ./s}}\n", "s": "x"}, want: "refused"},
+		{name: "x-extension of 100,000 nodes", files: map[string]string{"compose.yaml": "x-big:\n" + many("  - N\n", 150000) + "services: {a: {image: x}}\n"}, want: "refused", has: "YAML nodes"},
+	}
+}
+
+// chain writes n services, each depending on the one before.
+func chain(n int) string {
+	var b strings.Builder
+	b.WriteString("services:\n  s0: {image: x}\n")
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&b, "  s%d: {image: x, depends_on: [s%d]}\n", i, i-1)
+	}
+	return b.String()
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestHostileInputs: none of these may crash, hang, blame meshdock wrongly
+// or leak the server; each is refused or converted as its case says.
+func TestHostileInputs(t *testing.T) {
+	const secret = "hostile-marker-from-the-server"
+	t.Setenv("MESHDOCK_HOSTILE_SECRET", secret)
+	home := filepath.Join(t.TempDir(), "hostile-home-marker")
+	os.MkdirAll(home, 0o700)
+	t.Setenv("HOME", home)
+	for _, c := range hostileCases() {
+		t.Run(c.name, func(t *testing.T) {
+			src := Source{Name: "hostile", Env: c.env}
+			for n, content := range c.files {
+				src.Files = append(src.Files, File{Name: n, Content: []byte(content)})
+			}
+			res, err := convertNoPanic(src, Options{BindMounts: BindMountsHostPath})
+			var text string
+			if err != nil {
+				switch code := meshdock.ErrorCode(err); code {
+				case meshdock.EINVALID, meshdock.ETOOLARGE:
+				default:
+					t.Fatalf("error with code %s: %v", code, err)
+				}
+				if c.want == "ok" {
+					t.Fatalf("refused: %v", err)
+				}
+				text = meshdock.ErrorMessage(err)
+				t.Logf("refused: %.200s", text)
+			} else {
+				if c.want == "refused" {
+					t.Fatalf("converted, want a refusal")
+				}
+				var out bytes.Buffer
+				WriteYAML(&out, res.Objects)
+				ws, _ := json.Marshal(res.Warnings)
+				g, _ := json.Marshal(res.Graph)
+				if out.Len() > MaxOutputSize*2 {
+					t.Errorf("%d bytes of manifests", out.Len())
+				}
+				text = out.String() + string(ws) + string(g)
+			}
+			for _, leak := range []string{secret, "hostile-home-marker", "meshdock-src-"} {
+				if strings.Contains(text, leak) {
+					t.Errorf("the answer holds %q", leak)
+				}
+			}
+			if c.has != "" && !strings.Contains(text, c.has) {
+				t.Errorf("the answer lacks %q: %.300s", c.has, text)
+			}
+		})
+	}
+}

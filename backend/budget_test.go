@@ -1,0 +1,106 @@
+package backend_test
+
+import (
+	"fmt"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A small request cannot hold the server: projects over a limit are
+// refused before the expensive step, at once, with the limit named, and
+// the server's memory returns to what it was.
+func TestWorkBombsRefusedEarly(t *testing.T) {
+	ts := startServer(t, "")
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for i := range 25000 {
+		fmt.Fprintf(&b, "  s%d: {image: x}\n", i)
+	}
+	manyServices := b.String()
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapInuse
+	}
+	before := heap()
+
+	// Five at once, as the review sent them: all refused, none times out.
+	start := time.Now()
+	var wg sync.WaitGroup
+	answers := make([]answer, 5)
+	for i := range answers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := ts.post(filesBody("compose.yaml", manyServices))
+			if err != nil {
+				t.Error(err)
+			}
+			answers[i] = a
+		}()
+	}
+	wg.Wait()
+	refused := 0
+	for _, a := range answers {
+		code, msg := a.errorOf(t)
+		switch {
+		case a.Status == http.StatusRequestEntityTooLarge && code == "too_large" && strings.Contains(msg, "compose.yaml:1002: more than 1000 services: at most 1000 are accepted"):
+			refused++
+		case a.Status == http.StatusServiceUnavailable && strings.Contains(msg, "busy"): // more than the import slots at once
+		default:
+			t.Errorf("25,000 services: %d %s", a.Status, a.Body)
+		}
+	}
+	if refused < 4 {
+		t.Errorf("%d of 5 uploads were refused for their size", refused)
+	}
+	t.Logf("five 25,000-service uploads answered in %v", time.Since(start).Round(time.Millisecond))
+
+	for name, c := range map[string]struct {
+		compose string
+		status  int
+		want    string
+	}{
+		"port-range bomb": {`services: {a: {image: x, ports: ["1-65535:1-65535/tcp","1-65535:1-65535/udp","1-65535:1-65535/sctp"]}}`,
+			http.StatusRequestEntityTooLarge, "at most 2000 are accepted"},
+		"replicas past int32": {"services: {a: {image: x, deploy: {replicas: 2147483648}}}", http.StatusBadRequest,
+			"compose.yaml:1: services.a.deploy.replicas: 2147483648 is out of range"},
+		"replicas 2^62": {"services: {a: {image: x, deploy: {replicas: 4611686018427387904}}}", http.StatusBadRequest,
+			"4611686018427387904 is out of range"},
+		"scale past uint32": {"services: {a: {image: x, scale: 4294967297}}", http.StatusBadRequest, "services.a.scale: 4294967297 is out of range"},
+		"anchor amplification": {"services:\n" + aliasServices(1000, 200), http.StatusRequestEntityTooLarge, "YAML nodes"},
+	} {
+		a, err := ts.post(filesBody("compose.yaml", c.compose))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, msg := a.errorOf(t); a.Status != c.status || !strings.Contains(msg, c.want) {
+			t.Errorf("%s: %d %s, want %d and %q", name, a.Status, a.Body, c.status, c.want)
+		}
+	}
+	if apps := ts.do(t, "GET", "/api/v1/apps", "", nil); !strings.Contains(string(apps.Body), `"apps":[]`) {
+		t.Errorf("a refused import left an app: %s", apps.Body)
+	}
+	if grown := int64(heap()) - int64(before); grown > 32<<20 {
+		t.Errorf("the heap grew by %d MiB after refused imports", grown>>20)
+	}
+}
+
+// aliasServices writes n services that each repeat an anchor of size
+// variables.
+func aliasServices(n, size int) string {
+	var b strings.Builder
+	b.WriteString("  base:\n    image: x\n    environment: &env\n")
+	for i := range size {
+		fmt.Fprintf(&b, "      V%d: v\n", i)
+	}
+	for i := range n - 1 {
+		fmt.Fprintf(&b, "  s%d: {image: x, environment: *env}\n", i)
+	}
+	return b.String()
+}

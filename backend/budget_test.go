@@ -72,7 +72,7 @@ func TestWorkBombsRefusedEarly(t *testing.T) {
 			"compose.yaml:1: services.a.deploy.replicas: 2147483648 is out of range"},
 		"replicas 2^62": {"services: {a: {image: x, deploy: {replicas: 4611686018427387904}}}", http.StatusBadRequest,
 			"4611686018427387904 is out of range"},
-		"scale past uint32": {"services: {a: {image: x, scale: 4294967297}}", http.StatusBadRequest, "services.a.scale: 4294967297 is out of range"},
+		"scale past uint32":    {"services: {a: {image: x, scale: 4294967297}}", http.StatusBadRequest, "services.a.scale: 4294967297 is out of range"},
 		"anchor amplification": {"services:\n" + aliasServices(1000, 200), http.StatusRequestEntityTooLarge, "YAML nodes"},
 	} {
 		a, err := ts.post(filesBody("compose.yaml", c.compose))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -51,20 +50,27 @@ func checkOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 			return next(c)
 		}
-		site := r.Header.Get("Sec-Fetch-Site")
-		if site == "cross-site" {
-			return meshdock.Errorf(meshdock.EFORBIDDEN, "cross-site request refused")
+		// A header given twice is read as its most hostile value: any
+		// cross-site, any other Origin.
+		sites, origins := r.Header.Values("Sec-Fetch-Site"), r.Header.Values("Origin")
+		for _, site := range sites {
+			if strings.EqualFold(strings.TrimSpace(site), "cross-site") {
+				return meshdock.Errorf(meshdock.EFORBIDDEN, "cross-site request refused")
+			}
 		}
-		origin := r.Header.Get("Origin")
-		if origin == "" {
+		if len(origins) == 0 {
+			site := r.Header.Get("Sec-Fetch-Site")
 			if site == "same-origin" || site == "none" || r.Header.Get(ClientHeader) == "1" {
 				return next(c)
 			}
 			return meshdock.Errorf(meshdock.EFORBIDDEN, "request refused: a %s without an Origin header must carry the header %s: 1 (add it to requests of programs such as curl)", r.Method, ClientHeader)
 		}
-		u, err := url.Parse(origin)
-		if err != nil || origin == "null" || !strings.EqualFold(u.Host, r.Host) {
-			return meshdock.Errorf(meshdock.EFORBIDDEN, "cross-site request refused: origin %s is not this server", quoteName(origin))
+		// A browser sends the origin as scheme://host[:port], nothing more;
+		// this server is plain http.
+		for _, origin := range origins {
+			if !strings.EqualFold(origin, "http://"+r.Host) {
+				return meshdock.Errorf(meshdock.EFORBIDDEN, "cross-site request refused: origin %s is not this server", quoteName(origin))
+			}
 		}
 		return next(c)
 	}

@@ -89,7 +89,10 @@ func (h *handlers) deleteApp(c echo.Context) error {
 // manifests answers the app's objects: a YAML bundle to download
 // (?format=yaml, the default) or a JSON v1/List (?format=json).
 func (h *handlers) manifests(c echo.Context) error {
-	format := c.QueryParam("format")
+	format, err := queryParam(c, "format")
+	if err != nil {
+		return err
+	}
 	if format != "" && format != "yaml" && format != "json" {
 		return meshdock.Errorf(meshdock.EINVALID, "format %s: use yaml or json", quoteName(format))
 	}

@@ -33,7 +33,7 @@ func (h *handlers) getOperation(c echo.Context) error {
 // timeout, since it may rightly last as long as its operation.
 func (h *handlers) operationEvents(c echo.Context) error {
 	ctx, id := c.Request().Context(), c.Param("id")
-	after, err := lastEventID(c.Request())
+	after, err := lastEventID(c)
 	if err != nil {
 		return err
 	}
@@ -176,10 +176,18 @@ func hasEventsAfter(ctx context.Context, st Store, opID string, after int64) boo
 // lastEventID reads where a client resumes: the Last-Event-ID header (sent
 // by EventSource on reconnect) or a lastEventId query parameter (for a
 // first connection that resumes).
-func lastEventID(r *http.Request) (int64, error) {
-	v := r.Header.Get("Last-Event-ID")
-	if v == "" {
-		v = r.URL.Query().Get("lastEventId")
+func lastEventID(c echo.Context) (int64, error) {
+	hv := c.Request().Header.Values("Last-Event-ID")
+	if len(hv) > 1 {
+		return 0, meshdock.Errorf(meshdock.EINVALID, "Last-Event-ID is given %d times", len(hv))
+	}
+	qv, err := queryParam(c, "lastEventId")
+	if err != nil {
+		return 0, err
+	}
+	v := qv
+	if len(hv) == 1 {
+		v = hv[0]
 	}
 	if v == "" {
 		return 0, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -129,6 +130,32 @@ func (s *Server) detach(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return err
 	}
+}
+
+// checkQuery refuses a query string that does not parse (or has more
+// parameters than Go reads): Go's reader would drop the bad pairs without
+// a word, and a ?format=%zz would be answered as if no format were asked
+// for.
+func checkQuery(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, err := url.ParseQuery(c.Request().URL.RawQuery); err != nil {
+			return meshdock.Wrap(meshdock.EINVALID, err, "cannot read the query string: %s", quoteCut(err.Error(), 60))
+		}
+		return next(c)
+	}
+}
+
+// queryParam returns a query parameter given at most once: of two values,
+// none is the one the client meant more than the other.
+func queryParam(c echo.Context, name string) (string, error) {
+	vs := c.QueryParams()[name]
+	if len(vs) > 1 {
+		return "", meshdock.Errorf(meshdock.EINVALID, "query parameter %s is given %d times", name, len(vs))
+	}
+	if len(vs) == 0 {
+		return "", nil
+	}
+	return vs[0], nil
 }
 
 // limitBody caps request bodies: imports get Limits.Body, everything else

@@ -87,6 +87,8 @@ func decodeJSON(body io.Reader, req *ImportRequest) error {
 	if err != nil {
 		return bodyError(err, "cannot read the body")
 	}
+	// RFC 8259 lets a reader ignore a byte order mark; the decoder does not.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	// The decoder would make each bad byte U+FFFD without a word.
 	if !utf8.Valid(data) {
 		return meshdock.Errorf(meshdock.EINVALID, "the body is not UTF-8: JSON is sent as UTF-8")

@@ -158,6 +158,23 @@ func queryParam(c echo.Context, name string) (string, error) {
 	return vs[0], nil
 }
 
+// refuseEncodedBodies refuses a body with a Content-Encoding: the body is
+// read as it comes, and a gzip stream read as JSON would be answered as
+// malformed JSON, which it is not.
+func refuseEncodedBodies(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		for _, v := range c.Request().Header.Values("Content-Encoding") {
+			for _, enc := range strings.Split(v, ",") {
+				if enc = strings.TrimSpace(enc); enc != "" && !strings.EqualFold(enc, "identity") {
+					c.Response().Header().Set(echo.HeaderConnection, "close")
+					return meshdock.Errorf(meshdock.EUNSUPPORTED, "Content-Encoding %s: send the body unencoded", quoteName(enc))
+				}
+			}
+		}
+		return next(c)
+	}
+}
+
 // limitBody caps request bodies: imports get Limits.Body, everything else
 // a little, since no other endpoint takes a body yet.
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
@@ -168,6 +185,8 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		r := c.Request()
 		if r.ContentLength > limit {
+			// Nothing will read the body: do not wait for it either.
+			c.Response().Header().Set(echo.HeaderConnection, "close")
 			return meshdock.Errorf(meshdock.ETOOLARGE, "the request body is %s: at most %s are accepted", size(r.ContentLength), size(limit))
 		}
 		r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)

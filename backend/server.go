@@ -147,7 +147,7 @@ func (s *Server) Handler(l Listener) http.Handler {
 	if l.TCP {
 		e.Pre(checkHost, checkOrigin)
 	}
-	e.Use(checkQuery, s.limitBody, s.detach)
+	e.Use(checkQuery, refuseEncodedBodies, s.limitBody, s.detach)
 	h := &handlers{Server: s, allowDir: l.AllowDir}
 	api := e.Group(apiPrefix)
 	// Every GET answers HEAD too: the same status and headers, no body

@@ -156,7 +156,7 @@ func (l jsonErrors) Accept() (net.Conn, error) {
 // jsonErrorConn rewrites net/http's own error answers as they are written.
 // net/http writes each with a single write of a fixed shape, which no
 // answer of a handler can have: those carry a Date header, and their
-// headers in order.
+// headers in order, and no handler answers 417.
 type jsonErrorConn struct {
 	net.Conn
 	maxHeader int
@@ -166,8 +166,15 @@ type jsonErrorConn struct {
 // these two headers, and a line of text.
 var plainError = regexp.MustCompile(`^HTTP/1\.1 ([0-9]{3}) ([^\r\n]*)\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n[^\r\n]*$`)
 
+// expectationFailed is net/http's answer to an Expect header other than
+// 100-continue: headers only, which no handler answers.
+var expectationFailed = regexp.MustCompile(`^HTTP/1\.1 (417) (Expectation Failed)\r\n(?:[A-Za-z-]+: [^\r\n]*\r\n)*\r\n$`)
+
 func (c *jsonErrorConn) Write(p []byte) (int, error) {
 	m := plainError.FindSubmatch(p)
+	if m == nil {
+		m = expectationFailed.FindSubmatch(p)
+	}
 	if m == nil {
 		return c.Conn.Write(p)
 	}
@@ -181,6 +188,8 @@ func (c *jsonErrorConn) Write(p []byte) (int, error) {
 		body.Error.Code, body.Error.Message = meshdock.ETOOLARGE, fmt.Sprintf("the request line and headers are over %s", size(int64(c.maxHeader)))
 	case status == http.StatusNotImplemented:
 		body.Error.Code, body.Error.Message = meshdock.EUNSUPPORTED, "unsupported Transfer-Encoding: send the body with a Content-Length, or chunked"
+	case status == http.StatusExpectationFailed:
+		body.Error.Code, body.Error.Message = meshdock.EINVALID, "unsupported Expect header: only 100-continue is understood"
 	case status == http.StatusHTTPVersionNotSupported:
 		body.Error.Code, body.Error.Message = meshdock.EUNSUPPORTED, "unsupported HTTP version: send HTTP/1.1"
 	case status < 500:

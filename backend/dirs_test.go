@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/meshdock/meshdock/backend"
@@ -198,5 +199,40 @@ func TestProjectLabelsCannotOpenTheDisk(t *testing.T) {
 				t.Fatalf("the secret reached the app:\n%s", m.Body)
 			}
 		})
+	}
+}
+
+// TestDirImportSeesThroughBindMounts: a folder mounted at another path is
+// still the folder it is. Only the test's own folders are mounted, so that
+// nothing of the machine is at stake if a mount outlives the test.
+func TestDirImportSeesThroughBindMounts(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	home := filepath.Join(t.TempDir(), "home")
+	for _, d := range []string{filepath.Join(data, "sub"), home} {
+		os.MkdirAll(d, 0o755)
+	}
+	os.WriteFile(filepath.Join(data, "sub", "compose.yaml"), []byte(composeYAML), 0o644)
+	mounts := t.TempDir()
+	mount := func(name, src string) string {
+		dst := filepath.Join(mounts, name)
+		os.Mkdir(dst, 0o755)
+		if err := syscall.Mount(src, dst, "", syscall.MS_BIND, ""); err != nil {
+			t.Skipf("cannot bind-mount a folder here (%v): needs root", err)
+		}
+		// Registered after the folders, so it runs before they are removed.
+		t.Cleanup(func() { syscall.Unmount(dst, syscall.MNT_DETACH) })
+		return dst
+	}
+	ts := startServer(t, data, func(c *backend.Config, _ *backend.Listener) { c.Home = home })
+	for _, c := range []struct{ dir, msg string }{
+		{mount("data", data), "data directory"},
+		{filepath.Join(mount("data2", data), "sub"), "data directory"},
+		{mount("above-data", filepath.Dir(data)), "holds the server's data directory"},
+		{mount("home", home), "home"},
+	} {
+		a := ts.postJSON(t, "/api/v1/apps", map[string]any{"dir": c.dir})
+		if code, msg := a.errorOf(t); a.Status != 403 || code != "forbidden" || !strings.Contains(msg, c.msg) {
+			t.Errorf("dir %s: %d %s; want 403 with %q", c.dir, a.Status, a.Body, c.msg)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/meshdock/meshdock"
@@ -15,18 +16,51 @@ import (
 // inside them.
 var systemDirs = []string{"/proc", "/sys", "/dev", "/etc", "/run", "/boot", "/var/run", "/root"}
 
+// folder is a directory known by its path and, when it exists, by its
+// identity on disk: a bind mount of /etc at another path is still /etc.
+type folder struct {
+	path string
+	fi   os.FileInfo // nil when it cannot be read
+}
+
+func folderOf(p string) folder {
+	f := folder{path: filepath.Clean(p)}
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		f.fi = fi
+	}
+	return f
+}
+
+func (f folder) is(g folder) bool {
+	return f.path == g.path || f.fi != nil && g.fi != nil && os.SameFile(f.fi, g.fi)
+}
+
+// chain returns p and every folder above it, up to /.
+func chain(p string) []folder {
+	var out []folder
+	for p = filepath.Clean(p); ; p = filepath.Dir(p) {
+		out = append(out, folderOf(p))
+		if p == filepath.Dir(p) {
+			return out
+		}
+	}
+}
+
 // guardedDirs are the folders of the server's disk a folder import must
-// not reach, each with both its spelling and its real path (symbolic links
-// resolved), since a folder is compared once its own links are resolved.
+// not reach, by their spelling and by their real path (links resolved),
+// since a folder is compared once its own links are resolved.
 type guardedDirs struct {
-	system []string // refused, and everything inside them
-	data   []string // refused, everything inside and every folder above
-	home   []string // refused, and every folder above (inside is fine)
+	root   folder
+	system []folder // refused, and everything inside them
+	data   []folder // refused, and everything inside them
+	// aboveData and aboveHome are the data directory, the home and the
+	// temporary directory and every folder above them: refused.
+	aboveData, aboveHome []folder
 }
 
 func newGuardedDirs(dataDir, home string) guardedDirs {
-	var g guardedDirs
-	both := func(p string) []string {
+	g := guardedDirs{root: folderOf("/")}
+	spellings := func(p string) []string {
 		if p == "" {
 			return nil
 		}
@@ -40,28 +74,37 @@ func newGuardedDirs(dataDir, home string) guardedDirs {
 		}
 		return out
 	}
-	homes := both(home)
+	homes := spellings(home)
 	for _, d := range systemDirs {
 		// The server's own home is the user's, even when it is /root: the
 		// rule for homes applies to it instead.
-		if d == "/root" && len(homes) > 0 && (homes[0] == d || homes[len(homes)-1] == d) {
+		if d == "/root" && slices.Contains(homes, d) {
 			continue
 		}
-		g.system = append(g.system, both(d)...)
+		for _, p := range spellings(d) {
+			g.system = append(g.system, folderOf(p))
+		}
 	}
-	g.data, g.home = both(dataDir), homes
+	for _, p := range spellings(dataDir) {
+		g.data = append(g.data, folderOf(p))
+		g.aboveData = append(g.aboveData, chain(p)...)
+	}
 	// Private copies of uploads are made in the temporary directory: it is
 	// guarded like a home, so no folder import reads another's upload.
-	g.home = append(g.home, both(os.TempDir())...)
+	for _, p := range append(homes, spellings(os.TempDir())...) {
+		g.aboveHome = append(g.aboveHome, chain(p)...)
+	}
 	return g
 }
 
 // projectDir vets a folder of the server's disk that an import is to read
 // and returns its real path, which is what must be read. It must exist and
 // be a directory, and be none of the folders a project never is: the root
-// of the disk, a system directory, the server's data directory or a folder
-// around it, the server's home or a folder above it. Messages name only
-// the folder the user gave.
+// of the disk, a system directory or a folder in one, the server's data
+// directory or a folder in or above it, the server's home or temporary
+// directory or a folder above them. Folders are compared by path and by
+// identity, so that a bind mount does not hide one. Messages name only the
+// folder the user gave.
 func (s *Server) projectDir(dir string) (string, error) {
 	if !filepath.IsAbs(dir) {
 		return "", meshdock.Errorf(meshdock.EINVALID, "dir %s must be an absolute path", quotePath(dir))
@@ -76,21 +119,30 @@ func (s *Server) projectDir(dir string) (string, error) {
 	refuse := func(why string) error {
 		return meshdock.Errorf(meshdock.EFORBIDDEN, "dir %s is refused: %s; name the folder of a compose project", quotePath(dir), why)
 	}
-	if real == "/" {
+	g, here := s.guarded, chain(real)
+	if here[0].is(g.root) {
 		return "", refuse("it is the root of the disk")
 	}
-	for _, d := range s.guarded.system {
-		if within(d, real) {
-			return "", refuse("system folders are never read")
+	// here[len(here)-1] is /: everything is inside it.
+	for _, f := range here[:len(here)-1] {
+		for _, d := range g.system {
+			if f.is(d) {
+				return "", refuse("system folders are never read")
+			}
+		}
+		for _, d := range g.data {
+			if f.is(d) {
+				return "", refuse("it is or is inside the server's data directory")
+			}
 		}
 	}
-	for _, d := range s.guarded.data {
-		if within(d, real) || within(real, d) {
-			return "", refuse("it is, holds or is inside the server's data directory")
+	for _, d := range g.aboveData {
+		if here[0].is(d) {
+			return "", refuse("it holds the server's data directory")
 		}
 	}
-	for _, d := range s.guarded.home {
-		if within(real, d) {
+	for _, d := range g.aboveHome {
+		if here[0].is(d) {
 			return "", refuse("it is or holds the server's home or temporary directory")
 		}
 	}
@@ -125,11 +177,6 @@ func (s *Server) readDir(ctx context.Context, dir string, src convert.Source) (c
 		}
 	}
 	return out, nil
-}
-
-// within reports whether p is dir or inside it.
-func within(dir, p string) bool {
-	return filepath.Clean(dir) == filepath.Clean(p) || rel(dir, p) != ""
 }
 
 // rel returns p relative to dir with forward slashes, or "" when p is not

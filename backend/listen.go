@@ -45,7 +45,21 @@ func ListenLoopback(addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "cannot listen on %s: %v", addr, err)
 	}
+	if err := boundToLoopback(l, addr); err != nil {
+		l.Close()
+		return nil, err
+	}
 	return l, nil
+}
+
+// boundToLoopback checks where a listener really listens: "localhost" is
+// whatever the resolver makes of it, and a hosts file that maps it to
+// another address would open the API to the network.
+func boundToLoopback(l net.Listener, addr string) error {
+	if ta, ok := l.Addr().(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		return nil
+	}
+	return meshdock.Errorf(meshdock.EINVALID, "address %q resolves to %s, which is not a loopback address: meshdock has no authentication and listens only on 127.0.0.1, [::1] or localhost", addr, l.Addr())
 }
 
 // ListenSocket listens on a unix socket readable and writable by its owner

@@ -51,7 +51,10 @@ func viewOf(a *store.App) appView {
 
 func (h *handlers) createApp(c echo.Context) error {
 	r := c.Request()
-	req, err := DecodeImport(r.Header.Get("Content-Type"), r.Body, h.limits)
+	if n := len(r.Header.Values(echo.HeaderContentType)); n > 1 {
+		return meshdock.Errorf(meshdock.EINVALID, "Content-Type is given %d times: send it once", n)
+	}
+	req, err := DecodeImport(r.Header.Get(echo.HeaderContentType), r.Body, h.limits)
 	if err != nil {
 		return err
 	}

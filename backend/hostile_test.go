@@ -115,6 +115,7 @@ func TestHostileRequests(t *testing.T) {
 		{name: "chunk size over 64 bits", raw: fmt.Sprintf("POST /api/v1/apps HTTP/1.1\r\nHost: 127.0.0.1\r\n%s: 1\r\n%s\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFF\r\n{}\r\n0\r\n\r\n", backend.ClientHeader, js), status: 400, code: "invalid", msg: "chunk"},
 		{name: "negative Content-Length", raw: "POST /api/v1/apps HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n{}", status: 400, code: "invalid", msg: "malformed HTTP request"},
 		post("content type of empty parameters", "{}", 415, 0, "unsupported", "content type", "Content-Type: application/json;;;"),
+		post("Content-Type twice", "{}", 400, 0, "invalid", "Content-Type is given 2 times", js, "Content-Type: text/plain"),
 		post("form urlencoded", "name=x", 415, 0, "unsupported", "application/json or multipart/form-data", "Content-Type: application/x-www-form-urlencoded"),
 		post("JSON of another charset", "{}", 415, 0, "unsupported", "charset", "Content-Type: application/json; charset=utf-16"),
 		post("JSON with a byte order mark", "\xef\xbb\xbf{}", 400, 0, "invalid", "exactly one of files, dir and project", js),

@@ -284,25 +284,10 @@ func TestStreamWriteDeadline(t *testing.T) {
 // short timeouts.
 func serveTimeouts(t *testing.T, eng engine.Engine) (string, *backend.Server) {
 	t.Helper()
-	ts := startServer(t, "", withEngine(eng), withLimits(backend.Limits{HeaderTimeout: 200 * time.Millisecond, BodyTimeout: 2 * time.Second,
+	w := startWire(t, withEngine(eng), withLimits(backend.Limits{HeaderTimeout: 200 * time.Millisecond, BodyTimeout: 2 * time.Second,
 		IdleTimeout: 200 * time.Millisecond, WriteTimeout: 300 * time.Millisecond}),
 		func(c *backend.Config, _ *backend.Listener) { c.Heartbeat = 50 * time.Millisecond })
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- ts.Serve(ctx, backend.Listening{Net: l, Listener: backend.Listener{TCP: true}}) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("Serve did not return")
-		}
-	})
-	return l.Addr().String(), ts.Server
+	return w.tcp, w.Server
 }
 
 // closedWithin reports whether the server closes conn within d, reading

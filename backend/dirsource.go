@@ -154,11 +154,54 @@ func (s *Server) projectDir(dir string) (string, error) {
 // nothing outside dir. The app keeps these copies, so it does not change when
 // the directory does. An app from a folder has the same bounds as an upload.
 func (s *Server) readDir(ctx context.Context, dir string, src convert.Source) (convert.Source, error) {
-	real, err := s.projectDir(dir)
+	root, real, err := s.openDir(dir)
 	if err != nil {
 		return convert.Source{}, err
 	}
-	src.Dir = real
+	defer root.Close()
+	return s.snapshot(ctx, root, real, dir, src)
+}
+
+// openDir opens a folder an import is to read and vets the folder it
+// opened: every read then goes through the returned root, so a folder
+// swapped for a link once vetted is never read. It returns the folder's
+// real path too; the caller closes the root.
+func (s *Server) openDir(dir string) (*os.Root, string, error) {
+	real, err := s.projectDir(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	root, err := os.OpenRoot(real)
+	if err != nil {
+		return nil, "", meshdock.Wrap(meshdock.EINVALID, err, "dir %s cannot be opened", quotePath(dir))
+	}
+	// What was opened must be what is vetted now: a directory has one
+	// place, so if the folder at the vetted path is the opened one, the
+	// opened one is where the rules allow.
+	opened, err := root.Stat(".")
+	if err == nil {
+		var again string
+		if again, err = s.projectDir(dir); err == nil {
+			var now os.FileInfo
+			if now, err = os.Stat(again); err == nil && !os.SameFile(now, opened) {
+				err = meshdock.Errorf(meshdock.ECONFLICT, "dir %s changed while it was opened; try again", quotePath(dir))
+			}
+			real = again
+		}
+	}
+	if err != nil {
+		root.Close()
+		if meshdock.ErrorCode(err) == meshdock.EINTERNAL {
+			err = meshdock.Wrap(meshdock.EINVALID, err, "dir %s cannot be read", quotePath(dir))
+		}
+		return nil, "", err
+	}
+	return root, real, nil
+}
+
+// snapshot reads the project in an opened folder (see readDir).
+func (s *Server) snapshot(ctx context.Context, root *os.Root, real, dir string, src convert.Source) (convert.Source, error) {
+	src.Dir, src.Root = real, root
 	out, err := convert.Snapshot(ctx, src)
 	if err != nil {
 		return convert.Source{}, err

@@ -117,10 +117,11 @@ func (s *Server) projectSource(ctx context.Context, req ImportRequest, allowDir 
 // folder import: the labels are anyone's to write, and a working directory
 // of / must not open the server's disk.
 func (s *Server) projectFiles(ctx context.Context, proj *engine.Project, req ImportRequest) (convert.Source, error) {
-	dir, err := s.projectDir(proj.WorkingDir)
+	root, dir, err := s.openDir(proj.WorkingDir)
 	if err != nil {
 		return convert.Source{}, err
 	}
+	defer root.Close()
 	src := convert.Source{Name: proj.Name, Env: req.Env, Profiles: req.Profiles}
 	for _, list := range []struct {
 		from []string
@@ -133,27 +134,27 @@ func (s *Server) projectFiles(ctx context.Context, proj *engine.Project, req Imp
 			if r == "" {
 				return convert.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s is outside the working directory %s", quotePath(f), quotePath(proj.WorkingDir))
 			}
-			if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(r))); err != nil {
+			if _, err := root.Stat(filepath.FromSlash(r)); err != nil {
 				return convert.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s cannot be read", quotePath(f))
 			}
 			*list.to = append(*list.to, r)
 		}
 	}
 	if len(src.Profiles) == 0 {
-		profiles, err := runningProfiles(ctx, dir, src, proj)
+		profiles, err := runningProfiles(ctx, root, dir, src, proj)
 		if err != nil {
 			return convert.Source{}, err
 		}
 		src.Profiles = profiles
 	}
-	return s.readDir(ctx, dir, src)
+	return s.snapshot(ctx, root, dir, proj.WorkingDir, src)
 }
 
 // runningProfiles returns the profiles that were active when the project
 // was started: those of its services that have containers. Compose does
 // not record them, but without them those services would be missing.
-func runningProfiles(ctx context.Context, dir string, src convert.Source, proj *engine.Project) ([]string, error) {
-	src.Dir, src.Profiles = dir, []string{"*"}
+func runningProfiles(ctx context.Context, root *os.Root, dir string, src convert.Source, proj *engine.Project) ([]string, error) {
+	src.Dir, src.Root, src.Profiles = dir, root, []string{"*"}
 	p, err := convert.Load(ctx, src)
 	if err != nil {
 		return nil, err

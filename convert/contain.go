@@ -1,7 +1,6 @@
 package convert
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -92,10 +91,13 @@ func includeDotEnv(files fileSet, root string, item *yaml.Node) error {
 		return nil
 	}
 	dotenv := filepath.Join(filepath.Dir(resolveIn(root, path.Value)), ".env")
-	if _, err := os.Lstat(dotenv); err != nil {
+	rel := files.rel(dotenv)
+	if rel == "" {
+		return nil // the include itself is outside: the loader refuses it
+	}
+	if !files.lexists(rel) {
 		return nil // none: compose-go reads nothing
 	}
-	rel := files.rel(dotenv)
 	if rel == "" || !realWithin(root, dotenv) {
 		return meshdock.Errorf(meshdock.EINVALID, "%s is outside the project: only files of the project can be used", dotenv)
 	}

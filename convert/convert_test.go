@@ -281,3 +281,99 @@ func TestSnapshot(t *testing.T) {
 		})
 	}
 }
+
+// A folder opened by the caller snapshots exactly as the folder does, for
+// every valid case: the private copy compose-go works on holds what it
+// needs.
+func TestSnapshotThroughRoot(t *testing.T) {
+	for _, dir := range cases(t, "valid-") {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			o := readOptions(t, dir)
+			if o.Generate != nil {
+				t.Skip("generated")
+			}
+			abs, _ := filepath.Abs(dir)
+			src := diskSource(abs, o)
+			want, err := Snapshot(context.Background(), src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			root, err := os.OpenRoot(abs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer root.Close()
+			src.Root = root
+			got, err := Snapshot(context.Background(), src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(fileNames(got)) != fmt.Sprint(fileNames(want)) || got.Name != want.Name {
+				t.Errorf("through the root: %s %v, want %s %v", got.Name, fileNames(got), want.Name, fileNames(want))
+			}
+		})
+	}
+}
+
+func fileNames(s Source) []string {
+	var out []string
+	for _, f := range s.Files {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+// A folder swapped for a link elsewhere once the caller has opened (and
+// vetted) it is never read: every read goes through the opened folder,
+// and compose-go reads only the private copy, included files too.
+func TestSwappedFolderIsNotRead(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "app")
+	outside := filepath.Join(base, "outside")
+	for _, d := range []string{dir, outside, filepath.Join(dir, "sub"), filepath.Join(outside, "sub")} {
+		os.MkdirAll(d, 0o700)
+	}
+	write := func(p, s string) { os.WriteFile(p, []byte(s), 0o600) }
+	write(filepath.Join(dir, "compose.yaml"), "include: [sub/inc.yaml]\nservices: {a: {image: good, secrets: [s]}}\nsecrets: {s: {file: ./token}}\n")
+	write(filepath.Join(dir, "sub", "inc.yaml"), "services: {inc: {image: good-inc, environment: [\"T=${T}\"]}}\n")
+	write(filepath.Join(dir, "sub", ".env"), "T=good-env\n")
+	write(filepath.Join(dir, "token"), "good-token")
+	write(filepath.Join(outside, "compose.yaml"), "include: [sub/inc.yaml]\nservices: {a: {image: evil, secrets: [s]}}\nsecrets: {s: {file: ./token}}\n")
+	write(filepath.Join(outside, "sub", "inc.yaml"), "services: {inc: {image: evil-inc, environment: [\"T=${T}\"]}}\n")
+	write(filepath.Join(outside, "sub", ".env"), "T=evil-env\n")
+	write(filepath.Join(outside, "token"), "evil-token")
+
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	// The swap: the vetted folder moves away, a link to another takes its place.
+	if err := os.Rename(dir, filepath.Join(base, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, dir); err != nil {
+		t.Skip(err)
+	}
+	snap, err := Snapshot(context.Background(), Source{Dir: dir, Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Convert(context.Background(), snap, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	WriteYAML(&out, res.Objects)
+	for _, f := range snap.Files {
+		out.Write(f.Content)
+	}
+	if strings.Contains(out.String(), "evil") {
+		t.Fatalf("the swapped-in folder was read:\n%s", out.String())
+	}
+	for _, want := range []string{"good-inc", "good-env", "Z29vZC10b2tlbg=="} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the output lacks %s", want)
+		}
+	}
+}

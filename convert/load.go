@@ -52,7 +52,9 @@ type Project struct {
 
 	loc  *locator
 	root string // the directory the project was loaded from (gone after Load)
-	// inMemory is true for a source given as files rather than a directory.
+	// inMemory is true when the project was loaded from a private copy (a
+	// source given as files, or a caller's folder read through its root):
+	// its paths are the server's, not the user's.
 	inMemory bool
 	// read holds every file of the project Load read, by relative name.
 	read map[string][]byte
@@ -76,13 +78,13 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 		return nil, err
 	}
 	defer files.close()
-	defer func() { err = contextError(ctx, newRedactor(files.root(), src.Dir == "").err(err)) }()
+	defer func() { err = contextError(ctx, newRedactor(files.root(), files.tmp != "").err(err)) }()
 
 	composeNames, err := composeFileNames(src, files)
 	if err != nil {
 		return nil, err
 	}
-	p := &Project{Files: composeNames, root: files.root(), inMemory: src.Dir == "", loc: &locator{}, contents: map[string][]byte{}}
+	p := &Project{Files: composeNames, root: files.root(), inMemory: files.tmp != "", loc: &locator{}, contents: map[string][]byte{}}
 
 	b := newBudget(files)
 	env, envFiles, err := loadEnv(src, files, b)

@@ -19,9 +19,13 @@ import (
 // in-memory source, or the user's own directory. Reads go through os.Root so
 // that neither `..` nor a symbolic link leads out of it.
 type fileSet struct {
-	dir string   // absolute project directory
+	dir string   // absolute project directory, as compose-go sees it
 	tmp string   // private directory to remove, if any
-	r   *os.Root // reads confined to dir
+	r   *os.Root // reads confined to the project
+	// mirror is true when r is a caller's folder and dir a private copy of
+	// the files read through r so far: compose-go, which reads some files
+	// by path, then reads only those copies.
+	mirror bool
 	// got records every file of the project read so far, by relative name.
 	got map[string][]byte
 }
@@ -57,6 +61,9 @@ func CheckFileName(name string) error {
 
 // openSource prepares the project directory for src.
 func openSource(src Source) (fileSet, error) {
+	if src.Root != nil {
+		return mirrorSource(src)
+	}
 	if src.Dir != "" {
 		dir, err := filepath.Abs(src.Dir)
 		if err != nil {
@@ -128,10 +135,26 @@ func openSource(src Source) (fileSet, error) {
 	return fsys, nil
 }
 
+// mirrorSource prepares a private copy, empty at first, of a folder a
+// caller opened: files are copied into it as they are read.
+func mirrorSource(src Source) (fileSet, error) {
+	tmp, err := os.MkdirTemp("", "meshdock-src-")
+	if err != nil {
+		return fileSet{}, err
+	}
+	// The copy has the folder's name, the default project name.
+	dir := filepath.Join(tmp, filepath.Base(filepath.Clean(src.Dir)))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		os.RemoveAll(tmp)
+		return fileSet{}, err
+	}
+	return fileSet{dir: dir, tmp: tmp, r: src.Root, mirror: true, got: map[string][]byte{}}, nil
+}
+
 func (f fileSet) root() string { return f.dir }
 
 func (f fileSet) close() {
-	if f.r != nil {
+	if f.r != nil && !f.mirror { // a mirrored folder's root is its caller's
 		f.r.Close()
 	}
 	if f.tmp != "" {
@@ -211,8 +234,35 @@ func (f fileSet) read(name string, limit int) ([]byte, error) {
 	}
 	if rel := f.rel(f.abs(name)); rel != "" {
 		f.got[rel] = b
+		if f.mirror {
+			if err := f.copy(rel, b); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return b, nil
+}
+
+// copy writes a file read through the caller's folder into the private copy.
+func (f fileSet) copy(rel string, b []byte) error {
+	p := filepath.Join(f.dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return meshdock.Wrap(meshdock.EINVALID, err, "%s: a file and a directory share this name", rel)
+	}
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		return meshdock.Wrap(meshdock.EINVALID, err, "%s: a file and a directory share this name", rel)
+	}
+	return nil
+}
+
+// lexists reports whether a name of the project exists, without following
+// a final symbolic link, looked up through the project's root.
+func (f fileSet) lexists(rel string) bool {
+	if f.r == nil || rel == "" {
+		return false
+	}
+	_, err := f.r.Lstat(filepath.FromSlash(rel))
+	return err == nil
 }
 
 // unsafeRune reports the runes no shown name may hold: the backslash (a

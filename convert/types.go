@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"os"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -25,6 +26,12 @@ type Source struct {
 	Name string `json:"name,omitempty"`
 	// Dir is a project directory on disk. Empty for an in-memory source.
 	Dir string `json:"-"`
+	// Root, with Dir, is that directory already opened by a caller that
+	// vetted it (a server reading a folder it was asked to). Every read
+	// then goes through Root, so a folder swapped after the check is never
+	// read, and compose-go works on a private copy of what was read, never
+	// on the folder itself. The caller closes Root.
+	Root *os.Root `json:"-"`
 	// DirName is the name of an in-memory project's directory, which is
 	// the default project name (as the current directory's is for docker
 	// compose); empty means "app".

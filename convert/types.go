@@ -1,8 +1,8 @@
 package convert
 
 import (
-	"os"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"os"
 )
 
 // File is one file of a compose project held in memory. Name is a path

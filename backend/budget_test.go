@@ -1,6 +1,7 @@
 package backend_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"runtime"
@@ -8,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/meshdock/meshdock/backend"
+	"github.com/meshdock/meshdock/engine"
 )
 
 // A small request cannot hold the server: projects over a limit are
@@ -103,4 +107,50 @@ func aliasServices(n, size int) string {
 		fmt.Fprintf(&b, "  s%d: {image: x, environment: *env}\n", i)
 	}
 	return b.String()
+}
+
+// stubbornEngine blocks an import in a step that does not listen to its
+// context, as compose-go and kompose do not.
+type stubbornEngine struct{ blockingEngine }
+
+func (e stubbornEngine) Projects(context.Context) ([]engine.Project, error) {
+	e.started <- struct{}{}
+	<-e.release
+	return nil, nil
+}
+
+// The deadline holds even when a step cannot be interrupted: the client is
+// answered in time, the step keeps its slot until it ends, then the slot
+// is free again.
+func TestImportDeadlineAnswersInTime(t *testing.T) {
+	eng := stubbornEngine{newBlockingEngine()}
+	ts := startServer(t, "", withEngine(eng), withLimits(backend.Limits{Imports: 1, ImportTimeout: 200 * time.Millisecond}))
+	release := sync.OnceFunc(func() { close(eng.release) })
+	t.Cleanup(release)
+	start := time.Now()
+	a, err := ts.post(`{"project":"shop"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, msg := a.errorOf(t); a.Status != http.StatusServiceUnavailable || code != "unavailable" || !strings.Contains(msg, "did not finish within 200ms") {
+		t.Fatalf("stuck import: %d %s", a.Status, a.Body)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("answered after %v", d)
+	}
+	if a, _ := ts.post(filesBody("compose.yaml", composeYAML)); a.Status != http.StatusServiceUnavailable || !strings.Contains(string(a.Body), "busy") {
+		t.Fatalf("the stuck step's slot was given away: %d %s", a.Status, a.Body)
+	}
+	release()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		a, err := ts.post(filesBody("compose.yaml", composeYAML))
+		if err == nil && a.Status == http.StatusCreated {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the slot was not freed: %v %d %s", err, a.Status, a.Body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -20,24 +20,61 @@ import (
 // Nothing is stored unless the conversion succeeds.
 //
 // At most Limits.Imports imports run at once: one more is refused as busy
-// at once rather than queued. Each has Limits.ImportTimeout to finish.
+// at once rather than queued. Each has Limits.ImportTimeout to finish; at
+// the deadline the client is answered even if a step that cannot be
+// interrupted (compose-go, kompose) is still running. That step keeps its
+// slot until it ends, since it still costs what a slot stands for, and
+// whatever it makes is thrown away.
 func (s *Server) Import(ctx context.Context, req ImportRequest, allowDir bool) (*store.App, error) {
 	select {
 	case s.imports <- struct{}{}:
-		defer func() { <-s.imports }()
 	default:
 		return nil, meshdock.Errorf(meshdock.EUNAVAILABLE, "busy: too many imports at once (%d run at a time), try again", s.limits.Imports)
 	}
 	ictx, cancel := context.WithTimeout(ctx, s.limits.ImportTimeout)
-	defer cancel()
-	app, err := s.importApp(ictx, req, allowDir)
-	if err != nil && ctx.Err() == nil && errors.Is(ictx.Err(), context.DeadlineExceeded) {
+	done := make(chan importResult, 1)
+	go func() {
+		defer func() { <-s.imports }()
+		defer cancel()
+		app, err := s.importApp(ictx, req, allowDir)
+		done <- importResult{app, err}
+	}()
+	var r importResult
+	select {
+	case r = <-done:
+	case <-ictx.Done():
+		select {
+		case r = <-done: // it ended as the time ran out
+		default:
+			go s.discardLate(done, req)
+			r.err = ictx.Err()
+		}
+	}
+	if r.err != nil && ctx.Err() == nil && errors.Is(ictx.Err(), context.DeadlineExceeded) {
 		// Whatever the step that noticed it made of the deadline, the
 		// cause is the time, and it is the server's to report.
-		s.log.Warn("import timed out", "timeout", s.limits.ImportTimeout, "name", req.Name, "dir", req.Dir, "project", req.Project, "err", err)
-		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "the import did not finish within %s: the server is busy or the project is too large; try again later", s.limits.ImportTimeout)
+		s.log.Warn("import timed out", "timeout", s.limits.ImportTimeout, "name", req.Name, "dir", req.Dir, "project", req.Project, "err", r.err)
+		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, r.err, "the import did not finish within %s: the server is busy or the project is too large; try again later", s.limits.ImportTimeout)
 	}
-	return app, err
+	return r.app, r.err
+}
+
+type importResult struct {
+	app *store.App
+	err error
+}
+
+// discardLate waits for an import whose client was told it timed out and
+// removes what it stored, if it got that far before noticing.
+func (s *Server) discardLate(done <-chan importResult, req ImportRequest) {
+	r := <-done
+	if r.err != nil || r.app == nil {
+		return
+	}
+	s.log.Warn("an import that timed out finished late; its app is removed", "id", r.app.ID, "name", req.Name)
+	if err := s.store.DeleteApp(context.Background(), r.app.ID); err != nil {
+		s.log.Error("cannot remove a late import", "id", r.app.ID, "err", err)
+	}
 }
 
 func (s *Server) importApp(ctx context.Context, req ImportRequest, allowDir bool) (*store.App, error) {

@@ -2,11 +2,13 @@ package backend_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/backend"
@@ -78,6 +80,24 @@ func FuzzImportRequest(f *testing.F) {
 		}
 		if req.Dir != "" && !strings.HasPrefix(req.Dir, "/") {
 			t.Fatalf("accepted a relative dir %q", req.Dir)
+		}
+		if len(req.Files) == 0 {
+			return
+		}
+		// What was accepted is converted as the server would: it may be
+		// refused, never fail inside meshdock.
+		src := convert.Source{Name: req.Name, ComposeFiles: req.ComposeFiles, EnvFiles: req.EnvFiles, Env: req.Env, Profiles: req.Profiles}
+		for _, f := range req.Files {
+			src.Files = append(src.Files, convert.File{Name: f.Name, Content: []byte(f.Content)})
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := convert.Convert(ctx, src, convert.Options{Namespace: req.Namespace, BindMounts: convert.BindMounts(req.BindMounts)}); err != nil {
+			switch meshdock.ErrorCode(err) {
+			case meshdock.EINVALID, meshdock.ETOOLARGE:
+			default:
+				t.Fatalf("conversion failed with code %s: %v", meshdock.ErrorCode(err), err)
+			}
 		}
 	})
 }

@@ -90,7 +90,7 @@ func FuzzImportRequest(f *testing.F) {
 		for _, f := range req.Files {
 			src.Files = append(src.Files, convert.File{Name: f.Name, Content: []byte(f.Content)})
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if _, err := convert.Convert(ctx, src, convert.Options{Namespace: req.Namespace, BindMounts: convert.BindMounts(req.BindMounts)}); err != nil {
 			switch meshdock.ErrorCode(err) {

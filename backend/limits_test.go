@@ -50,16 +50,7 @@ func withLimits(l backend.Limits) serverOpt {
 // post sends an import with a client that gives up after 10 s, so that a
 // request the server holds for ever fails the test instead of hanging it.
 func (ts *testServer) post(body string) (answer, error) {
-	req, _ := http.NewRequest("POST", ts.URL+"/api/v1/apps", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(backend.ClientHeader, "1")
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return answer{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return answer{resp.StatusCode, resp.Header, b}, err
+	return ts.postWithin(10*time.Second, body)
 }
 
 func waitStarted(t *testing.T, e blockingEngine, n int) {

@@ -1,12 +1,14 @@
 package convert
 
 import (
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/compose-spec/compose-go/v2/template"
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -43,6 +45,7 @@ type budget struct {
 	interp   int
 	err      error // the first limit passed during the load
 
+	env   map[string]string     // the user's variables
 	files fileSet               // to read the bases of `extends: file:`
 	bases map[string]*yaml.Node // their top-level mappings, by absolute path
 }
@@ -50,6 +53,10 @@ type budget struct {
 func newBudget(files fileSet) *budget {
 	return &budget{services: map[string]bool{}, files: files, bases: map[string]*yaml.Node{}}
 }
+
+// withEnv gives the budget the user's variables, so that a port range
+// written as "${RANGE}" is counted before compose-go expands it.
+func (b *budget) withEnv(env map[string]string) { b.env = env }
 
 // scan accounts for one compose file (given, included or extended) as
 // parsed into YAML nodes.
@@ -105,14 +112,32 @@ func (b *budget) scanPorts(file, service string, svc *yaml.Node) error {
 					}
 				}
 			}
+			shown := fmt.Sprintf("%q", spec)
+			if strings.Contains(spec, "$") {
+				spec = b.substitute(spec)
+				shown += fmt.Sprintf(" (%q)", spec)
+			}
 			b.ports += portCount(spec)
 			if b.ports > MaxPorts {
-				return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: services.%s.%s: %q makes the project's ports more than %d (each port of a range counts): at most %d are accepted",
-					file, item.Line, service, key, spec, MaxPorts, MaxPorts)
+				return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: services.%s.%s: %s makes the project's ports more than %d (each port of a range counts): at most %d are accepted",
+					file, item.Line, service, key, shown, MaxPorts, MaxPorts)
 			}
 		}
 	}
 	return nil
+}
+
+// substitute fills in the user's variables as compose-go will; on a
+// malformed value it returns the text as it is, and compose-go reports it.
+func (b *budget) substitute(s string) string {
+	out, err := template.Substitute(s, func(k string) (string, bool) {
+		v, ok := b.env[k]
+		return v, ok
+	})
+	if err != nil {
+		return s
+	}
+	return out
 }
 
 // portCount is how many ports a port specification stands for: the size of

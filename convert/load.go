@@ -92,6 +92,7 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 		return nil, err
 	}
 	p.envFiles, p.env = envFiles, env
+	b.withEnv(env)
 
 	details := types.ConfigDetails{WorkingDir: files.root(), Environment: env}
 	for _, name := range composeNames {

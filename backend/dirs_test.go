@@ -236,3 +236,35 @@ func TestDirImportSeesThroughBindMounts(t *testing.T) {
 		}
 	}
 }
+
+// The converter's private copy of someone's upload lives in the temporary
+// directory while it converts: a folder import may not read it, nor
+// anything in it, even while it exists.
+func TestDirImportRefusesPrivateCopies(t *testing.T) {
+	copyDir, err := os.MkdirTemp("", convert.PrivateDirPrefix+"*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(copyDir)
+	victim := filepath.Join(copyDir, "victim")
+	os.MkdirAll(filepath.Join(victim, "sub"), 0o700)
+	compose := "services: {web: {image: nginx, secrets: [s]}}\nsecrets: {s: {file: ./secret.txt}}\n"
+	for _, d := range []string{victim, filepath.Join(victim, "sub")} {
+		os.WriteFile(filepath.Join(d, "compose.yaml"), []byte(compose), 0o600)
+		os.WriteFile(filepath.Join(d, "secret.txt"), []byte(secretMarker), 0o600)
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, "")
+	for _, dir := range []string{copyDir, victim, filepath.Join(victim, "sub"), link} {
+		a, err := ts.post(jsonBody(map[string]any{"dir": dir}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, msg := a.errorOf(t); a.Status != 403 || code != "forbidden" || !strings.Contains(msg, "private copy of an upload") || leaksSecret(a.Body) {
+			t.Errorf("%s: %d %s", dir, a.Status, a.Body)
+		}
+	}
+}

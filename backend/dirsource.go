@@ -56,6 +56,10 @@ type guardedDirs struct {
 	// aboveData and aboveHome are the data directory, the home and the
 	// temporary directory and every folder above them: refused.
 	aboveData, aboveHome []folder
+	// temp are the spellings of the temporary directory, where the
+	// converter keeps private copies of uploads: those and what is in them
+	// are refused.
+	temp []string
 }
 
 func newGuardedDirs(dataDir, home string) guardedDirs {
@@ -91,7 +95,8 @@ func newGuardedDirs(dataDir, home string) guardedDirs {
 	}
 	// Private copies of uploads are made in the temporary directory: it is
 	// guarded like a home, so no folder import reads another's upload.
-	for _, p := range append(homes, spellings(os.TempDir())...) {
+	g.temp = spellings(os.TempDir())
+	for _, p := range append(homes, g.temp...) {
 		g.aboveHome = append(g.aboveHome, chain(p)...)
 	}
 	return g
@@ -134,6 +139,9 @@ func (s *Server) projectDir(dir string) (string, error) {
 			if f.is(d) {
 				return "", refuse("it is or is inside the server's data directory")
 			}
+		}
+		if strings.HasPrefix(filepath.Base(f.path), convert.PrivateDirPrefix) && slices.Contains(g.temp, filepath.Dir(f.path)) {
+			return "", refuse("it is or is inside a private copy of an upload")
 		}
 	}
 	for _, d := range g.aboveData {

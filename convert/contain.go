@@ -17,7 +17,7 @@ import (
 //
 // It also reads (and so records) the env files compose-go will read for
 // each include: its env_file, or the .env beside the included file.
-func checkIncludes(files fileSet, file string, content []byte) error {
+func checkIncludes(files fileSet, file string, content []byte, b *budget) error {
 	root := files.root()
 	var doc yaml.Node
 	if yaml.Unmarshal(content, &doc) != nil || len(doc.Content) == 0 {
@@ -29,7 +29,7 @@ func checkIncludes(files fileSet, file string, content []byte) error {
 	}
 	name := relName(root, file)
 	for _, item := range inc.value.Content {
-		if err := includeDotEnv(files, root, item); err != nil {
+		if err := includeDotEnv(files, root, item, b); err != nil {
 			return err
 		}
 		if item.Kind != yaml.MappingNode {
@@ -58,7 +58,11 @@ func checkIncludes(files fileSet, file string, content []byte) error {
 				}
 				if key == "env_file" {
 					if rel := files.rel(resolveIn(root, p)); rel != "" && files.exists(rel) {
-						if _, err := files.read(rel, MaxFileSize); err != nil {
+						content, err := files.read(rel, MaxFileSize)
+						if err != nil {
+							return err
+						}
+						if err := b.includeEnv(rel, content); err != nil {
 							return err
 						}
 					}
@@ -72,7 +76,7 @@ func checkIncludes(files fileSet, file string, content []byte) error {
 // includeDotEnv records the .env beside an included file, which compose-go
 // reads itself when the include names no env_file: it must be a regular
 // file of the project (not a link out of it, not a device).
-func includeDotEnv(files fileSet, root string, item *yaml.Node) error {
+func includeDotEnv(files fileSet, root string, item *yaml.Node, b *budget) error {
 	path := item
 	if item.Kind == yaml.MappingNode {
 		if child(item, "env_file") != nil || child(item, "project_directory") != nil {
@@ -101,10 +105,11 @@ func includeDotEnv(files fileSet, root string, item *yaml.Node) error {
 	if rel == "" || !realWithin(root, dotenv) {
 		return meshdock.Errorf(meshdock.EINVALID, "%s is outside the project: only files of the project can be used", dotenv)
 	}
-	if _, err := files.read(rel, MaxFileSize); err != nil {
+	content, err := files.read(rel, MaxFileSize)
+	if err != nil {
 		return meshdock.Errorf(meshdock.EINVALID, "%s: the .env of an included file must be a readable file of the project: %s", rel, meshdock.ErrorMessage(err))
 	}
-	return nil
+	return b.includeEnv(rel, content)
 }
 
 func resolveIn(dir, p string) string {

@@ -82,6 +82,9 @@ func ConvertProject(ctx context.Context, p *Project, opt Options) (res *Result, 
 	warnings := append(append([]Warning{}, p.Warnings...), s.warnings...)
 	red.warnings(warnings)
 	sortWarnings(warnings)
+	if len(warnings) > MaxWarnings {
+		warnings = append(warnings[:MaxWarnings], Warning{Message: fmt.Sprintf("%d more warnings are left out", len(warnings)-MaxWarnings)})
+	}
 	return &Result{Project: p.Name, Objects: out, Warnings: warnings, Graph: buildGraph(s)}, nil
 }
 

@@ -96,8 +96,42 @@ func hostileCases() []hostile {
 		{name: "variable climbs out", files: map[string]string{"compose.yaml": "services: {a: {image: x, secrets: [s]}}\nsecrets: {s: {file: \"${F}\"}}\n"}, env: map[string]string{"F": "../../../../../../etc/shadow"}, want: "refused", has: "outside"},
 		{name: "required variable message", files: map[string]string{"compose.yaml": "services: {a: {image: \"${X:?$HOME}\"}}\n"}, want: "refused"},
 		{name: "secret mode as text", files: map[string]string{"compose.yaml": "services: {a: {image: x, secrets: [{source: s, mode: '0777abc'}]}}\nsecrets: {s: {file: ./s}}\n", "s": "x"}, want: "refused"},
+		// Found by a second review, each once a way past the limits.
+		{name: "variables of an included file", files: map[string]string{".env": "BIG=" + strings.Repeat("b", 1<<20) + "\n",
+			"compose.yaml": "include: [inc.yaml]\n", "inc.yaml": "services:\n  a:\n    image: x\n    labels:\n" + many("      lN: ${BIG}\n", 300)}, want: "refused", has: "more than 16.0 MiB"},
+		{name: "include env_file doubling", files: map[string]string{"compose.yaml": "include: [{path: sub/compose.yaml, env_file: inc.env}]\n",
+			"sub/compose.yaml": "services: {a: {image: \"x${V18}\"}}\n", "inc.env": "V0=" + strings.Repeat("v", 1024) + "\n" + chainedEnv(18)}, want: "refused", has: "inc.env: its variables expand"},
+		{name: "included .env doubling", files: map[string]string{"compose.yaml": "include: [sub/compose.yaml]\n",
+			"sub/compose.yaml": "services: {a: {image: \"x${V18}\"}}\n", "sub/.env": "V0=" + strings.Repeat("v", 1024) + "\n" + chainedEnv(18)}, want: "refused", has: "sub/.env: its variables expand"},
+		{name: "long string through aliases", files: map[string]string{"compose.yaml": "x-big: &big " + strings.Repeat("x", 3<<20) + "\nservices:\n" + many("  sN: {image: nginx, environment: {A: *big}}\n", 200)}, want: "refused", has: "of text"},
+		{name: "3,000 unset variables", files: map[string]string{"compose.yaml": "services: {a: {image: x, labels: {l: \"" + many("$VN", 3000) + "\"}}}\n"}, want: "ok"},
+		{name: "20,000 unset variables", files: map[string]string{"compose.yaml": "services: {a: {image: x, labels: {l: \"" + many("${VN}", 20000) + "\"}}}\n"}, want: "ok", has: "more warnings are left out"},
+		{name: "include path list", files: map[string]string{"compose.yaml": "include: [{path: [" + strings.TrimSuffix(strings.Repeat("a.yaml, ", 500), ", ") + "]}]\n", "a.yaml": "services: {a: {image: x}}\n"}, want: "refused", has: "more than 100 files"},
+		{name: "include repeated 20,000 times", files: map[string]string{"compose.yaml": "include: [" + strings.TrimSuffix(strings.Repeat("a.yaml, ", 20000), ", ") + "]\n", "a.yaml": "services: {a: {image: x}}\n"}, want: "refused", has: "more than 100 files"},
+		{name: "extends from a large file", files: map[string]string{"b.yaml": "services:\n  base: {image: x}\n  big:\n    image: x\n    environment:\n" + many("      VN: v\n", 60000),
+			"compose.yaml": "services:\n" + many("  sN: {extends: {file: b.yaml, service: base}}\n", 1000)}, want: "refused", has: "YAML nodes"},
+		{name: "20,000 ports named in a config", files: map[string]string{"compose.yaml": "services:\n  web: {image: x, expose: ['80']}\n  client: {image: x, configs: [c]}\nconfigs: {c: {file: ./c.txt}}\n",
+			"c.txt": many("web:N ", 20000)}, want: "ok", has: "no more are added"},
+		{name: "override mounts ~ over an absolute path", files: map[string]string{"compose.yaml": "services: {web: {image: nginx, volumes: ['/etc:/t']}}\n",
+			"compose.override.yaml": "services: {web: {volumes: ['~/.ssh:/t']}}\n"}, want: "ok", has: "~/.ssh"},
+		{name: "extends file a list", files: map[string]string{"compose.yaml": "services: {a: {image: x}, b: {extends: {service: a, file: [x]}}}\n"}, want: "refused", has: "extends.file must be a string"},
+		{name: "extends file a number", files: map[string]string{"compose.yaml": "services: {a: {image: x}, b: {extends: {service: a, file: 12}}}\n"}, want: "refused", has: "extends.file must be a string"},
+		{name: "extends a number", files: map[string]string{"compose.yaml": "services: {a: {image: x}, b: {extends: 12}}\n"}, want: "refused"},
+		{name: "extends service null", files: map[string]string{"compose.yaml": "services: {a: {image: x}, b: {extends: {service: null}}}\n"}, want: "refused"},
+		{name: "extends service a mapping", files: map[string]string{"compose.yaml": "services: {a: {image: x}, b: {extends: {service: {x: 1}}}}\n"}, want: "refused", has: "extends.service must be a string"},
+		{name: "kompose label past int32", files: map[string]string{"compose.yaml": "services: {a: {image: x, labels: {kompose.hpa.replicas.min: '99999999999999'}}}\n"}, want: "refused", has: "kompose.hpa.replicas.min"},
+		{name: "every service depends on every other", files: map[string]string{"compose.yaml": "x-all: &all [" + strings.TrimSuffix(many("sN, ", 300), ", ") + "]\nservices:\n" + many("  sN: {image: x, depends_on: *all}\n", 300)}, want: "refused", has: "depends_on and links entries"},
 		{name: "x-extension of 100,000 nodes", files: map[string]string{"compose.yaml": "x-big:\n" + many("  - N\n", 150000) + "services: {a: {image: x}}\n"}, want: "refused", has: "YAML nodes"},
 	}
+}
+
+// chainedEnv writes env lines V1..Vn, each twice the one before.
+func chainedEnv(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "V%d=${V%d}${V%d}\n", i, i-1, i-1)
+	}
+	return b.String()
 }
 
 // chain writes n services, each depending on the one before.

@@ -32,6 +32,16 @@ const (
 	// every `extends` of a service expanded: a small file can repeat a
 	// large anchor or base service thousands of times.
 	MaxNodes = 1 << 17
+	// MaxExpandedBytes bounds the text of the YAML scalars likewise: an
+	// anchor of a few megabytes used by every service is gigabytes.
+	MaxExpandedBytes = 16 << 20
+	// MaxIncludes bounds the files `include` names in all.
+	MaxIncludes = 100
+	// MaxDependencies bounds depends_on and links entries in all.
+	MaxDependencies = 10000
+	// MaxWarnings bounds the warnings of one conversion; one more says
+	// how many were left out.
+	MaxWarnings = 1000
 )
 
 // budget counts what a project will cost from its YAML as written, so that
@@ -42,8 +52,15 @@ type budget struct {
 	services map[string]bool
 	ports    int
 	nodes    int
+	bytes    int
+	includes int
+	deps     int
 	interp   int
-	err      error // the first limit passed during the load
+	// includeEnv is the largest an env file of an include may make a
+	// variable: compose-go interpolates included files with those files
+	// and the user's variables, without asking meshdock.
+	includeEnvMax int
+	err           error // the first limit passed during the load
 
 	env   map[string]string     // the user's variables
 	files fileSet               // to read the bases of `extends: file:`
@@ -64,14 +81,16 @@ func (b *budget) scan(name string, root *yaml.Node) error {
 	if root == nil {
 		return nil // compose-go reports the syntax error with its position
 	}
-	sizes := map[*yaml.Node]int{}
+	sizes := map[*yaml.Node]extent{}
 	n := expandedSize(root, sizes, 0)
+	if inc := child(root, "include"); inc != nil {
+		if err := b.scanIncludes(name, inc.value); err != nil {
+			return err
+		}
+	}
 	services := child(root, "services")
 	if services != nil && services.value.Kind == yaml.MappingNode {
-		local := map[string]*yaml.Node{}
-		for i := 0; i+1 < len(services.value.Content); i += 2 {
-			local[services.value.Content[i].Value] = services.value.Content[i+1]
-		}
+		local := servicesOf(root)
 		for i := 0; i+1 < len(services.value.Content); i += 2 {
 			key, svc := services.value.Content[i], services.value.Content[i+1]
 			if !b.services[key.Value] {
@@ -80,18 +99,102 @@ func (b *budget) scan(name string, root *yaml.Node) error {
 					return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: more than %d services: at most %d are accepted", name, key.Line, MaxServices, MaxServices)
 				}
 			}
+			if err := checkExtends(name, key.Value, svc); err != nil {
+				return err
+			}
 			// A service that extends another copies it.
-			n += b.extendedSize(name, svc, local, sizes, map[*yaml.Node]bool{}, 0)
+			n = n.add(b.extendedSize(name, svc, local, sizes, map[*yaml.Node]bool{}, 0))
 			if err := b.scanPorts(name, key.Value, svc); err != nil {
 				return err
 			}
+			for _, k := range []string{"depends_on", "links"} {
+				if kv := child(svc, k); kv != nil {
+					b.deps += len(nodeChildren(deref(kv.value)))
+				}
+			}
+			if b.deps > MaxDependencies {
+				return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: services.%s: the project has more than %d depends_on and links entries: at most %d are accepted", name, key.Line, key.Value, MaxDependencies, MaxDependencies)
+			}
 		}
 	}
-	b.nodes += n
+	b.nodes += n.nodes
+	b.bytes += n.bytes
 	if b.nodes > MaxNodes {
 		return meshdock.Errorf(meshdock.ETOOLARGE, "%s: the compose files expand to over %d YAML nodes (anchors, aliases and extends counted each time they are used): at most %d are accepted", name, MaxNodes, MaxNodes)
 	}
+	if b.bytes > MaxExpandedBytes {
+		return meshdock.Errorf(meshdock.ETOOLARGE, "%s: the compose files expand to over %s of text (anchors, aliases and extends counted each time they are used): at most %s are accepted", name, size(MaxExpandedBytes), size(MaxExpandedBytes))
+	}
 	return nil
+}
+
+// scanIncludes counts the files an `include` names: compose-go loads a
+// file once per mention.
+func (b *budget) scanIncludes(file string, inc *yaml.Node) error {
+	for _, item := range nodeChildren(deref(inc)) {
+		paths := []*yaml.Node{item}
+		if item.Kind == yaml.MappingNode {
+			paths = nil
+			if kv := child(item, "path"); kv != nil {
+				paths = append(paths, kv.value)
+				if v := deref(kv.value); v.Kind == yaml.SequenceNode {
+					paths = v.Content
+				}
+			}
+		}
+		b.includes += len(paths)
+		if b.includes > MaxIncludes {
+			return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: include: the project includes more than %d files: at most %d are accepted", file, item.Line, MaxIncludes, MaxIncludes)
+		}
+	}
+	return nil
+}
+
+// checkExtends refuses an `extends` whose parts are not text before
+// compose-go, which assumes they are, gets to it.
+func checkExtends(file, service string, svc *yaml.Node) error {
+	ext := child(svc, "extends")
+	if ext == nil {
+		return nil
+	}
+	v := deref(ext.value)
+	isText := func(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" }
+	switch {
+	case isText(v):
+		return nil
+	case v.Kind == yaml.MappingNode:
+		for _, k := range []string{"service", "file"} {
+			if kv := child(v, k); kv != nil && !isText(deref(kv.value)) {
+				return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.extends.%s must be a string", file, kv.key.Line, service, k)
+			}
+		}
+		if child(v, "service") == nil {
+			return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.extends: service is required", file, ext.key.Line, service)
+		}
+		return nil
+	}
+	return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.extends must be a service name or a mapping with service and file", file, ext.key.Line, service)
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < maxYAMLDepth; i++ {
+		n = n.Alias
+	}
+	if n == nil {
+		return &yaml.Node{}
+	}
+	return n
+}
+
+// servicesOf maps the services of a compose file to their nodes.
+func servicesOf(root *yaml.Node) map[string]*yaml.Node {
+	local := map[string]*yaml.Node{}
+	if services := child(root, "services"); services != nil && services.value.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(services.value.Content); i += 2 {
+			local[services.value.Content[i].Value] = services.value.Content[i+1]
+		}
+	}
+	return local
 }
 
 // scanPorts counts a service's ports and exposed ports as written, ranges
@@ -162,32 +265,41 @@ func portCount(spec string) int {
 	return n
 }
 
-// expandedSize is the number of nodes under n with aliases followed,
+// extent is what a YAML subtree costs once expanded: its nodes and the
+// bytes of its scalars.
+type extent struct{ nodes, bytes int }
+
+func (e extent) add(f extent) extent {
+	return extent{min(e.nodes+f.nodes, MaxNodes+1), min(e.bytes+f.bytes, MaxExpandedBytes+1)}
+}
+
+var overLimit = extent{MaxNodes + 1, MaxExpandedBytes + 1}
+
+// expandedSize is what the tree under n costs with aliases followed,
 // memoised per node so that shared anchors cost their size once to count.
-// It stops growing past MaxNodes, and an alias that contains itself counts
-// as past it.
-func expandedSize(n *yaml.Node, sizes map[*yaml.Node]int, depth int) int {
+// It stops growing past the limits, and an alias that contains itself
+// counts as past them.
+func expandedSize(n *yaml.Node, sizes map[*yaml.Node]extent, depth int) extent {
 	if n == nil {
-		return 0
+		return extent{}
 	}
 	if s, ok := sizes[n]; ok {
-		if s < 0 {
-			return MaxNodes + 1 // an anchor inside itself
+		if s.nodes < 0 {
+			return overLimit // an anchor inside itself
 		}
 		return s
 	}
 	if depth > 2*maxYAMLDepth {
-		return MaxNodes + 1
+		return overLimit
 	}
-	sizes[n] = -1
-	total := 1
+	sizes[n] = extent{-1, -1}
+	total := extent{1, len(n.Value)}
 	if n.Kind == yaml.AliasNode {
-		total += expandedSize(n.Alias, sizes, depth+1)
+		total = total.add(expandedSize(n.Alias, sizes, depth+1))
 	}
 	for _, c := range n.Content {
-		total += expandedSize(c, sizes, depth+1)
-		if total > MaxNodes {
-			total = MaxNodes + 1
+		total = total.add(expandedSize(c, sizes, depth+1))
+		if total.nodes > MaxNodes || total.bytes > MaxExpandedBytes {
 			break
 		}
 	}
@@ -196,35 +308,48 @@ func expandedSize(n *yaml.Node, sizes map[*yaml.Node]int, depth int) int {
 }
 
 // extendedSize is what a service's `extends` adds: the size of the base
-// service, chains followed, whether the base is in the same file or in
-// another file of the project (read here once, through the project's
-// files; one that cannot be read counts nothing, and compose-go reports it).
-func (b *budget) extendedSize(file string, svc *yaml.Node, local map[string]*yaml.Node, sizes map[*yaml.Node]int, seen map[*yaml.Node]bool, depth int) int {
+// service, chains followed, when the base is in the same file; the size of
+// the whole other file when it is in another (compose-go copies every
+// service of that file for each service that extends one of them). A file
+// that cannot be read counts nothing, and compose-go reports it.
+func (b *budget) extendedSize(file string, svc *yaml.Node, local map[string]*yaml.Node, sizes map[*yaml.Node]extent, seen map[*yaml.Node]bool, depth int) extent {
 	ext := child(svc, "extends")
 	if ext == nil || seen[svc] || depth > MaxServices {
-		return 0
+		return extent{}
 	}
 	seen[svc] = true
-	base := ext.value.Value
-	if ext.value.Kind == yaml.MappingNode {
+	v := deref(ext.value)
+	base := v.Value
+	var total extent
+	if v.Kind == yaml.MappingNode {
 		base = ""
-		if s := child(ext.value, "service"); s != nil {
+		if s := child(v, "service"); s != nil {
 			base = s.value.Value
 		}
-		if f := child(ext.value, "file"); f != nil {
-			file, local = b.baseFile(file, f.value.Value)
+		if f := child(v, "file"); f != nil {
+			var root *yaml.Node
+			file, root = b.baseFile(file, f.value.Value)
+			local = servicesOf(root)
+			total = expandedSize(child(root, "services").valueOrNil(), sizes, 0)
 		}
 	}
 	bs, ok := local[base]
 	if !ok {
-		return 0
+		return total
 	}
-	return min(expandedSize(bs, sizes, 0)+b.extendedSize(file, bs, local, sizes, seen, depth+1), MaxNodes+1)
+	return total.add(expandedSize(bs, sizes, 0)).add(b.extendedSize(file, bs, local, sizes, seen, depth+1))
 }
 
-// baseFile returns the services of the file an `extends` names, relative
-// to the file that names it, and that file's project name.
-func (b *budget) baseFile(from, name string) (string, map[string]*yaml.Node) {
+func (kv *keyValue) valueOrNil() *yaml.Node {
+	if kv == nil {
+		return nil
+	}
+	return kv.value
+}
+
+// baseFile returns the top-level mapping of the file an `extends` names,
+// relative to the file that names it, and that file's project name.
+func (b *budget) baseFile(from, name string) (string, *yaml.Node) {
 	rel := b.files.rel(resolveIn(filepath.Dir(b.files.abs(from)), name))
 	if rel == "" || strings.Contains(name, "$") {
 		return from, nil
@@ -236,13 +361,7 @@ func (b *budget) baseFile(from, name string) (string, map[string]*yaml.Node) {
 		}
 		b.bases[rel] = root
 	}
-	local := map[string]*yaml.Node{}
-	if services := child(root, "services"); services != nil && services.value.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(services.value.Content); i += 2 {
-			local[services.value.Content[i].Value] = services.value.Content[i+1]
-		}
-	}
-	return rel, local
+	return rel, root
 }
 
 // lookup accounts for a variable's value as interpolation uses it. Past
@@ -374,6 +493,37 @@ func (b *budget) charge(n int) error {
 	b.interp += n
 	if b.interp > MaxInterpolated {
 		return meshdock.Errorf(meshdock.ETOOLARGE, "env files, label files and variables add more than %s to the project (each use counts): at most %s are accepted", size(MaxInterpolated), size(MaxInterpolated))
+	}
+	return nil
+}
+
+// includeEnv accounts for an env file of an include (its env_file, or the
+// .env beside the included file), which compose-go parses itself.
+func (b *budget) includeEnv(name string, content []byte) error {
+	n := envFileBound(content, func(k string) string { return b.env[k] })
+	if n > MaxInterpolated {
+		return meshdock.Errorf(meshdock.ETOOLARGE, "%s: its variables expand to more than %s: at most %s are accepted", name, size(MaxInterpolated), size(MaxInterpolated))
+	}
+	b.mu.Lock()
+	b.includeEnvMax = max(b.includeEnvMax, n)
+	b.mu.Unlock()
+	return b.charge(n)
+}
+
+// included accounts for the interpolation of a file compose-go loads for
+// an include (or an extends): each reference to a variable may add the
+// user's value of it or, past that, the largest an include's env file
+// holds. Files given by the user are counted as they are interpolated.
+func (b *budget) included(name string, content []byte) error {
+	n := 0
+	for _, ref := range envRef.FindAllSubmatch(content, -1) {
+		n += max(len(b.env[string(ref[1])]), b.includeEnvMax)
+		if n > MaxInterpolated {
+			break
+		}
+	}
+	if err := b.charge(n); err != nil {
+		return meshdock.Errorf(meshdock.ETOOLARGE, "%s: %s", name, meshdock.ErrorMessage(err))
 	}
 	return nil
 }

@@ -103,7 +103,7 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 		if err := checkYAML(name, content); err != nil {
 			return nil, err
 		}
-		if err := checkIncludes(files, files.abs(name), content); err != nil {
+		if err := checkIncludes(files, files.abs(name), content, b); err != nil {
 			return nil, err
 		}
 		if err := b.scan(name, p.loc.add(name, content)); err != nil {
@@ -153,10 +153,14 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 		// An unset variable is often why a value is malformed (":/media"
 		// from "${MEDIA}:/media"): say so.
 		var names []string
+		bare := bareVariables(files.got)
 		for _, n := range missing.names() {
-			if usedWithoutDefault(files.got, n) {
+			if bare[n] {
 				names = append(names, n)
 			}
+		}
+		if len(names) > 10 {
+			names = append(names[:10], fmt.Sprintf("and %d more", len(names)-10))
 		}
 		if len(names) > 0 {
 			var me *meshdock.Error
@@ -189,11 +193,15 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 	if err := p.readContents(files); err != nil {
 		return nil, err
 	}
+	bare, uses := bareVariables(files.got), p.loc.variableUses()
 	for _, name := range missing.names() {
-		if !usedWithoutDefault(files.got, name) {
+		if !bare[name] {
 			continue // every use gives a default or an alternative
 		}
-		file, line := p.loc.findText("${"+name, "$"+name)
+		file, line := uses[name].file, uses[name].line
+		if file == "" && len(p.loc.files) > 0 {
+			file = p.loc.files[0].name
+		}
 		p.Warnings = append(p.Warnings, Warning{Key: "${" + name + "}", File: file, Line: line,
 			Message: fmt.Sprintf("variable %s is not set: it became an empty string (set it in .env or pass it explicitly)", name)})
 	}
@@ -240,18 +248,32 @@ func init() {
 	logrus.SetOutput(io.Discard)
 }
 
-// usedWithoutDefault reports whether any file refers to the variable
-// without a default (`${NAME}` or `$NAME`, not `${NAME:-x}`, `${NAME-x}`,
-// `${NAME:+x}` or `${NAME+x}`): only then does an unset variable become an
-// empty string the user did not ask for.
-func usedWithoutDefault(files map[string][]byte, name string) bool {
-	bare := regexp.MustCompile(`(^|[^$])\$(\{` + regexp.QuoteMeta(name) + `\}|` + regexp.QuoteMeta(name) + `\b)`)
+// variableRef matches a run of dollars and the variable after it: an odd
+// run is a reference (`$$` is an escaped dollar); `${NAME}` and `$NAME`
+// are uses without a default, unlike `${NAME:-x}`, `${NAME-x}`,
+// `${NAME:+x}` and `${NAME+x}`.
+var variableRef = regexp.MustCompile(`(\$+)(?:\{([A-Za-z_][A-Za-z0-9_]*)(\}?)|([A-Za-z_][A-Za-z0-9_]*))`)
+
+// bareVariables returns the variables some file uses without a default:
+// only for those does an unset variable become an empty string the user
+// did not ask for. One pass over the files, whatever the number of
+// variables.
+func bareVariables(files map[string][]byte) map[string]bool {
+	out := map[string]bool{}
 	for _, b := range files {
-		if bare.Match(b) {
-			return true
+		for _, m := range variableRef.FindAllSubmatch(b, -1) {
+			if len(m[1])%2 == 0 {
+				continue
+			}
+			switch {
+			case len(m[4]) > 0:
+				out[string(m[4])] = true
+			case len(m[3]) > 0:
+				out[string(m[2])] = true
+			}
 		}
 	}
-	return false
+	return out
 }
 
 // readContents reads the files of the project that secrets, configs and
@@ -530,7 +552,10 @@ func (l containedLoader) Load(ctx context.Context, p string) (string, error) {
 	if err := l.budget.scan(name, l.loc.addIncluded(name, content)); err != nil {
 		return "", err
 	}
-	if err := checkIncludes(l.files, abs, content); err != nil {
+	if err := l.budget.included(name, content); err != nil {
+		return "", err
+	}
+	if err := checkIncludes(l.files, abs, content, l.budget); err != nil {
 		return "", err
 	}
 	return abs, nil

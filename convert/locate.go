@@ -114,21 +114,30 @@ func child(n *yaml.Node, key string) *keyValue {
 	return nil
 }
 
-// findText returns the first place any of the needles is written.
-func (l *locator) findText(needles ...string) (string, int) {
+// place is a file and a line.
+type place struct {
+	file string
+	line int
+}
+
+// variableUses returns where each variable is first referred to in the
+// compose files, in one pass over them.
+func (l *locator) variableUses() map[string]place {
+	out := map[string]place{}
 	for _, f := range l.files {
 		for i, line := range f.lines {
-			for _, n := range needles {
-				if bytes.Contains(line, []byte(n)) {
-					return f.name, i + 1
+			for _, m := range variableRef.FindAllSubmatch(line, -1) {
+				if len(m[1])%2 == 0 {
+					continue
+				}
+				name := string(m[2]) + string(m[4])
+				if _, ok := out[name]; !ok {
+					out[name] = place{f.name, i + 1}
 				}
 			}
 		}
 	}
-	if len(l.files) > 0 {
-		return l.files[0].name, 0
-	}
-	return "", 0
+	return out
 }
 
 // outside reports a file reference that leaves the project, as the user

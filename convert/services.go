@@ -74,6 +74,7 @@ func servicesPass(s *state) error {
 // (`ws://bot:16700`), the port is added to its Service.
 func (s *state) addReachedPorts() {
 	hosts := s.hostIndex()
+	added := map[string]int{} // ports added per target service
 	for _, name := range s.p.ServiceNames() {
 		for _, ref := range s.references(name) {
 			for _, hp := range hostPorts(ref.text) {
@@ -85,6 +86,14 @@ func (s *state) addReachedPorts() {
 				if svc == nil || svc.Spec.ClusterIP == corev1.ClusterIPNone || hasPort(svc, hp.port) {
 					continue // a headless Service reaches every port of the pod
 				}
+				// Text that names a thousand ports of one service is data,
+				// not the app's connections.
+				if added[target]++; added[target] > maxReachedPorts {
+					if added[target] == maxReachedPorts+1 {
+						s.warn(name, ref.key, fmt.Sprintf("names more than %d ports of %s that it does not publish or expose: no more are added to its Service", maxReachedPorts, target))
+					}
+					continue
+				}
 				info := choosePort(hp.port, corev1.ProtocolTCP, portInfo{})
 				svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{Name: uniquePortName(svc, info.name), Port: hp.port,
 					Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(hp.port), AppProtocol: info.proto})
@@ -93,6 +102,9 @@ func (s *state) addReachedPorts() {
 		}
 	}
 }
+
+// maxReachedPorts bounds the ports addReachedPorts adds to one Service.
+const maxReachedPorts = 50
 
 // reference is text a service carries that may name other services: an
 // environment value, or a config or mounted file of the project.

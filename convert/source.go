@@ -15,6 +15,11 @@ import (
 	"github.com/meshdock/meshdock"
 )
 
+// PrivateDirPrefix starts the name of every private copy of a project,
+// made in the temporary directory. Such a copy may hold another user's
+// upload: a server must never read one on anyone's behalf.
+const PrivateDirPrefix = "meshdock-src-"
+
 // fileSet is the project directory Load works in: a private copy of an
 // in-memory source, or the user's own directory. Reads go through os.Root so
 // that neither `..` nor a symbolic link leads out of it.
@@ -99,7 +104,7 @@ func openSource(src Source) (fileSet, error) {
 	if total > MaxSourceSize {
 		return fileSet{}, meshdock.Errorf(meshdock.ETOOLARGE, "the files hold %s together: at most %s are accepted", size(total), size(MaxSourceSize))
 	}
-	tmp, err := os.MkdirTemp("", "meshdock-src-")
+	tmp, err := os.MkdirTemp("", PrivateDirPrefix+"*")
 	if err != nil {
 		return fileSet{}, err
 	}
@@ -138,7 +143,7 @@ func openSource(src Source) (fileSet, error) {
 // mirrorSource prepares a private copy, empty at first, of a folder a
 // caller opened: files are copied into it as they are read.
 func mirrorSource(src Source) (fileSet, error) {
-	tmp, err := os.MkdirTemp("", "meshdock-src-")
+	tmp, err := os.MkdirTemp("", PrivateDirPrefix+"*")
 	if err != nil {
 		return fileSet{}, err
 	}

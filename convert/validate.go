@@ -2,9 +2,12 @@ package convert
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -25,6 +28,9 @@ func (p *Project) validate() error {
 			return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.restart: %q is not a restart policy (no, always, on-failure[:N], unless-stopped)", file, line, name, s.Restart)
 		}
 		if err := p.checkRanges(name, s); err != nil {
+			return err
+		}
+		if err := p.checkKomposeLabels(name, s); err != nil {
 			return err
 		}
 	}
@@ -170,4 +176,29 @@ func unitSuffix(u string) string {
 		return ""
 	}
 	return " " + u
+}
+
+// komposeNumbers are the labels kompose reads as numbers, and their range:
+// kompose would wrap a larger one into an int32 without a word.
+var komposeNumbers = map[string][2]int64{
+	"kompose.service.nodeport.port": {1, 65535},
+	"kompose.cronjob.backoff_limit": {0, math.MaxInt32},
+	"kompose.hpa.replicas.min":      {1, math.MaxInt32},
+	"kompose.hpa.replicas.max":      {1, math.MaxInt32},
+	"kompose.hpa.cpu":               {1, math.MaxInt32},
+	"kompose.hpa.memory":            {1, math.MaxInt32},
+}
+
+func (p *Project) checkKomposeLabels(name string, s types.ServiceConfig) error {
+	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
+		r, ok := komposeNumbers[k]
+		if !ok {
+			continue
+		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(s.Labels[k]), 10, 64); err != nil || n < r[0] || n > r[1] {
+			file, line := p.loc.serviceKey(name, "labels")
+			return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.labels.%s: %q is not a whole number from %d to %d", file, line, name, k, s.Labels[k], r[0], r[1])
+		}
+	}
+	return nil
 }

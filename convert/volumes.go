@@ -181,7 +181,10 @@ func (s *state) bindCarried(service string, v types.ServiceVolumeConfig) bool {
 	case BindMountsHostPath:
 		// An upload's relative paths name the server's private copy, not
 		// the user's disk: only absolute host paths can be carried over.
-		return !s.p.inMemory || (!within(filepath.Dir(s.p.root), v.Source) && s.writtenAbsolute(service, v.Target))
+		// An upload's host path is exactly what the user wrote, or none.
+		written := s.writtenBindSource(service, v.Target)
+		return !s.p.inMemory || (!within(filepath.Dir(s.p.root), v.Source) && strings.HasPrefix(written, "/") &&
+			filepath.Clean(written) == filepath.Clean(v.Source))
 	case BindMountsConfigMap:
 		_, ok := s.p.contents[v.Source]
 		return ok
@@ -241,7 +244,12 @@ func (s *state) writtenBindSource(service, target string) string {
 }
 
 // rawBindSource returns the bind source as the compose files wrote it.
+//
+// Of several files, the last that mounts something at target wins, as
+// compose merges volumes by target; a file read for an include counts only
+// when no file the user named has one.
 func (s *state) rawBindSource(service, target string) string {
+	found, foundIncluded := "", ""
 	for _, f := range s.p.loc.files {
 		for _, v := range nodeChildren(nodeAt(f.root, []string{"services", service, "volumes"})) {
 			src, dst := "", ""
@@ -257,12 +265,20 @@ func (s *state) rawBindSource(service, target string) string {
 					dst = kv.value.Value
 				}
 			}
-			if dst == target {
-				return src
+			if dst != target {
+				continue
+			}
+			if f.included {
+				foundIncluded = src
+			} else {
+				found = src
 			}
 		}
 	}
-	return ""
+	if found == "" {
+		return foundIncluded
+	}
+	return found
 }
 
 // writtenAbsolute reports whether the bind mount at target was written

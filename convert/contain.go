@@ -1,10 +1,9 @@
 package convert
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/meshdock/meshdock"
 )
@@ -13,103 +12,124 @@ import (
 // file outside the project while loading: their env_file and
 // project_directory are used as they are, not through the resource loader.
 // Paths that depend on variables are refused too, since their value is only
-// known inside compose-go.
+// known inside compose-go. It works on the file as compose-go will see it
+// (aliases and merge keys resolved), relative paths taken from base, the
+// working directory of the file's load: the project's for a compose file
+// the user named, the included file's own for one read for an include.
 //
-// It also reads (and so records) the env files compose-go will read for
-// each include: its env_file, or the .env beside the included file.
-func checkIncludes(files fileSet, file string, content []byte, b *budget) error {
+// It also reads (and so records, and bounds) the env files compose-go will
+// read for each include: its env_file, or the .env of its project
+// directory.
+func checkIncludes(files fileSet, file, base string, doc map[string]any, b *budget) error {
 	root := files.root()
-	var doc yaml.Node
-	if yaml.Unmarshal(content, &doc) != nil || len(doc.Content) == 0 {
-		return nil // compose-go reports the syntax error with its position
-	}
-	inc := child(doc.Content[0], "include")
-	if inc == nil || inc.value.Kind != yaml.SequenceNode {
-		return nil
-	}
 	name := relName(root, file)
-	for _, item := range inc.value.Content {
-		if err := includeDotEnv(files, root, item, b); err != nil {
-			return err
+	for _, item := range asList(doc["include"]) {
+		var paths, envFiles []string
+		projectDir := ""
+		if v, ok := item.(string); ok {
+			paths = []string{v}
+		} else if v := asMap(item); v != nil {
+			paths, envFiles = asStrings(v["path"]), asStrings(v["env_file"])
+			projectDir, _ = v["project_directory"].(string)
+		} else {
+			continue // compose-go refuses it
 		}
-		if item.Kind != yaml.MappingNode {
-			continue
+		outside := func(key, p string) error {
+			if strings.Contains(p, "$") || !realWithin(root, resolveIn(base, p)) {
+				return meshdock.Errorf(meshdock.EINVALID, "%s: include.%s %s is outside the project (or depends on a variable): only files of the project can be used", name, key, p)
+			}
+			return nil
 		}
-		for _, key := range []string{"env_file", "project_directory"} {
-			kv := child(item, key)
-			if kv == nil {
+		if projectDir != "" {
+			if err := outside("project_directory", projectDir); err != nil {
+				return err
+			}
+		}
+		for _, p := range envFiles {
+			if p == "/dev/null" {
 				continue
 			}
-			values := []*yaml.Node{kv.value}
-			if kv.value.Kind == yaml.SequenceNode {
-				values = kv.value.Content
+			if err := outside("env_file", p); err != nil {
+				return err
 			}
-			for _, v := range values {
-				p := v.Value
-				if p == "/dev/null" && key == "env_file" {
-					continue
-				}
-				bad := strings.Contains(p, "$")
-				if !bad {
-					bad = !realWithin(root, resolveIn(root, p)) || !realWithin(root, resolveIn(filepath.Dir(file), p))
-				}
-				if bad {
-					return meshdock.Errorf(meshdock.EINVALID, "%s:%d: include.%s %s is outside the project (or depends on a variable): only files of the project can be used", name, v.Line, key, p)
-				}
-				if key == "env_file" {
-					if rel := files.rel(resolveIn(root, p)); rel != "" && files.exists(rel) {
-						content, err := files.read(rel, MaxFileSize)
-						if err != nil {
-							return err
-						}
-						if err := b.includeEnv(rel, content); err != nil {
-							return err
-						}
-					}
-				}
+			if err := readIncludeEnv(files, resolveIn(base, p), b); err != nil {
+				return err
 			}
+		}
+		if len(envFiles) > 0 || len(paths) == 0 || strings.Contains(paths[0], "$") {
+			continue
+		}
+		// No env_file: compose-go reads the .env of the project directory.
+		dir := filepath.Dir(resolveIn(base, paths[0]))
+		if projectDir != "" {
+			dir = resolveIn(base, projectDir)
+		}
+		if err := readIncludeEnv(files, filepath.Join(dir, ".env"), b); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// includeDotEnv records the .env beside an included file, which compose-go
-// reads itself when the include names no env_file: it must be a regular
-// file of the project (not a link out of it, not a device).
-func includeDotEnv(files fileSet, root string, item *yaml.Node, b *budget) error {
-	path := item
-	if item.Kind == yaml.MappingNode {
-		if child(item, "env_file") != nil || child(item, "project_directory") != nil {
-			return nil
-		}
-		kv := child(item, "path")
-		if kv == nil {
-			return nil
-		}
-		path = kv.value
-		if path.Kind == yaml.SequenceNode && len(path.Content) > 0 {
-			path = path.Content[0]
-		}
-	}
-	if path.Kind != yaml.ScalarNode || strings.Contains(path.Value, "$") {
-		return nil
-	}
-	dotenv := filepath.Join(filepath.Dir(resolveIn(root, path.Value)), ".env")
-	rel := files.rel(dotenv)
+// readIncludeEnv records and bounds an env file compose-go reads for an
+// include: it must be a regular file of the project (not a link out of
+// it, not a device). A missing one is compose-go's to report, or to skip.
+func readIncludeEnv(files fileSet, path string, b *budget) error {
+	rel := files.rel(path)
 	if rel == "" {
-		return nil // the include itself is outside: the loader refuses it
+		return nil // outside: the loader refuses the include itself
 	}
 	if !files.lexists(rel) {
-		return nil // none: compose-go reads nothing
+		return nil
 	}
-	if rel == "" || !realWithin(root, dotenv) {
-		return meshdock.Errorf(meshdock.EINVALID, "%s is outside the project: only files of the project can be used", dotenv)
+	if !realWithin(files.root(), path) {
+		return meshdock.Errorf(meshdock.EINVALID, "%s is outside the project: only files of the project can be used", rel)
 	}
 	content, err := files.read(rel, MaxFileSize)
 	if err != nil {
-		return meshdock.Errorf(meshdock.EINVALID, "%s: the .env of an included file must be a readable file of the project: %s", rel, meshdock.ErrorMessage(err))
+		return meshdock.Errorf(meshdock.EINVALID, "%s: an env file of an include must be a readable file of the project: %s", rel, meshdock.ErrorMessage(err))
 	}
 	return b.includeEnv(rel, content)
+}
+
+// asList returns a YAML sequence as decoded, or nothing.
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+// asStrings returns a string or a list of strings as decoded.
+func asStrings(v any) []string {
+	switch t := v.(type) {
+	case string:
+		return []string{t}
+	case []any:
+		var out []string
+		for _, e := range t {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// asMap returns a YAML mapping as decoded, or nothing. A mapping with keys
+// that are not all strings (decoded as map[any]any) is given string keys,
+// as compose-go gives them.
+func asMap(v any) map[string]any {
+	switch m := v.(type) {
+	case map[string]any:
+		return m
+	case map[any]any:
+		out := make(map[string]any, len(m))
+		for k, e := range m {
+			out[fmt.Sprint(k)] = e
+		}
+		return out
+	}
+	return nil
 }
 
 func resolveIn(dir, p string) string {

@@ -121,6 +121,22 @@ func hostileCases() []hostile {
 		{name: "extends service a mapping", files: map[string]string{"compose.yaml": "services: {a: {image: x}, b: {extends: {service: {x: 1}}}}\n"}, want: "refused", has: "extends.service must be a string"},
 		{name: "kompose label past int32", files: map[string]string{"compose.yaml": "services: {a: {image: x, labels: {kompose.hpa.replicas.min: '99999999999999'}}}\n"}, want: "refused", has: "kompose.hpa.replicas.min"},
 		{name: "every service depends on every other", files: map[string]string{"compose.yaml": "x-all: &all [" + strings.TrimSuffix(many("sN, ", 300), ", ") + "]\nservices:\n" + many("  sN: {image: x, depends_on: *all}\n", 300)}, want: "refused", has: "depends_on and links entries"},
+		// Found by a third review: what aliases, merge keys and nested
+		// includes hid from checks that read the YAML as written.
+		{name: "port range through an alias", files: map[string]string{"compose.yaml": "x-p: &p ['1-65535:1-65535']\nservices: {a: {image: x, ports: *p}}\n"}, want: "refused", has: "at most 2000"},
+		{name: "port range item through an alias", files: map[string]string{"compose.yaml": "x-r: &r '1-65535:1-65535'\nservices: {a: {image: x, ports: [*r]}}\n"}, want: "refused", has: "at most 2000"},
+		{name: "port ranges through merge keys", files: map[string]string{"compose.yaml": "x-p: &p {image: x, ports: ['1-65535:1-65535']}\nservices:\n" + many("  sN: {<<: *p}\n", 10)}, want: "refused", has: "at most 2000"},
+		{name: "port range from an include's .env", files: map[string]string{"compose.yaml": "include: [sub/compose.yaml]\n", "sub/compose.yaml": "services: {a: {image: x, ports: ['${R}:${R}']}}\n", "sub/.env": "R=1-65535\n"}, want: "refused", has: "at most 2000"},
+		{name: "extends through a merge key", files: map[string]string{"compose.yaml": "x-e: &e {extends: big}\nservices:\n  big:\n    image: x\n    environment:\n" + many("      VN: v\n", 40000) + many("  sN: {<<: *e}\n", 40)}, want: "refused", has: "YAML nodes"},
+		{name: "extends of another file from an include", files: map[string]string{"compose.yaml": "include: [sub/compose.yaml]\n", "sub/compose.yaml": "services:\n" + many("  sN: {extends: {file: ../base.yaml, service: big}}\n", 40),
+			"base.yaml": "services:\n  big:\n    image: x\n    environment:\n" + many("      VN: v\n", 40000)}, want: "refused", has: "YAML nodes"},
+		{name: "extends file a number through a merge key", files: map[string]string{"compose.yaml": "x-e: &e {extends: {service: b, file: 5}}\nservices: {b: {image: nginx}, a: {<<: *e}}\n"}, want: "refused", has: "extends.file must be a string"},
+		{name: "project_directory .env doubling", files: map[string]string{"compose.yaml": "include: [{path: sub/compose.yaml, project_directory: sub}]\n",
+			"sub/compose.yaml": "services: {a: {image: \"x${V17}\"}}\n", "sub/.env": "V0=" + strings.Repeat("v", 1024) + "\n" + chainedEnv(17)}, want: "refused", has: "sub/.env: its variables expand"},
+		{name: "nested include env_file doubling", files: map[string]string{"compose.yaml": "include: [sub/compose.yaml]\n", "sub/compose.yaml": "include: [{path: c.yaml, env_file: big.env}]\n",
+			"sub/c.yaml": "services: {a: {image: \"x${V17}\"}}\n", "sub/big.env": "V0=" + strings.Repeat("v", 1024) + "\n" + chainedEnv(17)}, want: "refused", has: "sub/big.env: its variables expand"},
+		{name: "nested include relative to its file", files: map[string]string{"compose.yaml": "include: [sub/compose.yaml]\n", "sub/compose.yaml": "include: [c.yaml]\nservices: {b: {image: y}}\n",
+			"sub/c.yaml": "services: {c: {image: right}}\n", "c.yaml": "services: {c: {image: wrong}}\n"}, want: "ok", has: "image: right"},
 		{name: "x-extension of 100,000 nodes", files: map[string]string{"compose.yaml": "x-big:\n" + many("  - N\n", 150000) + "services: {a: {image: x}}\n"}, want: "refused", has: "YAML nodes"},
 	}
 }

@@ -295,3 +295,32 @@ func TestIncludedWarningsNameTheirFile(t *testing.T) {
 		t.Errorf("the warning does not name inc.yaml:5 and ~/.bashrc:\n%s", warnings)
 	}
 }
+
+// Checks of what an include makes compose-go read see the file as
+// compose-go does: an env file or project directory written through an
+// alias, a merge key or an aliased list is refused like one written out.
+func TestAliasedIncludesContained(t *testing.T) {
+	outside := t.TempDir()
+	secretEnv := filepath.Join(outside, "secret.env")
+	os.WriteFile(secretEnv, []byte("SECRETVAL=contents-of-a-server-file\n"), 0o600)
+	os.WriteFile(filepath.Join(outside, ".env"), []byte("SECRETVAL=contents-of-a-server-file\n"), 0o600)
+	sub := "services: {b: {image: nginx, environment: {S: \"${SECRETVAL}\"}}}\n"
+	for name, compose := range map[string]string{
+		"env_file alias":          "x-f: &f " + secretEnv + "\ninclude:\n  - path: sub/compose.yaml\n    env_file: *f\n",
+		"include list alias":      "x-i: &i [{path: sub/compose.yaml, env_file: " + secretEnv + "}]\ninclude: *i\n",
+		"include item alias":      "x-i: &i {path: sub/compose.yaml, env_file: " + secretEnv + "}\ninclude: [*i]\n",
+		"include item merge":      "x-i: &i {env_file: " + secretEnv + "}\ninclude: [{<<: *i, path: sub/compose.yaml}]\n",
+		"project_directory alias": "x-d: &d " + outside + "\ninclude: [{path: sub/compose.yaml, project_directory: *d}]\n",
+		"env_file list alias":     "x-f: &f [" + secretEnv + "]\ninclude: [{path: sub/compose.yaml, env_file: *f}]\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, warnings, err := convertString(t, map[string]string{"compose.yaml": compose, "sub/compose.yaml": sub}, Options{})
+			if strings.Contains(out+warnings, "contents-of-a-server-file") {
+				t.Fatalf("a file of the server reached the manifests")
+			}
+			if err == nil || !strings.Contains(meshdock.ErrorMessage(err), "outside") {
+				t.Fatalf("got %v, want a refusal saying the file is outside", err)
+			}
+		})
+	}
+}

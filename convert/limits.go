@@ -1,13 +1,17 @@
 package convert
 
 import (
+	"bytes"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/template"
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -60,65 +64,99 @@ type budget struct {
 	// variable: compose-go interpolates included files with those files
 	// and the user's variables, without asking meshdock.
 	includeEnvMax int
-	err           error // the first limit passed during the load
+	includeVars   map[string]string // the variables those files set
+	err           error             // the first limit passed during the load
 
-	env   map[string]string     // the user's variables
-	files fileSet               // to read the bases of `extends: file:`
-	bases map[string]*yaml.Node // their top-level mappings, by absolute path
+	env   map[string]string       // the user's variables
+	files fileSet                 // to read the bases of `extends: file:`
+	bases map[string]baseFileInfo // those files, by name in the project
+	sizes map[string]extent       // what each file scanned costs
 }
 
 func newBudget(files fileSet) *budget {
-	return &budget{services: map[string]bool{}, files: files, bases: map[string]*yaml.Node{}}
+	return &budget{services: map[string]bool{}, files: files, bases: map[string]baseFileInfo{}, sizes: map[string]extent{}, includeVars: map[string]string{}}
 }
 
 // withEnv gives the budget the user's variables, so that a port range
 // written as "${RANGE}" is counted before compose-go expands it.
 func (b *budget) withEnv(env map[string]string) { b.env = env }
 
-// scan accounts for one compose file (given, included or extended) as
-// parsed into YAML nodes.
-func (b *budget) scan(name string, root *yaml.Node) error {
+// scan accounts for one compose file (given, included or extended): its
+// size as parsed into YAML nodes first, then, once that is known to be
+// bounded, what the file holds as compose-go will see it, aliases and
+// merge keys resolved. base is the working directory of the file's load,
+// from which its relative paths are taken. It returns the resolved file.
+func (b *budget) scan(name string, root *yaml.Node, base string) (map[string]any, error) {
 	if root == nil {
-		return nil // compose-go reports the syntax error with its position
+		return nil, nil // compose-go reports the syntax error with its position
 	}
-	sizes := map[*yaml.Node]extent{}
-	n := expandedSize(root, sizes, 0)
-	if inc := child(root, "include"); inc != nil {
-		if err := b.scanIncludes(name, inc.value); err != nil {
-			return err
-		}
-	}
-	services := child(root, "services")
-	if services != nil && services.value.Kind == yaml.MappingNode {
-		local := servicesOf(root)
-		for i := 0; i+1 < len(services.value.Content); i += 2 {
-			key, svc := services.value.Content[i], services.value.Content[i+1]
-			if !b.services[key.Value] {
-				b.services[key.Value] = true
-				if len(b.services) > MaxServices {
-					return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: more than %d services: at most %d are accepted", name, key.Line, MaxServices, MaxServices)
+	// The service count as written is known before anything is expanded,
+	// and says more than a node count would.
+	if services := nodeAt(root, []string{"services"}); services != nil && services.Kind == yaml.MappingNode {
+		count := len(b.services)
+		for i := 0; i+1 < len(services.Content); i += 2 {
+			if key := services.Content[i]; !b.services[key.Value] {
+				if count++; count > MaxServices {
+					return nil, meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: more than %d services: at most %d are accepted", name, key.Line, MaxServices, MaxServices)
 				}
-			}
-			if err := checkExtends(name, key.Value, svc); err != nil {
-				return err
-			}
-			// A service that extends another copies it.
-			n = n.add(b.extendedSize(name, svc, local, sizes, map[*yaml.Node]bool{}, 0))
-			if err := b.scanPorts(name, key.Value, svc); err != nil {
-				return err
-			}
-			for _, k := range []string{"depends_on", "links"} {
-				if kv := child(svc, k); kv != nil {
-					b.deps += len(nodeChildren(deref(kv.value)))
-				}
-			}
-			if b.deps > MaxDependencies {
-				return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: services.%s: the project has more than %d depends_on and links entries: at most %d are accepted", name, key.Line, key.Value, MaxDependencies, MaxDependencies)
 			}
 		}
 	}
-	b.nodes += n.nodes
-	b.bytes += n.bytes
+	n := expandedSize(root, map[*yaml.Node]extent{}, 0)
+	b.sizes[name] = n
+	if err := b.addSize(name, n); err != nil {
+		return nil, err
+	}
+	doc := asMap(resolveYAML(root, map[*yaml.Node]any{}, 0))
+	if err := b.scanIncludes(name, doc); err != nil {
+		return nil, err
+	}
+	services := asMap(doc["services"])
+	names := slices.Sorted(maps.Keys(services))
+	ext := newExtents(b, name, base, services)
+	for _, svcName := range names {
+		svc := asMap(services[svcName])
+		line := b.lineOf(root, svcName)
+		if !b.services[svcName] {
+			b.services[svcName] = true
+			if len(b.services) > MaxServices {
+				return nil, meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: more than %d services: at most %d are accepted", name, line, MaxServices, MaxServices)
+			}
+		}
+		if err := checkExtends(name, line, svcName, svc["extends"]); err != nil {
+			return nil, err
+		}
+		// A service that extends another copies it.
+		if err := b.addSize(name, ext.of(svcName, 0)); err != nil {
+			return nil, err
+		}
+		if err := b.scanPorts(name, root, svcName, svc); err != nil {
+			return nil, err
+		}
+		b.deps += len(asList(svc["links"]))
+		switch d := svc["depends_on"].(type) {
+		case []any:
+			b.deps += len(d)
+		default:
+			b.deps += len(asMap(d))
+		}
+		if b.deps > MaxDependencies {
+			return nil, meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: services.%s: the project has more than %d depends_on and links entries: at most %d are accepted", name, line, svcName, MaxDependencies, MaxDependencies)
+		}
+	}
+	return doc, nil
+}
+
+// again accounts for a file compose-go loads once more (named by a
+// second include, or a second time as a base of extends).
+func (b *budget) again(name string) error {
+	return b.addSize(name, b.sizes[name])
+}
+
+// addSize adds what a file, or a copy made by extends, costs.
+func (b *budget) addSize(name string, n extent) error {
+	b.nodes = min(b.nodes+n.nodes, MaxNodes+1)
+	b.bytes = min(b.bytes+n.bytes, MaxExpandedBytes+1)
 	if b.nodes > MaxNodes {
 		return meshdock.Errorf(meshdock.ETOOLARGE, "%s: the compose files expand to over %d YAML nodes (anchors, aliases and extends counted each time they are used): at most %d are accepted", name, MaxNodes, MaxNodes)
 	}
@@ -128,23 +166,26 @@ func (b *budget) scan(name string, root *yaml.Node) error {
 	return nil
 }
 
+// lineOf returns the line of a service's key when the file writes it
+// directly ("services: {name: ...}"), else 0.
+func (b *budget) lineOf(root *yaml.Node, service string) int {
+	if kv := child(nodeAt(root, []string{"services"}), service); kv != nil {
+		return kv.key.Line
+	}
+	return 0
+}
+
 // scanIncludes counts the files an `include` names: compose-go loads a
 // file once per mention.
-func (b *budget) scanIncludes(file string, inc *yaml.Node) error {
-	for _, item := range nodeChildren(deref(inc)) {
-		paths := []*yaml.Node{item}
-		if item.Kind == yaml.MappingNode {
-			paths = nil
-			if kv := child(item, "path"); kv != nil {
-				paths = append(paths, kv.value)
-				if v := deref(kv.value); v.Kind == yaml.SequenceNode {
-					paths = v.Content
-				}
-			}
+func (b *budget) scanIncludes(file string, doc map[string]any) error {
+	for _, item := range asList(doc["include"]) {
+		n := 1
+		if m := asMap(item); m != nil {
+			n = len(asStrings(m["path"]))
 		}
-		b.includes += len(paths)
+		b.includes += n
 		if b.includes > MaxIncludes {
-			return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: include: the project includes more than %d files: at most %d are accepted", file, item.Line, MaxIncludes, MaxIncludes)
+			return meshdock.Errorf(meshdock.ETOOLARGE, "%s: include: the project includes more than %d files: at most %d are accepted", file, MaxIncludes, MaxIncludes)
 		}
 	}
 	return nil
@@ -152,66 +193,49 @@ func (b *budget) scanIncludes(file string, inc *yaml.Node) error {
 
 // checkExtends refuses an `extends` whose parts are not text before
 // compose-go, which assumes they are, gets to it.
-func checkExtends(file, service string, svc *yaml.Node) error {
-	ext := child(svc, "extends")
-	if ext == nil {
+func checkExtends(file string, line int, service string, ext any) error {
+	switch v := ext.(type) {
+	case nil, string:
 		return nil
-	}
-	v := deref(ext.value)
-	isText := func(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" }
-	switch {
-	case isText(v):
-		return nil
-	case v.Kind == yaml.MappingNode:
+	case map[string]any, map[any]any:
+		m := asMap(v)
 		for _, k := range []string{"service", "file"} {
-			if kv := child(v, k); kv != nil && !isText(deref(kv.value)) {
-				return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.extends.%s must be a string", file, kv.key.Line, service, k)
+			if e, ok := m[k]; ok {
+				if _, text := e.(string); !text {
+					return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.extends.%s must be a string", file, line, service, k)
+				}
 			}
 		}
-		if child(v, "service") == nil {
-			return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.extends: service is required", file, ext.key.Line, service)
+		if _, ok := m["service"]; !ok {
+			return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.extends: service is required", file, line, service)
 		}
 		return nil
 	}
-	return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.extends must be a service name or a mapping with service and file", file, ext.key.Line, service)
+	return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.extends must be a service name or a mapping with service and file", file, line, service)
 }
 
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < maxYAMLDepth; i++ {
-		n = n.Alias
-	}
-	if n == nil {
-		return &yaml.Node{}
-	}
-	return n
-}
-
-// servicesOf maps the services of a compose file to their nodes.
-func servicesOf(root *yaml.Node) map[string]*yaml.Node {
-	local := map[string]*yaml.Node{}
-	if services := child(root, "services"); services != nil && services.value.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(services.value.Content); i += 2 {
-			local[services.value.Content[i].Value] = services.value.Content[i+1]
-		}
-	}
-	return local
-}
-
-// scanPorts counts a service's ports and exposed ports as written, ranges
-// expanded. Values that depend on variables are counted after the load.
-func (b *budget) scanPorts(file, service string, svc *yaml.Node) error {
+// scanPorts counts a service's ports and exposed ports, ranges expanded
+// and the user's variables filled in. Values whose variables come from
+// elsewhere (an include's env file) are counted after the load.
+func (b *budget) scanPorts(file string, root *yaml.Node, service string, svc map[string]any) error {
 	for _, key := range []string{"ports", "expose"} {
-		kv := child(svc, key)
-		if kv == nil {
-			continue
+		// The line of the item when it is written directly, else of the key
+		// or the service.
+		written := nodeAt(root, []string{"services", service, key})
+		line := b.lineOf(root, service)
+		if kv := child(nodeAt(root, []string{"services", service}), key); kv != nil {
+			line = kv.key.Line
 		}
-		for _, item := range nodeChildren(kv.value) {
-			spec := item.Value
-			if item.Kind == yaml.MappingNode {
+		for i, item := range asList(svc[key]) {
+			if items := nodeChildren(written); i < len(items) && written.Kind == yaml.SequenceNode {
+				line = items[i].Line
+			}
+			spec := fmt.Sprint(item)
+			if m := asMap(item); m != nil {
 				spec = ""
 				for _, k := range []string{"published", "target"} {
-					if v := child(item, k); v != nil {
-						spec += v.value.Value + ":"
+					if v, ok := m[k]; ok {
+						spec += fmt.Sprint(v) + ":"
 					}
 				}
 			}
@@ -223,7 +247,7 @@ func (b *budget) scanPorts(file, service string, svc *yaml.Node) error {
 			b.ports += portCount(spec)
 			if b.ports > MaxPorts {
 				return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: services.%s.%s: %s makes the project's ports more than %d (each port of a range counts): at most %d are accepted",
-					file, item.Line, service, key, shown, MaxPorts, MaxPorts)
+					file, line, service, key, shown, MaxPorts, MaxPorts)
 			}
 		}
 	}
@@ -234,7 +258,10 @@ func (b *budget) scanPorts(file, service string, svc *yaml.Node) error {
 // malformed value it returns the text as it is, and compose-go reports it.
 func (b *budget) substitute(s string) string {
 	out, err := template.Substitute(s, func(k string) (string, bool) {
-		v, ok := b.env[k]
+		if v, ok := b.env[k]; ok {
+			return v, ok
+		}
+		v, ok := b.includeVars[k] // an included file's, from its env files
 		return v, ok
 	})
 	if err != nil {
@@ -307,61 +334,195 @@ func expandedSize(n *yaml.Node, sizes map[*yaml.Node]extent, depth int) extent {
 	return total
 }
 
-// extendedSize is what a service's `extends` adds: the size of the base
-// service, chains followed, when the base is in the same file; the size of
-// the whole other file when it is in another (compose-go copies every
-// service of that file for each service that extends one of them). A file
-// that cannot be read counts nothing, and compose-go reports it.
-func (b *budget) extendedSize(file string, svc *yaml.Node, local map[string]*yaml.Node, sizes map[*yaml.Node]extent, seen map[*yaml.Node]bool, depth int) extent {
-	ext := child(svc, "extends")
-	if ext == nil || seen[svc] || depth > MaxServices {
-		return extent{}
-	}
-	seen[svc] = true
-	v := deref(ext.value)
-	base := v.Value
-	var total extent
-	if v.Kind == yaml.MappingNode {
-		base = ""
-		if s := child(v, "service"); s != nil {
-			base = s.value.Value
-		}
-		if f := child(v, "file"); f != nil {
-			var root *yaml.Node
-			file, root = b.baseFile(file, f.value.Value)
-			local = servicesOf(root)
-			total = expandedSize(child(root, "services").valueOrNil(), sizes, 0)
-		}
-	}
-	bs, ok := local[base]
-	if !ok {
-		return total
-	}
-	return total.add(expandedSize(bs, sizes, 0)).add(b.extendedSize(file, bs, local, sizes, seen, depth+1))
+// extents computes what `extends` copies, per service of one file:
+// the base service when it is in the same file, chains followed; the whole
+// other file when the base is in another (compose-go copies every service
+// of that file for each service that extends one of them), and that
+// file's own chain. Results are kept per service and per file, so a
+// thousand services extending one base cost one walk of it.
+type extents struct {
+	b        *budget
+	file     string
+	base     string // the working directory relative paths are taken from
+	services map[string]any
+	memo     map[string]extent
 }
 
-func (kv *keyValue) valueOrNil() *yaml.Node {
-	if kv == nil {
+func newExtents(b *budget, file, base string, services map[string]any) *extents {
+	return &extents{b: b, file: file, base: base, services: services, memo: map[string]extent{}}
+}
+
+// of is what extending the service's base adds to the service.
+func (e *extents) of(service string, depth int) extent {
+	if m, ok := e.memo[service]; ok {
+		return m
+	}
+	if depth > MaxServices {
+		return overLimit
+	}
+	e.memo[service] = overLimit // a cycle costs the limit; compose-go refuses it
+	var total extent
+	base := ""
+	switch v := asMap(e.services[service])["extends"].(type) {
+	case string:
+		base = v
+	default:
+		m := asMap(v)
+		base, _ = m["service"].(string)
+		if f, ok := m["file"].(string); ok && m != nil {
+			other := e.b.baseFile(e.base, f)
+			total = other.whole
+			if other.extents != nil {
+				total = total.add(valueExtent(other.services[base])).add(other.of(base, depth+1))
+			}
+			e.memo[service] = total
+			return total
+		}
+	}
+	if base != "" {
+		if svc, ok := e.services[base]; ok {
+			total = valueExtent(svc).add(e.of(base, depth+1))
+		}
+	}
+	e.memo[service] = total
+	return total
+}
+
+// baseFileInfo is an `extends` base file, resolved once.
+type baseFileInfo struct {
+	*extents
+	whole extent // all its services
+}
+
+// baseFile reads the file an `extends` names, relative to dir, once; a
+// file that cannot be read counts nothing, and compose-go reports it.
+func (b *budget) baseFile(dir, name string) baseFileInfo {
+	rel := b.files.rel(resolveIn(dir, name))
+	if rel == "" || strings.Contains(name, "$") {
+		return baseFileInfo{}
+	}
+	if info, ok := b.bases[rel]; ok {
+		return info
+	}
+	b.bases[rel] = baseFileInfo{}
+	content, err := b.files.read(rel, MaxComposeFileSize)
+	if err != nil || checkYAML(rel, content) != nil {
+		return baseFileInfo{}
+	}
+	root := topMapping(content)
+	if root == nil || expandedSize(root, map[*yaml.Node]extent{}, 0).nodes > MaxNodes {
+		return baseFileInfo{whole: overLimit}
+	}
+	services := asMap(asMap(resolveYAML(root, map[*yaml.Node]any{}, 0))["services"])
+	info := baseFileInfo{extents: newExtents(b, rel, filepath.Dir(b.files.abs(rel)), services), whole: valueExtent(services)}
+	b.bases[rel] = info
+	return info
+}
+
+// resolveYAML turns YAML nodes into the values compose-go will see:
+// aliases followed, merge keys (`<<`) merged under the mapping's own keys,
+// scalars as strings or, when YAML types them so, as other values. It is
+// called on trees whose expanded size is already known to be bounded, and
+// keeps the value of each node it has resolved, so that an anchor costs
+// one resolution however often it is used. (yaml.v3's own decoding checks
+// duplicate keys pairwise, which makes a mapping of 60,000 keys cost
+// seconds.)
+func resolveYAML(n *yaml.Node, done map[*yaml.Node]any, depth int) any {
+	if n == nil || depth > 4*maxYAMLDepth {
 		return nil
 	}
-	return kv.value
+	if v, ok := done[n]; ok {
+		return v
+	}
+	var out any
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) > 0 {
+			out = resolveYAML(n.Content[0], done, depth+1)
+		}
+	case yaml.AliasNode:
+		out = resolveYAML(n.Alias, done, depth+1)
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			out = nil
+		case "!!int", "!!float", "!!bool":
+			var v any
+			if n.Decode(&v) == nil {
+				out = v
+			} else {
+				out = n.Value
+			}
+		default:
+			out = n.Value
+		}
+	case yaml.SequenceNode:
+		l := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			l = append(l, resolveYAML(c, done, depth+1))
+		}
+		out = l
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		var merged []map[string]any
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind == yaml.ScalarNode && k.Value == "<<" && k.ShortTag() == "!!merge" {
+				switch r := resolveYAML(v, done, depth+1).(type) {
+				case map[string]any:
+					merged = append(merged, r)
+				case []any:
+					for _, e := range r {
+						if em, ok := e.(map[string]any); ok {
+							merged = append(merged, em)
+						}
+					}
+				}
+				continue
+			}
+			m[k.Value] = resolveYAML(v, done, depth+1)
+		}
+		for _, mm := range merged {
+			for k, v := range mm {
+				if _, own := m[k]; !own {
+					m[k] = v
+				}
+			}
+		}
+		out = m
+	}
+	done[n] = out
+	return out
 }
 
-// baseFile returns the top-level mapping of the file an `extends` names,
-// relative to the file that names it, and that file's project name.
-func (b *budget) baseFile(from, name string) (string, *yaml.Node) {
-	rel := b.files.rel(resolveIn(filepath.Dir(b.files.abs(from)), name))
-	if rel == "" || strings.Contains(name, "$") {
-		return from, nil
-	}
-	root, ok := b.bases[rel]
-	if !ok {
-		if content, err := b.files.read(rel, MaxComposeFileSize); err == nil && checkYAML(rel, content) == nil {
-			root = topMapping(content)
+// valueExtent is what a decoded YAML value costs: its nodes and the bytes
+// of its text.
+func valueExtent(v any) extent {
+	switch t := v.(type) {
+	case map[string]any:
+		n := extent{1, 0}
+		for k, e := range t {
+			n = n.add(extent{1, len(k)}).add(valueExtent(e))
 		}
-		b.bases[rel] = root
+		return n
+	case map[any]any:
+		n := extent{1, 0}
+		for k, e := range t {
+			n = n.add(valueExtent(k)).add(valueExtent(e))
+		}
+		return n
+	case []any:
+		n := extent{1, 0}
+		for _, e := range t {
+			n = n.add(valueExtent(e))
+		}
+		return n
+	case string:
+		return extent{1, len(t)}
+	case nil:
+		return extent{}
 	}
-	return rel, root
+	return extent{1, 8}
 }
 
 // lookup accounts for a variable's value as interpolation uses it. Past
@@ -504,8 +665,17 @@ func (b *budget) includeEnv(name string, content []byte) error {
 	if n > MaxInterpolated {
 		return meshdock.Errorf(meshdock.ETOOLARGE, "%s: its variables expand to more than %s: at most %s are accepted", name, size(MaxInterpolated), size(MaxInterpolated))
 	}
+	// Bounded now, so parsed: its values may make the ports of an
+	// included file (see substitute).
+	vars, err := dotenv.ParseWithLookup(bytes.NewReader(content), func(k string) (string, bool) {
+		v, ok := b.env[k]
+		return v, ok
+	})
 	b.mu.Lock()
 	b.includeEnvMax = max(b.includeEnvMax, n)
+	if err == nil {
+		maps.Copy(b.includeVars, vars)
+	}
 	b.mu.Unlock()
 	return b.charge(n)
 }

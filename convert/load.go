@@ -18,6 +18,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/compose-spec/compose-go/v2/consts"
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -95,6 +96,7 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 	b.withEnv(env)
 
 	details := types.ConfigDetails{WorkingDir: files.root(), Environment: env}
+	top := map[string]bool{} // the compose files the user named, by path
 	for _, name := range composeNames {
 		content, err := files.read(name, MaxComposeFileSize)
 		if err != nil {
@@ -103,12 +105,14 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 		if err := checkYAML(name, content); err != nil {
 			return nil, err
 		}
-		if err := checkIncludes(files, files.abs(name), content, b); err != nil {
+		doc, err := b.scan(name, p.loc.add(name, content), files.root())
+		if err != nil {
 			return nil, err
 		}
-		if err := b.scan(name, p.loc.add(name, content)); err != nil {
+		if err := checkIncludes(files, files.abs(name), files.root(), doc, b); err != nil {
 			return nil, err
 		}
+		top[files.abs(name)] = true
 		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: files.abs(name), Content: content})
 	}
 
@@ -142,7 +146,7 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 		if o.Interpolate != nil {
 			o.Interpolate.LookupValue = lookup
 		}
-		o.ResourceLoaders = []loader.ResourceLoader{containedLoader{files: files, budget: b, loc: p.loc}}
+		o.ResourceLoaders = []loader.ResourceLoader{containedLoader{files: files, budget: b, loc: p.loc, top: top, resolved: map[string]string{}}}
 	}
 	project, err := loadCompose(ctx, details, opts)
 	if berr := b.failed(); berr != nil {
@@ -513,14 +517,29 @@ func invalidUTF8At(b []byte) int {
 }
 
 // containedLoader resolves `extends: file:` and `include:` paths, refusing
-// any that leave the project directory.
+// any that leave the project directory. A relative path is taken from the
+// working directory of the file that names it, as compose-go takes it: the
+// project directory for a compose file the user named, the file's own
+// directory for one read for an include or an extends.
 type containedLoader struct {
 	files  fileSet
 	budget *budget
 	loc    *locator
+	top    map[string]bool
+	// resolved maps the relative paths Load was given to what they named,
+	// for Dir, which compose-go calls without saying which file asks.
+	resolved map[string]string
 }
 
 func (l containedLoader) Accept(string) bool { return true }
+
+// base is the directory relative paths of the file being loaded start from.
+func (l containedLoader) base(ctx context.Context) string {
+	if f, ok := ctx.Value(consts.ComposeFileKey{}).(string); ok && f != "" && !l.top[f] && within(l.files.root(), f) {
+		return filepath.Dir(f)
+	}
+	return l.files.root()
+}
 
 func (l containedLoader) Load(ctx context.Context, p string) (string, error) {
 	if err := ctx.Err(); err != nil {
@@ -532,7 +551,8 @@ func (l containedLoader) Load(ctx context.Context, p string) (string, error) {
 	root := l.files.root()
 	abs := p
 	if !filepath.IsAbs(p) {
-		abs = filepath.Join(root, p)
+		abs = filepath.Join(l.base(ctx), p)
+		l.resolved[p] = filepath.Clean(abs)
 	}
 	abs = filepath.Clean(abs)
 	if !realWithin(root, abs) {
@@ -540,7 +560,11 @@ func (l containedLoader) Load(ctx context.Context, p string) (string, error) {
 	}
 	name := l.files.rel(abs)
 	if _, seen := l.files.got[name]; seen {
-		return abs, nil // already read and checked
+		// Read and checked already; compose-go loads it again all the same.
+		if err := l.budget.again(name); err != nil {
+			return "", err
+		}
+		return abs, l.budget.included(name, l.files.got[name])
 	}
 	content, err := l.files.read(name, MaxComposeFileSize)
 	if err != nil {
@@ -549,13 +573,14 @@ func (l containedLoader) Load(ctx context.Context, p string) (string, error) {
 	if err := checkYAML(name, content); err != nil {
 		return "", err
 	}
-	if err := l.budget.scan(name, l.loc.addIncluded(name, content)); err != nil {
+	doc, err := l.budget.scan(name, l.loc.addIncluded(name, content), filepath.Dir(abs))
+	if err != nil {
 		return "", err
 	}
 	if err := l.budget.included(name, content); err != nil {
 		return "", err
 	}
-	if err := checkIncludes(l.files, abs, content, l.budget); err != nil {
+	if err := checkIncludes(l.files, abs, filepath.Dir(abs), doc, l.budget); err != nil {
 		return "", err
 	}
 	return abs, nil
@@ -564,6 +589,9 @@ func (l containedLoader) Load(ctx context.Context, p string) (string, error) {
 func (l containedLoader) Dir(p string) string {
 	if filepath.IsAbs(p) {
 		return filepath.Dir(p)
+	}
+	if abs, ok := l.resolved[p]; ok {
+		return filepath.Dir(abs)
 	}
 	return filepath.Dir(filepath.Join(l.files.root(), p))
 }

@@ -281,12 +281,6 @@ func (s *state) rawBindSource(service, target string) string {
 	return found
 }
 
-// writtenAbsolute reports whether the bind mount at target was written
-// with an absolute source (not relative, not `~`, not a variable).
-func (s *state) writtenAbsolute(service, target string) bool {
-	return strings.HasPrefix(s.writtenBindSource(service, target), "/")
-}
-
 func isDockerSocket(p string) bool {
 	return p == "/var/run/docker.sock" || p == "/run/docker.sock" || strings.HasSuffix(p, "/docker.sock") || strings.HasSuffix(p, "/docker.sock.raw")
 }

@@ -20,7 +20,13 @@ import (
 // It also reads (and so records, and bounds) the env files compose-go will
 // read for each include: its env_file, or the .env of its project
 // directory.
-func checkIncludes(files fileSet, file, base string, doc map[string]any, b *budget) error {
+//
+// Two forms are refused because compose-go takes their paths from a
+// working directory that is not the file's own (for project_directory the
+// folder above it; for env files of includes nested in an included file,
+// one relative to the process's directory): project_directory, and
+// env_file in a file that was itself included.
+func checkIncludes(files fileSet, file, base string, doc map[string]any, nested bool, b *budget) error {
 	root := files.root()
 	name := relName(root, file)
 	for _, item := range asList(doc["include"]) {
@@ -41,9 +47,10 @@ func checkIncludes(files fileSet, file, base string, doc map[string]any, b *budg
 			return nil
 		}
 		if projectDir != "" {
-			if err := outside("project_directory", projectDir); err != nil {
-				return err
-			}
+			return meshdock.Errorf(meshdock.EINVALID, "%s: include.project_directory is not supported: an included file's paths are taken from its own folder", name)
+		}
+		if nested && len(envFiles) > 0 {
+			return meshdock.Errorf(meshdock.EINVALID, "%s: include.env_file is not supported in an included file: give the variables in the env file of the first include", name)
 		}
 		for _, p := range envFiles {
 			if p == "/dev/null" {
@@ -61,9 +68,6 @@ func checkIncludes(files fileSet, file, base string, doc map[string]any, b *budg
 		}
 		// No env_file: compose-go reads the .env of the project directory.
 		dir := filepath.Dir(resolveIn(base, paths[0]))
-		if projectDir != "" {
-			dir = resolveIn(base, projectDir)
-		}
 		if err := readIncludeEnv(files, filepath.Join(dir, ".env"), b); err != nil {
 			return err
 		}

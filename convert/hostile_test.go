@@ -132,11 +132,23 @@ func hostileCases() []hostile {
 			"base.yaml": "services:\n  big:\n    image: x\n    environment:\n" + many("      VN: v\n", 40000)}, want: "refused", has: "YAML nodes"},
 		{name: "extends file a number through a merge key", files: map[string]string{"compose.yaml": "x-e: &e {extends: {service: b, file: 5}}\nservices: {b: {image: nginx}, a: {<<: *e}}\n"}, want: "refused", has: "extends.file must be a string"},
 		{name: "project_directory .env doubling", files: map[string]string{"compose.yaml": "include: [{path: sub/compose.yaml, project_directory: sub}]\n",
-			"sub/compose.yaml": "services: {a: {image: \"x${V17}\"}}\n", "sub/.env": "V0=" + strings.Repeat("v", 1024) + "\n" + chainedEnv(17)}, want: "refused", has: "sub/.env: its variables expand"},
+			"sub/compose.yaml": "services: {a: {image: \"x${V17}\"}}\n", "sub/.env": "V0=" + strings.Repeat("v", 1024) + "\n" + chainedEnv(17)}, want: "refused", has: "project_directory is not supported"},
 		{name: "nested include env_file doubling", files: map[string]string{"compose.yaml": "include: [sub/compose.yaml]\n", "sub/compose.yaml": "include: [{path: c.yaml, env_file: big.env}]\n",
-			"sub/c.yaml": "services: {a: {image: \"x${V17}\"}}\n", "sub/big.env": "V0=" + strings.Repeat("v", 1024) + "\n" + chainedEnv(17)}, want: "refused", has: "sub/big.env: its variables expand"},
+			"sub/c.yaml": "services: {a: {image: \"x${V17}\"}}\n", "sub/big.env": "V0=" + strings.Repeat("v", 1024) + "\n" + chainedEnv(17)}, want: "refused", has: "env_file is not supported in an included file"},
 		{name: "nested include relative to its file", files: map[string]string{"compose.yaml": "include: [sub/compose.yaml]\n", "sub/compose.yaml": "include: [c.yaml]\nservices: {b: {image: y}}\n",
 			"sub/c.yaml": "services: {c: {image: right}}\n", "c.yaml": "services: {c: {image: wrong}}\n"}, want: "ok", has: "image: right"},
+		// Found by a fourth review: where meshdock's YAML parser and
+		// compose-go's could see different files.
+		{name: "a second YAML document", files: map[string]string{"compose.yaml": "services: {a: {image: nginx}}\n---\ninclude: [{path: sub/compose.yaml, env_file: /etc/passwd}]\n", "sub/compose.yaml": "services: {b: {image: x}}\n"}, want: "refused", has: "more than one YAML document"},
+		{name: "port ranges in a second document", files: map[string]string{"compose.yaml": "services: {a: {image: nginx}}\n---\nservices: {s0: {image: nginx, ports: ['1-65535:1-65535']}}\n"}, want: "refused", has: "more than one YAML document"},
+		{name: "binary env_file", files: map[string]string{"compose.yaml": "include: [{path: sub/compose.yaml, env_file: !!binary L2V0Yy9wYXNzd2Q=}]\n", "sub/compose.yaml": "services: {b: {image: x}}\n"}, want: "refused", has: "tag !!binary is not supported"},
+		{name: "binary key", files: map[string]string{"compose.yaml": "include: [{path: sub/compose.yaml, !!binary ZW52X2ZpbGU= : /etc/passwd}]\n", "sub/compose.yaml": "services: {b: {image: x}}\n"}, want: "refused", has: "tag !!binary is not supported"},
+		{name: "alias as a key", files: map[string]string{"compose.yaml": "x-k: &k env_file\ninclude:\n  - path: sub/compose.yaml\n    *k : /etc/passwd\n", "sub/compose.yaml": "services: {b: {image: x}}\n"}, want: "refused", has: "a key is an alias"},
+		{name: "a mapping as a key", files: map[string]string{"compose.yaml": "services: {? {a: 1} : {image: x}}\n"}, want: "refused", has: "a key is a mapping"},
+		{name: "unknown local tag", files: map[string]string{"compose.yaml": "services: {a: {image: !custom x}}\n"}, want: "refused", has: "tag !custom is not supported"},
+		{name: "reset and override tags", files: map[string]string{"compose.yaml": "services: {a: {image: x, ports: ['80']}}\n", "compose.override.yaml": "services: {a: {ports: !reset [], environment: !override {A: '1'}}}\n"}, want: "ok"},
+		{name: "project_directory deep", files: map[string]string{"compose.yaml": "include: [{path: " + strings.Repeat("a/", 20) + "inc.yaml, project_directory: x}]\n",
+			strings.Repeat("a/", 20) + "inc.yaml": "include: [{path: leaf.yaml, env_file: " + strings.Repeat("../", 20) + "etc/passwd}]\n", strings.Repeat("a/", 20) + "leaf.yaml": "services: {b: {image: x}}\n"}, want: "refused", has: "not supported"},
 		{name: "x-extension of 100,000 nodes", files: map[string]string{"compose.yaml": "x-big:\n" + many("  - N\n", 150000) + "services: {a: {image: x}}\n"}, want: "refused", has: "YAML nodes"},
 	}
 }

@@ -105,11 +105,15 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 		if err := checkYAML(name, content); err != nil {
 			return nil, err
 		}
-		doc, err := b.scan(name, p.loc.add(name, content), files.root())
+		root, err := b.parse(name, content)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkIncludes(files, files.abs(name), files.root(), doc, b); err != nil {
+		doc, err := b.scan(name, p.loc.addRoot(name, content, root, false), files.root())
+		if err != nil {
+			return nil, err
+		}
+		if err := checkIncludes(files, files.abs(name), files.root(), doc, false, b); err != nil {
 			return nil, err
 		}
 		top[files.abs(name)] = true
@@ -151,6 +155,9 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 	project, err := loadCompose(ctx, details, opts)
 	if berr := b.failed(); berr != nil {
 		return nil, berr // whatever else the load made of the empty values
+	}
+	if berr := b.uncheckedFile(); err == nil && berr != nil {
+		return nil, berr // compose-go read what the checks could not
 	}
 	if err != nil {
 		err = p.loadError(err)
@@ -573,14 +580,18 @@ func (l containedLoader) Load(ctx context.Context, p string) (string, error) {
 	if err := checkYAML(name, content); err != nil {
 		return "", err
 	}
-	doc, err := l.budget.scan(name, l.loc.addIncluded(name, content), filepath.Dir(abs))
+	top, err := l.budget.parse(name, content)
+	if err != nil {
+		return "", err
+	}
+	doc, err := l.budget.scan(name, l.loc.addRoot(name, content, top, true), filepath.Dir(abs))
 	if err != nil {
 		return "", err
 	}
 	if err := l.budget.included(name, content); err != nil {
 		return "", err
 	}
-	if err := checkIncludes(l.files, abs, filepath.Dir(abs), doc, l.budget); err != nil {
+	if err := checkIncludes(l.files, abs, filepath.Dir(abs), doc, true, l.budget); err != nil {
 		return "", err
 	}
 	return abs, nil

@@ -33,15 +33,13 @@ type locFile struct {
 // add parses a compose file and returns its top-level mapping (nil when
 // the file does not parse as one).
 func (l *locator) add(name string, content []byte) *yaml.Node {
-	f := locFile{name: name, lines: bytes.Split(content, []byte("\n")), root: topMapping(content)}
-	l.files = append(l.files, f)
-	return f.root
+	return l.addRoot(name, content, topMapping(content), false)
 }
 
-// addIncluded records a file read for an include or an extends.
-func (l *locator) addIncluded(name string, content []byte) *yaml.Node {
-	root := l.add(name, content)
-	l.files[len(l.files)-1].included = true
+// addRoot records a file already parsed; included is true for a file read
+// for an include or an extends.
+func (l *locator) addRoot(name string, content []byte, root *yaml.Node, included bool) *yaml.Node {
+	l.files = append(l.files, locFile{name: name, lines: bytes.Split(content, []byte("\n")), root: root, included: included})
 	return root
 }
 

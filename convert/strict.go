@@ -1,0 +1,92 @@
+package convert
+
+import (
+	"bytes"
+	"errors"
+	"io"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/meshdock/meshdock"
+)
+
+// parseCompose parses a compose file for meshdock's own checks, which must
+// see the file as compose-go will. compose-go parses with another YAML
+// library and treats some forms its own way, so the forms no compose file
+// needs, where the two could part, are refused: more than one YAML
+// document (compose-go merges them, the checks would read the first),
+// explicit tags other than compose's !reset and !override and the plain
+// scalar ones (!!binary hides its text), and mapping keys that are not
+// plain scalars (an alias as a key names its anchor's value). A file the
+// checks cannot parse is an unparsed error, never left unchecked. It
+// returns the top-level mapping, or nil for a file holding none (compose-go
+// then says what is wrong).
+func parseCompose(name string, content []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(content))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, unparsed{meshdock.Wrap(meshdock.EINVALID, err, "%s: %v", name, err)}
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		line := next.Line
+		if err != nil {
+			line = 0
+		}
+		return nil, meshdock.Errorf(meshdock.EINVALID, "%s:%d: the file holds more than one YAML document: put the project in one", name, line)
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	if err := strictNodes(name, doc.Content[0], 0); err != nil {
+		return nil, err
+	}
+	if doc.Content[0].Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	return doc.Content[0], nil
+}
+
+// unparsed is a file the checks could not parse. compose-go, which says
+// better where a syntax error is, gets to report it first; if it loads the
+// file all the same, the load is refused (see budget.unchecked).
+type unparsed struct{ err error }
+
+func (u unparsed) Error() string { return u.err.Error() }
+func (u unparsed) Unwrap() error { return u.err }
+
+// allowedTags are the tags a compose file may write explicitly.
+var allowedTags = map[string]bool{"!reset": true, "!override": true, "!!str": true, "!!int": true,
+	"!!float": true, "!!bool": true, "!!null": true, "!!map": true, "!!seq": true}
+
+// strictNodes refuses the forms parseCompose explains, in the nodes as
+// written (aliases are not followed: their targets are checked where they
+// are written).
+func strictNodes(name string, n *yaml.Node, depth int) error {
+	if depth > 2*maxYAMLDepth {
+		return meshdock.Errorf(meshdock.EINVALID, "%s:%d: the YAML exceeds the maximum nesting depth of %d", name, n.Line, maxYAMLDepth)
+	}
+	if n.Style&yaml.TaggedStyle != 0 && !allowedTags[n.Tag] {
+		return meshdock.Errorf(meshdock.EINVALID, "%s:%d: the tag %s is not supported in compose files", name, n.Line, n.Tag)
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Kind != yaml.ScalarNode {
+				what := "an alias"
+				if k.Kind != yaml.AliasNode {
+					what = "a mapping or a list"
+				}
+				return meshdock.Errorf(meshdock.EINVALID, "%s:%d: a key is %s: compose keys are plain names", name, k.Line, what)
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if err := strictNodes(name, c, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -2,7 +2,6 @@ package convert
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -67,9 +66,6 @@ type budget struct {
 	includeEnvMax int
 	includeVars   map[string]string // the variables those files set
 	err           error             // the first limit passed during the load
-	// unchecked is the parse error of a file the checks could not read;
-	// a load that succeeds all the same is refused with it.
-	unchecked error
 
 	env   map[string]string       // the user's variables
 	files fileSet                 // to read the bases of `extends: file:`
@@ -149,22 +145,6 @@ func (b *budget) scan(name string, root *yaml.Node, base string) (map[string]any
 		}
 	}
 	return doc, nil
-}
-
-// parse parses a compose file for the checks (parseCompose). A file they
-// cannot parse is noted, and left to compose-go to report.
-func (b *budget) parse(name string, content []byte) (*yaml.Node, error) {
-	root, err := parseCompose(name, content)
-	var u unparsed
-	if errors.As(err, &u) {
-		b.mu.Lock()
-		if b.unchecked == nil {
-			b.unchecked = u.err
-		}
-		b.mu.Unlock()
-		return nil, nil
-	}
-	return root, err
 }
 
 // again accounts for a file compose-go loads once more (named by a
@@ -429,7 +409,7 @@ func (b *budget) baseFile(dir, name string) baseFileInfo {
 	if err != nil || checkYAML(rel, content) != nil {
 		return baseFileInfo{}
 	}
-	root, err := b.parse(rel, content)
+	root, err := parseCompose(rel, content)
 	if err != nil || root == nil || expandedSize(root, map[*yaml.Node]extent{}, 0).nodes > MaxNodes {
 		return baseFileInfo{whole: overLimit}
 	}
@@ -566,13 +546,6 @@ func (b *budget) failed() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.err
-}
-
-// uncheckedFile returns the error of a file the checks could not parse.
-func (b *budget) uncheckedFile() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.unchecked
 }
 
 // checkLoaded checks what only the loaded model shows: ports whose ranges

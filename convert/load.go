@@ -105,9 +105,9 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 		if err := checkYAML(name, content); err != nil {
 			return nil, err
 		}
-		root, err := b.parse(name, content)
+		root, err := parseCompose(name, content)
 		if err != nil {
-			return nil, err
+			return nil, p.loadError(err)
 		}
 		doc, err := b.scan(name, p.loc.addRoot(name, content, root, false), files.root())
 		if err != nil {
@@ -155,9 +155,6 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 	project, err := loadCompose(ctx, details, opts)
 	if berr := b.failed(); berr != nil {
 		return nil, berr // whatever else the load made of the empty values
-	}
-	if berr := b.uncheckedFile(); err == nil && berr != nil {
-		return nil, berr // compose-go read what the checks could not
 	}
 	if err != nil {
 		err = p.loadError(err)
@@ -580,7 +577,7 @@ func (l containedLoader) Load(ctx context.Context, p string) (string, error) {
 	if err := checkYAML(name, content); err != nil {
 		return "", err
 	}
-	top, err := l.budget.parse(name, content)
+	top, err := parseCompose(name, content)
 	if err != nil {
 		return "", err
 	}

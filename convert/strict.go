@@ -3,8 +3,10 @@ package convert
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 
+	yaml4 "go.yaml.in/yaml/v4"
 	"gopkg.in/yaml.v3"
 
 	"github.com/meshdock/meshdock"
@@ -18,25 +20,36 @@ import (
 // explicit tags other than compose's !reset and !override and the plain
 // scalar ones (!!binary hides its text), and mapping keys that are not
 // plain scalars (an alias as a key names its anchor's value). A file the
-// checks cannot parse is an unparsed error, never left unchecked. It
+// checks cannot parse is refused too, never left unchecked. It
 // returns the top-level mapping, or nil for a file holding none (compose-go
 // then says what is wrong).
 func parseCompose(name string, content []byte) (*yaml.Node, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(content))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
+	// compose-go's own parser first: what it cannot parse is refused here
+	// with its own message, before compose-go runs; what it parses into
+	// more than one document is refused.
+	dec4 := yaml4.NewDecoder(bytes.NewReader(content))
+	docs := 0
+	for {
+		var n yaml4.Node
+		err := dec4.Decode(&n)
 		if errors.Is(err, io.EOF) {
-			return nil, nil
+			break
 		}
-		return nil, unparsed{meshdock.Wrap(meshdock.EINVALID, err, "%s: %v", name, err)}
-	}
-	var next yaml.Node
-	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		line := next.Line
 		if err != nil {
-			line = 0
+			return nil, fmt.Errorf("failed to parse %s: %w", name, err)
 		}
-		return nil, meshdock.Errorf(meshdock.EINVALID, "%s:%d: the file holds more than one YAML document: put the project in one", name, line)
+		if docs++; docs > 1 {
+			return nil, meshdock.Errorf(meshdock.EINVALID, "%s:%d: the file holds more than one YAML document: put the project in one", name, n.Line)
+		}
+	}
+	if docs == 0 {
+		return nil, nil
+	}
+	// Then the checks' parser: a file it reads otherwise is not checked
+	// but refused.
+	var doc yaml.Node
+	if err := yaml.Unmarshal(content, &doc); err != nil {
+		return nil, meshdock.Wrap(meshdock.EINVALID, err, "%s: meshdock cannot check this YAML (%v): write it more plainly", name, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, nil
@@ -49,14 +62,6 @@ func parseCompose(name string, content []byte) (*yaml.Node, error) {
 	}
 	return doc.Content[0], nil
 }
-
-// unparsed is a file the checks could not parse. compose-go, which says
-// better where a syntax error is, gets to report it first; if it loads the
-// file all the same, the load is refused (see budget.unchecked).
-type unparsed struct{ err error }
-
-func (u unparsed) Error() string { return u.err.Error() }
-func (u unparsed) Unwrap() error { return u.err }
 
 // allowedTags are the tags a compose file may write explicitly.
 var allowedTags = map[string]bool{"!reset": true, "!override": true, "!!str": true, "!!int": true,

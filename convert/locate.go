@@ -30,26 +30,11 @@ type locFile struct {
 	included bool
 }
 
-// add parses a compose file and returns its top-level mapping (nil when
-// the file does not parse as one).
-func (l *locator) add(name string, content []byte) *yaml.Node {
-	return l.addRoot(name, content, topMapping(content), false)
-}
-
 // addRoot records a file already parsed; included is true for a file read
 // for an include or an extends.
 func (l *locator) addRoot(name string, content []byte, root *yaml.Node, included bool) *yaml.Node {
 	l.files = append(l.files, locFile{name: name, lines: bytes.Split(content, []byte("\n")), root: root, included: included})
 	return root
-}
-
-// topMapping parses YAML into nodes and returns its top-level mapping.
-func topMapping(content []byte) *yaml.Node {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(content, &doc); err == nil && len(doc.Content) > 0 && doc.Content[0].Kind == yaml.MappingNode {
-		return doc.Content[0]
-	}
-	return nil
 }
 
 // path returns the file and line of a key path such as

@@ -268,3 +268,27 @@ func TestDirImportRefusesPrivateCopies(t *testing.T) {
 		}
 	}
 }
+
+// A FIFO in a folder cannot hold the server's import slots: each such
+// import is refused at once, and an upload after them is served.
+func TestDirImportFIFOHoldsNothing(t *testing.T) {
+	ts := startServer(t, "")
+	for i := range 5 {
+		dir := filepath.Join(t.TempDir(), "app")
+		os.MkdirAll(dir, 0o700)
+		os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("include: [f.yaml]\nservices: {web: {image: nginx}}\n"), 0o600)
+		if err := syscall.Mkfifo(filepath.Join(dir, "f.yaml"), 0o600); err != nil {
+			t.Skip(err)
+		}
+		a, err := ts.post(jsonBody(map[string]any{"dir": dir}))
+		if err != nil {
+			t.Fatalf("import %d: %v", i, err)
+		}
+		if code, msg := a.errorOf(t); a.Status != 400 || code != "invalid" || !strings.Contains(msg, "not a regular file") {
+			t.Fatalf("import %d: %d %s", i, a.Status, a.Body)
+		}
+	}
+	if a, err := ts.post(filesBody("compose.yaml", composeYAML)); err != nil || a.Status != 201 {
+		t.Fatalf("an upload after them: %v %d %s", err, a.Status, a.Body)
+	}
+}

@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/meshdock/meshdock"
 )
@@ -374,6 +376,76 @@ func TestSwappedFolderIsNotRead(t *testing.T) {
 	for _, want := range []string{"good-inc", "good-env", "Z29vZC10b2tlbg=="} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the output lacks %s", want)
+		}
+	}
+}
+
+// A FIFO in a folder never blocks a load: every read opens without
+// waiting for a writer and refuses what is not a regular file. A hard
+// link, another name for a file the folder's owner may not read, is
+// refused when a server reads a folder for someone.
+func TestFolderSpecialFiles(t *testing.T) {
+	for name, c := range map[string]struct {
+		compose, special string
+		envFiles         []string
+	}{
+		"include":          {"include: [f.yaml]\nservices: {web: {image: nginx}}\n", "f.yaml", nil},
+		"extends":          {"services: {web: {extends: {file: f.yaml, service: a}}}\n", "f.yaml", nil},
+		"env file":         {"services: {web: {image: nginx}}\n", "f.env", []string{"f.env"}},
+		"include env":      {"include: [{path: sub/c.yaml, env_file: f.env}]\n", "f.env", nil},
+		"included .env":    {"include: [sub/c.yaml]\n", "sub/.env", nil},
+		"secret":           {"services: {web: {image: nginx, secrets: [s]}}\nsecrets: {s: {file: ./f}}\n", "f", nil},
+		"service env":      {"services: {web: {image: nginx, env_file: f.env}}\n", "f.env", nil},
+		"dot env":          {"services: {web: {image: nginx}}\n", ".env", nil},
+		"bind configmap":   {"services: {web: {image: nginx, volumes: ['./f:/f']}}\n", "f", nil},
+		"the compose file": {"", "compose.yaml", nil},
+	} {
+		for _, kind := range []string{"fifo", "hard link"} {
+			t.Run(name+"/"+kind, func(t *testing.T) {
+				base := t.TempDir()
+				dir := filepath.Join(base, "app")
+				os.MkdirAll(filepath.Join(dir, "sub"), 0o700)
+				os.WriteFile(filepath.Join(dir, "sub", "c.yaml"), []byte("services: {c: {image: x}}\n"), 0o600)
+				if c.compose != "" {
+					os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(c.compose), 0o600)
+				}
+				special := filepath.Join(dir, filepath.FromSlash(c.special))
+				if kind == "fifo" {
+					if err := syscall.Mkfifo(special, 0o600); err != nil {
+						t.Skip(err)
+					}
+				} else {
+					outside := filepath.Join(base, "server-file")
+					os.WriteFile(outside, []byte("A=contents-of-a-server-file\nservices: {a: {image: x}}\n"), 0o600)
+					if err := os.Link(outside, special); err != nil {
+						t.Skip(err)
+					}
+				}
+				root, err := os.OpenRoot(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer root.Close()
+				done := make(chan error, 1)
+				go func() {
+					snap, err := Snapshot(context.Background(), Source{Dir: dir, Root: root, EnvFiles: c.envFiles})
+					if err == nil {
+						_, err = Convert(context.Background(), snap, Options{BindMounts: BindMountsConfigMap})
+					}
+					done <- err
+				}()
+				select {
+				case err := <-done:
+					if err == nil && kind == "hard link" {
+						t.Fatalf("a hard link out of the folder was read")
+					}
+					if err != nil && meshdock.ErrorCode(err) == meshdock.EINTERNAL {
+						t.Fatalf("internal error: %v", err)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatal("the load blocks on the special file")
+				}
+			})
 		}
 	}
 }

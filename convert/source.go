@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"unicode"
 	"unicode/utf8"
 
@@ -206,7 +207,7 @@ func (f fileSet) read(name string, limit int) ([]byte, error) {
 		err  error
 	)
 	if filepath.IsAbs(name) && f.tmp == "" && !within(f.dir, name) {
-		file, err = os.Open(name)
+		file, err = os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	} else {
 		rel := name
 		if filepath.IsAbs(name) {
@@ -217,7 +218,10 @@ func (f fileSet) read(name string, limit int) ([]byte, error) {
 		if f.r == nil || rel == "" {
 			return nil, meshdock.Errorf(meshdock.EINVALID, "%s is outside the project", name)
 		}
-		file, err = f.r.Open(filepath.FromSlash(rel))
+		// Non-blocking, so that opening a FIFO returns at once (to be
+		// refused below) instead of waiting for a writer for ever; reads of
+		// regular files are not affected.
+		file, err = f.r.OpenFile(filepath.FromSlash(rel), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -227,8 +231,14 @@ func (f fileSet) read(name string, limit int) ([]byte, error) {
 	}
 	defer file.Close()
 	// Only regular files: a FIFO would block, a device never end.
-	if st, err := file.Stat(); err != nil || !st.Mode().IsRegular() {
+	st, err := file.Stat()
+	if err != nil || !st.Mode().IsRegular() {
 		return nil, meshdock.Errorf(meshdock.EINVALID, "%s is not a regular file", name)
+	}
+	// A folder of the server read for someone: a hard link there may be
+	// another name for a file of the server that its owner could not read.
+	if f.mirror && linkCount(st) > 1 {
+		return nil, meshdock.Errorf(meshdock.EINVALID, "%s has other names on the disk (hard links): copy the file into the project", name)
 	}
 	b, err := io.ReadAll(io.LimitReader(file, int64(limit)+1))
 	if err != nil {

@@ -60,7 +60,7 @@ type budget struct {
 	includes int
 	deps     int
 	interp   int
-	// includeEnv is the largest an env file of an include may make a
+	// includeEnvMax is the largest an env file of an include may make a
 	// variable: compose-go interpolates included files with those files
 	// and the user's variables, without asking meshdock.
 	includeEnvMax int
@@ -88,7 +88,7 @@ func (b *budget) withEnv(env map[string]string) { b.env = env }
 // from which its relative paths are taken. It returns the resolved file.
 func (b *budget) scan(name string, root *yaml.Node, base string) (map[string]any, error) {
 	if root == nil {
-		return nil, nil // compose-go reports the syntax error with its position
+		return nil, nil // empty, or not a mapping: compose-go says what is wrong
 	}
 	// The service count as written is known before anything is expanded,
 	// and says more than a node count would.
@@ -97,7 +97,7 @@ func (b *budget) scan(name string, root *yaml.Node, base string) (map[string]any
 		for i := 0; i+1 < len(services.Content); i += 2 {
 			if key := services.Content[i]; !b.services[key.Value] {
 				if count++; count > MaxServices {
-					return nil, meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: more than %d services: at most %d are accepted", name, key.Line, MaxServices, MaxServices)
+					return nil, tooManyServices(name, key.Line)
 				}
 			}
 		}
@@ -113,14 +113,15 @@ func (b *budget) scan(name string, root *yaml.Node, base string) (map[string]any
 	}
 	services := asMap(doc["services"])
 	names := slices.Sorted(maps.Keys(services))
-	ext := newExtents(b, name, base, services)
+	ext := newExtents(b, base, services)
 	for _, svcName := range names {
 		svc := asMap(services[svcName])
-		line := b.lineOf(root, svcName)
+		line := serviceLine(root, svcName)
 		if !b.services[svcName] {
+			// Services written through an alias are counted here only.
 			b.services[svcName] = true
 			if len(b.services) > MaxServices {
-				return nil, meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: more than %d services: at most %d are accepted", name, line, MaxServices, MaxServices)
+				return nil, tooManyServices(name, line)
 			}
 		}
 		if err := checkExtends(name, line, svcName, svc["extends"]); err != nil {
@@ -166,9 +167,13 @@ func (b *budget) addSize(name string, n extent) error {
 	return nil
 }
 
-// lineOf returns the line of a service's key when the file writes it
+func tooManyServices(file string, line int) error {
+	return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: more than %d services: at most %d are accepted", file, line, MaxServices, MaxServices)
+}
+
+// serviceLine returns the line of a service's key when the file writes it
 // directly ("services: {name: ...}"), else 0.
-func (b *budget) lineOf(root *yaml.Node, service string) int {
+func serviceLine(root *yaml.Node, service string) int {
 	if kv := child(nodeAt(root, []string{"services"}), service); kv != nil {
 		return kv.key.Line
 	}
@@ -222,7 +227,7 @@ func (b *budget) scanPorts(file string, root *yaml.Node, service string, svc map
 		// The line of the item when it is written directly, else of the key
 		// or the service.
 		written := nodeAt(root, []string{"services", service, key})
-		line := b.lineOf(root, service)
+		line := serviceLine(root, service)
 		if kv := child(nodeAt(root, []string{"services", service}), key); kv != nil {
 			line = kv.key.Line
 		}
@@ -256,18 +261,26 @@ func (b *budget) scanPorts(file string, root *yaml.Node, service string, svc map
 
 // substitute fills in the user's variables as compose-go will; on a
 // malformed value it returns the text as it is, and compose-go reports it.
+// An included file's variables may come from its env files too.
 func (b *budget) substitute(s string) string {
-	out, err := template.Substitute(s, func(k string) (string, bool) {
-		if v, ok := b.env[k]; ok {
-			return v, ok
-		}
-		v, ok := b.includeVars[k] // an included file's, from its env files
-		return v, ok
-	})
-	if err != nil {
-		return s
+	if out, ok := substitute(s, b.env, b.includeVars); ok {
+		return out
 	}
-	return out
+	return s
+}
+
+// substitute fills in variables as compose-go does, each from the first
+// of vars that has it; ok is false for a malformed value.
+func substitute(s string, vars ...map[string]string) (string, bool) {
+	out, err := template.Substitute(s, func(k string) (string, bool) {
+		for _, m := range vars {
+			if v, ok := m[k]; ok {
+				return v, true
+			}
+		}
+		return "", false
+	})
+	return out, err == nil
 }
 
 // portCount is how many ports a port specification stands for: the size of
@@ -342,14 +355,13 @@ func expandedSize(n *yaml.Node, sizes map[*yaml.Node]extent, depth int) extent {
 // thousand services extending one base cost one walk of it.
 type extents struct {
 	b        *budget
-	file     string
 	base     string // the working directory relative paths are taken from
 	services map[string]any
 	memo     map[string]extent
 }
 
-func newExtents(b *budget, file, base string, services map[string]any) *extents {
-	return &extents{b: b, file: file, base: base, services: services, memo: map[string]extent{}}
+func newExtents(b *budget, base string, services map[string]any) *extents {
+	return &extents{b: b, base: base, services: services, memo: map[string]extent{}}
 }
 
 // of is what extending the service's base adds to the service.
@@ -369,7 +381,7 @@ func (e *extents) of(service string, depth int) extent {
 	default:
 		m := asMap(v)
 		base, _ = m["service"].(string)
-		if f, ok := m["file"].(string); ok && m != nil {
+		if f, ok := m["file"].(string); ok {
 			other := e.b.baseFile(e.base, f)
 			total = other.whole
 			if other.extents != nil {
@@ -406,15 +418,15 @@ func (b *budget) baseFile(dir, name string) baseFileInfo {
 	}
 	b.bases[rel] = baseFileInfo{}
 	content, err := b.files.read(rel, MaxComposeFileSize)
-	if err != nil || checkYAML(rel, content) != nil {
+	if err != nil {
 		return baseFileInfo{}
 	}
-	root, err := parseCompose(rel, content)
+	root, err := parseChecked(rel, content)
 	if err != nil || root == nil || expandedSize(root, map[*yaml.Node]extent{}, 0).nodes > MaxNodes {
 		return baseFileInfo{whole: overLimit}
 	}
 	services := asMap(asMap(resolveYAML(root, map[*yaml.Node]any{}, 0))["services"])
-	info := baseFileInfo{extents: newExtents(b, rel, filepath.Dir(b.files.abs(rel)), services), whole: valueExtent(services)}
+	info := baseFileInfo{extents: newExtents(b, filepath.Dir(b.files.abs(rel)), services), whole: valueExtent(services)}
 	b.bases[rel] = info
 	return info
 }
@@ -531,8 +543,7 @@ func valueExtent(v any) extent {
 func (b *budget) lookup(key, value string) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.interp += len(value)
-	if b.interp > MaxInterpolated {
+	if !b.addInterp(len(value)) {
 		if b.err == nil {
 			b.err = meshdock.Errorf(meshdock.ETOOLARGE, "variables add more than %s to the compose files (${%s} among them): at most %s are accepted",
 				size(MaxInterpolated), key, size(MaxInterpolated))
@@ -542,6 +553,13 @@ func (b *budget) lookup(key, value string) string {
 	return value
 }
 
+// addInterp adds bytes that variables and env files bring, and reports
+// whether the total is within MaxInterpolated. b.mu is held.
+func (b *budget) addInterp(n int) bool {
+	b.interp += n
+	return b.interp <= MaxInterpolated
+}
+
 func (b *budget) failed() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -549,7 +567,7 @@ func (b *budget) failed() error {
 }
 
 // checkLoaded checks what only the loaded model shows: ports whose ranges
-// came from variables, and the services an include brought.
+// came from variables the checks before the load could not see.
 func checkLoaded(p *Project) error {
 	ports := 0
 	for _, name := range p.ServiceNames() {
@@ -651,8 +669,7 @@ func envFileBound(content []byte, env func(string) string) int {
 func (b *budget) charge(n int) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.interp += n
-	if b.interp > MaxInterpolated {
+	if !b.addInterp(n) {
 		return meshdock.Errorf(meshdock.ETOOLARGE, "env files, label files and variables add more than %s to the project (each use counts): at most %s are accepted", size(MaxInterpolated), size(MaxInterpolated))
 	}
 	return nil

@@ -102,19 +102,8 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := checkYAML(name, content); err != nil {
-			return nil, err
-		}
-		root, err := parseCompose(name, content)
-		if err != nil {
+		if err := vetFile(files, b, p.loc, name, files.root(), content, false); err != nil {
 			return nil, p.loadError(err)
-		}
-		doc, err := b.scan(name, p.loc.addRoot(name, content, root, false), files.root())
-		if err != nil {
-			return nil, err
-		}
-		if err := checkIncludes(files, files.abs(name), files.root(), doc, false, b); err != nil {
-			return nil, err
 		}
 		top[files.abs(name)] = true
 		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: files.abs(name), Content: content})
@@ -574,24 +563,33 @@ func (l containedLoader) Load(ctx context.Context, p string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := checkYAML(name, content); err != nil {
-		return "", err
-	}
-	top, err := parseCompose(name, content)
-	if err != nil {
-		return "", err
-	}
-	doc, err := l.budget.scan(name, l.loc.addRoot(name, content, top, true), filepath.Dir(abs))
-	if err != nil {
-		return "", err
-	}
-	if err := l.budget.included(name, content); err != nil {
-		return "", err
-	}
-	if err := checkIncludes(l.files, abs, filepath.Dir(abs), doc, true, l.budget); err != nil {
+	if err := vetFile(l.files, l.budget, l.loc, name, filepath.Dir(abs), content, true); err != nil {
 		return "", err
 	}
 	return abs, nil
+}
+
+// vetFile runs what every compose file gets before compose-go reads it,
+// whether the user named it or compose-go reads it for an include or an
+// extends (included): it is parsed strictly, recorded for locating keys,
+// counted against the budget (an included file's interpolation too, which
+// compose-go does without meshdock's lookup), and its includes are
+// checked, relative paths taken from base.
+func vetFile(files fileSet, b *budget, loc *locator, name, base string, content []byte, included bool) error {
+	root, err := parseChecked(name, content)
+	if err != nil {
+		return err
+	}
+	doc, err := b.scan(name, loc.addRoot(name, content, root, included), base)
+	if err != nil {
+		return err
+	}
+	if included {
+		if err := b.included(name, content); err != nil {
+			return err
+		}
+	}
+	return checkIncludes(files, files.abs(name), base, doc, included, b)
 }
 
 func (l containedLoader) Dir(p string) string {

@@ -63,6 +63,15 @@ func parseCompose(name string, content []byte) (*yaml.Node, error) {
 	return doc.Content[0], nil
 }
 
+// parseChecked runs checkYAML, then parseCompose: what every compose file
+// meshdock reads goes through before its content is looked at.
+func parseChecked(name string, content []byte) (*yaml.Node, error) {
+	if err := checkYAML(name, content); err != nil {
+		return nil, err
+	}
+	return parseCompose(name, content)
+}
+
 // allowedTags are the tags a compose file may write explicitly.
 var allowedTags = map[string]bool{"!reset": true, "!override": true, "!!str": true, "!!int": true,
 	"!!float": true, "!!bool": true, "!!null": true, "!!map": true, "!!seq": true}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 	units "github.com/docker/go-units"
 	"gopkg.in/yaml.v3"
@@ -204,15 +203,13 @@ func (s *state) shownSource(service, target, src string) string {
 	written := s.writtenBindSource(service, target)
 	home := serverHome()
 	switch {
-	case s.p.inMemory && strings.HasPrefix(written, "~"):
-		return path.Clean(filepath.ToSlash(written))
 	case s.p.inMemory && strings.HasPrefix(written, "/"):
 		return src
 	case s.p.inMemory && written == "" && home != "" && within(home, src):
 		// Where the value came from is not known: never show the home.
 		rel, _ := filepath.Rel(home, src)
 		return "~/" + filepath.ToSlash(rel)
-	case s.p.inMemory && written != "":
+	case s.p.inMemory && written != "": // relative, or `~/...`
 		return path.Clean(filepath.ToSlash(written))
 	case s.p.inMemory:
 		rel, _ := filepath.Rel(s.p.root, src)
@@ -230,17 +227,14 @@ func (s *state) shownSource(service, target, src string) string {
 // form tells a path the user gave from one compose-go made up.
 func (s *state) writtenBindSource(service, target string) string {
 	src := s.rawBindSource(service, target)
-	if strings.Contains(src, "$") {
-		out, err := template.Substitute(src, func(k string) (string, bool) {
-			v, ok := s.p.env[k]
-			return v, ok
-		})
-		if err != nil {
-			return ""
-		}
-		return out
+	if !strings.Contains(src, "$") {
+		return src
 	}
-	return src
+	out, ok := substitute(src, s.p.env)
+	if !ok {
+		return ""
+	}
+	return out
 }
 
 // rawBindSource returns the bind source as the compose files wrote it.

@@ -45,9 +45,6 @@ func (s *Server) handleError(err error, c echo.Context) {
 	} else {
 		body.Error.Code, body.Error.Message = meshdock.ErrorCode(err), meshdock.ErrorMessage(err)
 	}
-	if body.Error.Code == meshdock.ECANCELED && (body.Error.Message == "" || body.Error.Message == "internal error") {
-		body.Error.Message = "canceled" // nothing failed: the work was called off
-	}
 	status, ok := statusOf[body.Error.Code]
 	if !ok {
 		status = http.StatusInternalServerError

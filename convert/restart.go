@@ -2,7 +2,6 @@ package convert
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -81,10 +80,9 @@ func deploymentToJob(d *appsv1.Deployment, policy string, svc types.ServiceConfi
 	backoff := int32(0)
 	if policy == "on-failure" {
 		backoff = 6 // Kubernetes' default
-		if _, n, ok := strings.Cut(svc.Restart, ":"); ok {
-			if v, err := strconv.Atoi(n); err == nil && v >= 0 {
-				backoff = int32(v)
-			}
+		// validate keeps N of on-failure:N within int32.
+		if n, ok := onFailureRetries(svc.Restart); ok {
+			backoff = int32(n)
 		}
 		if svc.Deploy != nil && svc.Deploy.RestartPolicy != nil && svc.Deploy.RestartPolicy.MaxAttempts != nil {
 			backoff = int32(*svc.Deploy.RestartPolicy.MaxAttempts)

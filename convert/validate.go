@@ -39,12 +39,11 @@ func (p *Project) validate() error {
 
 // numeric is one number of a service and the range Kubernetes takes.
 type numeric struct {
-	key     string
-	value   float64
-	min     float64
-	max     float64
-	unit    string // how to show the range
-	present bool
+	key   string
+	value float64
+	min   float64
+	max   float64
+	unit  string // how to show the range
 }
 
 const maxSeconds = math.MaxInt32 // probe and grace periods are int32 seconds
@@ -55,7 +54,7 @@ const maxSeconds = math.MaxInt32 // probe and grace periods are int32 seconds
 func (p *Project) checkRanges(name string, s types.ServiceConfig) error {
 	var nums []numeric
 	add := func(key string, v float64, lo, hi float64, unit string) {
-		nums = append(nums, numeric{key: key, value: v, min: lo, max: hi, unit: unit, present: true})
+		nums = append(nums, numeric{key: key, value: v, min: lo, max: hi, unit: unit})
 	}
 	intp := func(key string, v *int) {
 		if v != nil {
@@ -133,7 +132,7 @@ func (p *Project) checkRanges(name string, s types.ServiceConfig) error {
 		}
 	}
 	for _, n := range nums {
-		if !n.present || (n.value >= n.min && n.value <= n.max && !math.IsNaN(n.value)) {
+		if n.value >= n.min && n.value <= n.max && !math.IsNaN(n.value) {
 			continue
 		}
 		file, line := p.loc.serviceKey(name, splitKey(n.key)...)
@@ -156,12 +155,12 @@ func limitsOf(r *types.Resource) types.Resource {
 
 // onFailureRetries returns N of `restart: on-failure:N`.
 func onFailureRetries(restart string) (float64, bool) {
-	const prefix = "on-failure:"
-	if len(restart) <= len(prefix) || restart[:len(prefix)] != prefix {
+	n, ok := strings.CutPrefix(restart, "on-failure:")
+	if !ok {
 		return 0, false
 	}
-	n, err := strconv.ParseFloat(restart[len(prefix):], 64)
-	return n, err == nil
+	v, err := strconv.ParseFloat(n, 64)
+	return v, err == nil
 }
 
 func shown(v float64) string {

@@ -104,8 +104,12 @@ var passes = []struct {
 	{"configs", configsPass},
 	{"volumes", volumesPass},
 	{"depends_on", dependsOnPass},
+	{"hooks", hooksPass},
+	{"podspec", podPass},
 	{"dropped", droppedPass},
 	{"labels", labelsPass},
+	{"jobs", jobsPass},
+	{"metadata", metadataPass},
 }
 
 // state is what the passes share: the loaded project, kompose's objects,
@@ -156,17 +160,17 @@ func newState(p *Project, opt Options) *state {
 }
 
 // warn records a warning about a service's key, located in the user's files.
-func (s *state) warn(service, key, msg string) {
+func (s *state) warn(service, key, msg string) { s.warnAt(service, key, splitKey(key), msg) }
+
+// warnAt is warn with the key's path given in parts, for keys whose parts
+// hold dots (labels, sysctls).
+func (s *state) warnAt(service, key string, parts []string, msg string) {
 	var file string
 	var line int
 	if service != "" {
-		if key != "" {
-			file, line = s.p.loc.serviceKey(service, splitKey(key)...)
-		} else {
-			file, line = s.p.loc.serviceKey(service)
-		}
+		file, line = s.p.loc.serviceKey(service, parts...)
 	} else if key != "" {
-		file, line = s.p.loc.path(splitKey(key)...)
+		file, line = s.p.loc.path(parts...)
 	}
 	s.warnings = append(s.warnings, Warning{Service: service, Key: key, File: file, Line: line, Message: msg})
 }

@@ -23,53 +23,86 @@ var dropped = []struct {
 	set func(types.ServiceConfig) bool
 	msg string
 }{
-	{"network_mode", func(s types.ServiceConfig) bool { return s.NetworkMode != "" },
-		"not carried over: every pod has its own network, and services reach each other by Service name"},
-	{"sysctls", func(s types.ServiceConfig) bool { return len(s.Sysctls) > 0 },
-		"not carried over: most sysctls are unsafe in Kubernetes and need the cluster's permission"},
+	{"attach", func(s types.ServiceConfig) bool { return s.Attach != nil },
+		"has no effect in Kubernetes: it only chooses whose output docker compose up shows (kubectl logs shows any container's)"},
+	{"pull_refresh_after", func(s types.ServiceConfig) bool { return s.PullRefreshAfter != "" },
+		"has no effect in Kubernetes: the kubelet pulls as imagePullPolicy says, not after a time"},
+	{"umask", func(s types.ServiceConfig) bool { return s.Umask != nil },
+		"not carried over: Kubernetes has no umask setting (set it in the image's entrypoint)"},
+	{"use_api_socket", func(s types.ServiceConfig) bool { return s.UseAPISocket },
+		"not carried over: the Docker API socket and the user's Docker credentials are not available in the cluster"},
 	{"stop_signal", func(s types.ServiceConfig) bool { return s.StopSignal != "" },
 		"not carried over: Kubernetes always sends SIGTERM (set STOPSIGNAL in the image instead)"},
 	{"runtime", func(s types.ServiceConfig) bool { return s.Runtime != "" },
-		"not carried over: use a RuntimeClass of the cluster"},
-	{"platform", func(s types.ServiceConfig) bool { return s.Platform != "" },
-		"not carried over: the cluster's nodes decide the platform (use a nodeSelector on kubernetes.io/arch)"},
-	{"ulimits", func(s types.ServiceConfig) bool { return len(s.Ulimits) > 0 }, "not carried over: Kubernetes has no per-pod ulimits"},
-	{"devices", func(s types.ServiceConfig) bool { return len(s.Devices) > 0 }, "not carried over: devices need a device plugin in Kubernetes"},
-	{"gpus", func(s types.ServiceConfig) bool { return len(s.Gpus) > 0 }, "not carried over: request GPUs as a resource of the cluster's device plugin"},
-	{"dns", func(s types.ServiceConfig) bool { return len(s.DNS) > 0 || len(s.DNSSearch) > 0 || len(s.DNSOpts) > 0 },
-		"not carried over: pods use the cluster's DNS"},
+		"not carried over: use a RuntimeClass of the cluster (runtimeClassName)"},
+	{"ulimits", func(s types.ServiceConfig) bool { return len(s.Ulimits) > 0 },
+		"not carried over: Kubernetes has no per-pod ulimits; the container runtime's defaults apply"},
+	{"devices", func(s types.ServiceConfig) bool { return len(s.Devices) > 0 },
+		"not carried over: devices need a device plugin in Kubernetes"},
+	{"device_cgroup_rules", func(s types.ServiceConfig) bool { return len(s.DeviceCgroupRules) > 0 },
+		"not carried over: device access is granted by a device plugin in Kubernetes"},
+	{"gpus", func(s types.ServiceConfig) bool { return len(s.Gpus) > 0 },
+		"not carried over: request GPUs as a resource of the cluster's device plugin (nvidia.com/gpu)"},
 	{"logging", func(s types.ServiceConfig) bool { return s.Logging != nil || s.LogDriver != "" },
 		"not carried over: the cluster collects container output"},
-	{"security_opt", func(s types.ServiceConfig) bool { return len(s.SecurityOpt) > 0 },
-		"not carried over: use the pod's securityContext (seccompProfile, appArmorProfile)"},
-	{"pid", func(s types.ServiceConfig) bool { return s.Pid != "" }, "not carried over"},
-	{"ipc", func(s types.ServiceConfig) bool { return s.Ipc != "" }, "not carried over"},
-	{"uts", func(s types.ServiceConfig) bool { return s.Uts != "" }, "not carried over"},
-	{"userns_mode", func(s types.ServiceConfig) bool { return s.UserNSMode != "" }, "not carried over"},
-	{"cgroup_parent", func(s types.ServiceConfig) bool { return s.CgroupParent != "" || s.Cgroup != "" }, "not carried over"},
-	{"oom_score_adj", func(s types.ServiceConfig) bool { return s.OomScoreAdj != 0 || s.OomKillDisable }, "not carried over"},
-	{"memswap_limit", func(s types.ServiceConfig) bool { return s.MemSwapLimit != 0 || s.MemSwappiness != 0 }, "not carried over: Kubernetes manages swap per node"},
-	{"shm_size", func(s types.ServiceConfig) bool { return s.ShmSize != 0 }, "not carried over: mount an emptyDir with medium Memory at /dev/shm"},
-	{"pids_limit", func(s types.ServiceConfig) bool { return s.PidsLimit != 0 }, "not carried over: the node sets the pid limit"},
-	{"blkio_config", func(s types.ServiceConfig) bool { return s.BlkioConfig != nil }, "not carried over"},
-	{"cpuset", func(s types.ServiceConfig) bool { return s.CPUSet != "" }, "not carried over: the node's CPU manager pins CPUs"},
-	{"cpu_rt_runtime", func(s types.ServiceConfig) bool { return s.CPURTRuntime != 0 || s.CPURTPeriod != 0 }, "not carried over"},
-	{"storage_opt", func(s types.ServiceConfig) bool { return len(s.StorageOpt) > 0 }, "not carried over"},
-	{"mac_address", func(s types.ServiceConfig) bool { return s.MacAddress != "" }, "not carried over"},
-	{"init", func(s types.ServiceConfig) bool { return s.Init != nil && *s.Init }, "not carried over: the image must reap its own children"},
-	{"isolation", func(s types.ServiceConfig) bool { return s.Isolation != "" }, "not carried over"},
-	{"volumes_from", func(s types.ServiceConfig) bool { return len(s.VolumesFrom) > 0 }, "not carried over: mount the same volumes explicitly"},
-	{"external_links", func(s types.ServiceConfig) bool { return len(s.ExternalLinks) > 0 }, "not carried over"},
-	{"credential_spec", func(s types.ServiceConfig) bool { return s.CredentialSpec != nil }, "not carried over"},
-	{"device_cgroup_rules", func(s types.ServiceConfig) bool { return len(s.DeviceCgroupRules) > 0 }, "not carried over"},
-	{"develop", func(s types.ServiceConfig) bool { return s.Develop != nil }, "a docker compose watch setting and does not apply"},
-	{"post_start", func(s types.ServiceConfig) bool {
-		return len(s.PostStart) > 0 || len(s.PreStop) > 0 || len(s.PreStart) > 0
-	},
-		"not carried over: use lifecycle hooks of the container"},
-	{"provider", func(s types.ServiceConfig) bool { return s.Provider != nil }, "not carried over"},
-	{"models", func(s types.ServiceConfig) bool { return len(s.Models) > 0 }, "not carried over"},
-	{"annotations", func(s types.ServiceConfig) bool { return len(s.Annotations) > 0 }, "container annotations in Docker; they are set as pod annotations"},
+	{"uts", func(s types.ServiceConfig) bool { return s.Uts != "" },
+		"not carried over: a pod shares the node's host name only with hostNetwork"},
+	{"userns_mode", func(s types.ServiceConfig) bool { return s.UserNSMode != "" },
+		"not carried over: user namespaces are chosen with hostUsers, which meshdock leaves to the cluster"},
+	{"cgroup", func(s types.ServiceConfig) bool { return s.Cgroup != "" },
+		"not carried over: the kubelet chooses each container's cgroup namespace"},
+	{"cgroup_parent", func(s types.ServiceConfig) bool { return s.CgroupParent != "" },
+		"not carried over: the kubelet places pods in its own cgroups"},
+	{"oom_score_adj", func(s types.ServiceConfig) bool { return s.OomScoreAdj != 0 },
+		"not carried over: the kubelet sets it from the pod's QoS class (requests equal to limits rank it last)"},
+	{"oom_kill_disable", func(s types.ServiceConfig) bool { return s.OomKillDisable },
+		"not carried over: Kubernetes always kills a container over its memory limit"},
+	{"memswap_limit", func(s types.ServiceConfig) bool { return s.MemSwapLimit != 0 },
+		"not carried over: Kubernetes manages swap per node"},
+	{"mem_swappiness", func(s types.ServiceConfig) bool { return s.MemSwappiness != 0 },
+		"not carried over: Kubernetes manages swap per node"},
+	{"pids_limit", func(s types.ServiceConfig) bool { return s.PidsLimit != 0 },
+		"not carried over: the node sets the pid limit"},
+	{"blkio_config", func(s types.ServiceConfig) bool { return s.BlkioConfig != nil },
+		"not carried over: Kubernetes has no block I/O limits"},
+	{"cpuset", func(s types.ServiceConfig) bool { return s.CPUSet != "" },
+		"not carried over: the node's CPU manager pins CPUs"},
+	{"cpu_shares", func(s types.ServiceConfig) bool { return s.CPUShares != 0 },
+		"not carried over: Kubernetes derives shares from the CPU request (set cpus or deploy.resources)"},
+	{"cpu_quota", func(s types.ServiceConfig) bool { return s.CPUQuota != 0 },
+		"not carried over: Kubernetes derives the quota from the CPU limit (set cpus or deploy.resources)"},
+	{"cpu_period", func(s types.ServiceConfig) bool { return s.CPUPeriod != 0 },
+		"not carried over: the kubelet sets the CFS period for the node"},
+	{"cpu_count", func(s types.ServiceConfig) bool { return s.CPUCount != 0 },
+		"not carried over: a Windows setting; use cpus or deploy.resources"},
+	{"cpu_percent", func(s types.ServiceConfig) bool { return s.CPUPercent != 0 },
+		"not carried over: a Windows setting; use cpus or deploy.resources"},
+	{"cpu_rt_runtime", func(s types.ServiceConfig) bool { return s.CPURTRuntime != 0 },
+		"not carried over: Kubernetes has no real-time CPU scheduling"},
+	{"cpu_rt_period", func(s types.ServiceConfig) bool { return s.CPURTPeriod != 0 },
+		"not carried over: Kubernetes has no real-time CPU scheduling"},
+	{"storage_opt", func(s types.ServiceConfig) bool { return len(s.StorageOpt) > 0 },
+		"not carried over: a container's writable layer is bounded with an ephemeral-storage limit in Kubernetes"},
+	{"mac_address", func(s types.ServiceConfig) bool { return s.MacAddress != "" },
+		"not carried over: the cluster's network gives pods their addresses"},
+	{"init", func(s types.ServiceConfig) bool { return s.Init != nil && *s.Init },
+		"not carried over: the image must reap its own children (or set shareProcessNamespace)"},
+	{"isolation", func(s types.ServiceConfig) bool { return s.Isolation != "" },
+		"not carried over: a Windows container setting with no Kubernetes counterpart"},
+	{"volumes_from", func(s types.ServiceConfig) bool { return len(s.VolumesFrom) > 0 },
+		"not carried over: mount the same volumes explicitly"},
+	{"external_links", func(s types.ServiceConfig) bool { return len(s.ExternalLinks) > 0 },
+		"not carried over: containers outside the app are not in the cluster (use an ExternalName Service)"},
+	{"credential_spec", func(s types.ServiceConfig) bool { return s.CredentialSpec != nil },
+		"not carried over: Windows gMSA credentials are set with windowsOptions in Kubernetes"},
+	{"develop", func(s types.ServiceConfig) bool { return s.Develop != nil },
+		"has no effect in Kubernetes: a docker compose watch setting"},
+	{"provider", func(s types.ServiceConfig) bool { return s.Provider != nil },
+		"not carried over: a provider service is run by a docker compose plugin, not as a container"},
+	{"models", func(s types.ServiceConfig) bool { return len(s.Models) > 0 },
+		"not carried over: Docker Model Runner is not available in the cluster, so no model endpoint variables are set"},
+	{"annotations", func(s types.ServiceConfig) bool { return len(s.Annotations) > 0 },
+		"container annotations in Docker; they are set as pod annotations"},
 	{"deploy.placement", func(s types.ServiceConfig) bool {
 		return s.Deploy != nil && (len(s.Deploy.Placement.Constraints) > 0 || len(s.Deploy.Placement.Preferences) > 0 || s.Deploy.Placement.MaxReplicas > 0)
 	}, "swarm placement: constraints on node labels become required node affinity (pods stay Pending unless a node has those labels); node.role, node.hostname and preferences are not carried over"},
@@ -99,7 +132,7 @@ func droppedPass(s *state) error {
 				s.warn(name, d.key, d.msg)
 			}
 		}
-		if svc.NetworkMode != "" && strings.HasPrefix(svc.NetworkMode, "service:") {
+		if strings.HasPrefix(svc.NetworkMode, "service:") {
 			peer := strings.TrimPrefix(svc.NetworkMode, "service:")
 			msg := fmt.Sprintf("shares the network of %s in compose; here it is a pod of its own and must reach it by name", peer)
 			if len(s.service(peer).Ports) > 0 {
@@ -137,15 +170,9 @@ func droppedPass(s *state) error {
 		s.resources(name, svc, c)
 		tidyMemory(c)
 		fixStrategy(w)
-		if len(svc.Annotations) > 0 {
-			if w.tmpl.Annotations == nil {
-				w.tmpl.Annotations = map[string]string{}
-			}
-			for k, v := range svc.Annotations {
-				w.tmpl.Annotations[k] = v
-			}
-		}
 	}
+	s.networkIsolation()
+	s.unusedDefinitions()
 	if nets := s.customNetworks(); len(nets) > 0 {
 		s.warn("", "networks", fmt.Sprintf("networks %s are not carried over: all pods of a namespace can reach each other (add NetworkPolicies to separate them)", strings.Join(nets, ", ")))
 	}
@@ -233,9 +260,6 @@ func (s *state) resources(name string, svc types.ServiceConfig, c *corev1.Contai
 			c.Resources.Requests[corev1.ResourceMemory] = *resource.NewQuantity(int64(svc.MemReservation), resource.BinarySI)
 		}
 	}
-	if svc.CPUShares != 0 || svc.CPUQuota != 0 || svc.CPUPeriod != 0 || svc.CPUCount != 0 || svc.CPUPercent != 0 {
-		s.warn(name, "cpu_shares", "cpu_shares, cpu_quota, cpu_period, cpu_count and cpu_percent are not carried over: set cpus or deploy.resources instead")
-	}
 }
 
 // fixStrategy drops a rolling-update setting from a Deployment kompose
@@ -263,5 +287,85 @@ func setReplicas(w *workload, n int32) {
 		o.Spec.Replicas = ptr.To(n)
 	case *appsv1.StatefulSet:
 		o.Spec.Replicas = ptr.To(n)
+	}
+}
+
+// networkIsolation warns, for each service that lists its networks, about
+// the services compose keeps it from reaching (no common network): in one
+// namespace every pod reaches every other.
+func (s *state) networkIsolation() {
+	nets := map[string][]string{}
+	for _, name := range s.p.ServiceNames() {
+		svc := s.service(name)
+		if svc.NetworkMode != "" {
+			continue
+		}
+		if len(svc.Networks) == 0 {
+			nets[name] = []string{"default"}
+			continue
+		}
+		nets[name] = slices.Sorted(maps.Keys(svc.Networks))
+	}
+	for _, name := range s.p.ServiceNames() {
+		if nets[name] == nil || !s.p.loc.has("services", name, "networks") {
+			continue // compose put it on the default network
+		}
+		var apart []string
+		for _, other := range s.p.ServiceNames() {
+			if other != name && nets[other] != nil && !slices.ContainsFunc(nets[other], func(n string) bool { return slices.Contains(nets[name], n) }) {
+				apart = append(apart, other)
+			}
+		}
+		if len(apart) == 0 {
+			continue
+		}
+		if len(apart) > 5 {
+			apart = append(apart[:5], fmt.Sprintf("%d more", len(apart)-5))
+		}
+		s.warn(name, "networks", fmt.Sprintf("%s: network isolation is not carried over: in compose this service shares no network with %s, here all pods of the namespace reach each other", strings.Join(nets[name], ", "), strings.Join(apart, ", ")))
+	}
+}
+
+// unusedDefinitions warns about top-level volumes, configs, secrets and
+// models no service uses, and about the keys that have no effect: version
+// and extension (x-) keys.
+func (s *state) unusedDefinitions() {
+	used := map[string]map[string]bool{"volumes": {}, "configs": {}, "secrets": {}, "models": {}}
+	for _, name := range s.p.ServiceNames() {
+		svc := s.service(name)
+		for _, v := range svc.Volumes {
+			used["volumes"][v.Source] = true
+		}
+		for _, c := range svc.Configs {
+			used["configs"][c.Source] = true
+		}
+		for _, c := range svc.Secrets {
+			used["secrets"][c.Source] = true
+		}
+		for m := range svc.Models {
+			used["models"][m] = true
+		}
+	}
+	defined := map[string][]string{
+		"volumes": slices.Collect(maps.Keys(s.p.Volumes)),
+		"configs": slices.Collect(maps.Keys(s.p.Configs)),
+		"secrets": slices.Collect(maps.Keys(s.p.Secrets)),
+		"models":  slices.Collect(maps.Keys(s.p.Models)),
+	}
+	for _, kind := range []string{"volumes", "configs", "secrets", "models"} {
+		for _, n := range slices.Sorted(slices.Values(defined[kind])) {
+			switch {
+			case kind == "models":
+				s.warn("", kind+"."+n, "not carried over: Docker Model Runner is not available in the cluster")
+			case !used[kind][n]:
+				s.warn("", kind+"."+n, "no service uses it: nothing is made of it")
+			}
+		}
+	}
+	if s.p.loc.has("version") {
+		s.warn("", "version", "has no effect: the compose specification made it obsolete")
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.p.Extensions)) {
+		s.warn("", k, "extension key: no effect on the manifests (anchors defined in it apply where they are merged)")
 	}
 }

@@ -86,6 +86,14 @@ func (s *state) komposeInput() (*types.Project, error) {
 			s.warn(name, "domainname", "not carried over: a pod's domain is its Service's, <service>.<namespace>.svc.cluster.local")
 		}
 		svc.Labels = komposeLabels(svc.Labels)
+		// kompose refuses group names; they are warned about (podspec.go).
+		groups := svc.GroupAdd[:0:0]
+		for _, g := range svc.GroupAdd {
+			if n, ok := numericGroup(g); ok {
+				groups = append(groups, strconv.FormatInt(n, 10))
+			}
+		}
+		svc.GroupAdd = groups
 		services[k] = svc
 	}
 	in.Services = services

@@ -111,28 +111,39 @@ func (b *budget) scan(name string, root *yaml.Node, base string) (map[string]any
 	if err := b.scanIncludes(name, doc); err != nil {
 		return nil, err
 	}
-	services := asMap(doc["services"])
+	// Jobs are services that run to completion: the same keys, the same
+	// costs, extends within their own section.
+	for _, section := range []string{"services", "jobs"} {
+		if err := b.scanSection(name, root, base, section, asMap(doc[section])); err != nil {
+			return nil, err
+		}
+	}
+	return doc, nil
+}
+
+// scanSection bounds the services (or jobs) of one file.
+func (b *budget) scanSection(name string, root *yaml.Node, base, section string, services map[string]any) error {
 	names := slices.Sorted(maps.Keys(services))
 	ext := newExtents(b, base, services)
 	for _, svcName := range names {
 		svc := asMap(services[svcName])
-		line := serviceLine(root, svcName)
+		line := sectionLine(root, section, svcName)
 		if !b.services[svcName] {
 			// Services written through an alias are counted here only.
 			b.services[svcName] = true
 			if len(b.services) > MaxServices {
-				return nil, tooManyServices(name, line)
+				return tooManyServices(name, line)
 			}
 		}
-		if err := checkExtends(name, line, svcName, svc["extends"]); err != nil {
-			return nil, err
+		if err := checkExtends(name, line, section+"."+svcName, svc["extends"]); err != nil {
+			return err
 		}
 		// A service that extends another copies it.
 		if err := b.addSize(name, ext.of(svcName, 0)); err != nil {
-			return nil, err
+			return err
 		}
-		if err := b.scanPorts(name, root, svcName, svc); err != nil {
-			return nil, err
+		if err := b.scanPorts(name, root, section, svcName, svc); err != nil {
+			return err
 		}
 		b.deps += len(asList(svc["links"]))
 		switch d := svc["depends_on"].(type) {
@@ -142,10 +153,10 @@ func (b *budget) scan(name string, root *yaml.Node, base string) (map[string]any
 			b.deps += len(asMap(d))
 		}
 		if b.deps > MaxDependencies {
-			return nil, meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: services.%s: the project has more than %d depends_on and links entries: at most %d are accepted", name, line, svcName, MaxDependencies, MaxDependencies)
+			return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: %s.%s: the project has more than %d depends_on and links entries: at most %d are accepted", name, line, section, svcName, MaxDependencies, MaxDependencies)
 		}
 	}
-	return doc, nil
+	return nil
 }
 
 // again accounts for a file compose-go loads once more (named by a
@@ -173,8 +184,11 @@ func tooManyServices(file string, line int) error {
 
 // serviceLine returns the line of a service's key when the file writes it
 // directly ("services: {name: ...}"), else 0.
-func serviceLine(root *yaml.Node, service string) int {
-	if kv := child(nodeAt(root, []string{"services"}), service); kv != nil {
+func serviceLine(root *yaml.Node, service string) int { return sectionLine(root, "services", service) }
+
+// sectionLine is serviceLine for a section: services or jobs.
+func sectionLine(root *yaml.Node, section, service string) int {
+	if kv := child(nodeAt(root, []string{section}), service); kv != nil {
 		return kv.key.Line
 	}
 	return 0
@@ -207,28 +221,28 @@ func checkExtends(file string, line int, service string, ext any) error {
 		for _, k := range []string{"service", "file"} {
 			if e, ok := m[k]; ok {
 				if _, text := e.(string); !text {
-					return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.extends.%s must be a string", file, line, service, k)
+					return meshdock.Errorf(meshdock.EINVALID, "%s:%d: %s.extends.%s must be a string", file, line, service, k)
 				}
 			}
 		}
 		if _, ok := m["service"]; !ok {
-			return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.extends: service is required", file, line, service)
+			return meshdock.Errorf(meshdock.EINVALID, "%s:%d: %s.extends: service is required", file, line, service)
 		}
 		return nil
 	}
-	return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.extends must be a service name or a mapping with service and file", file, line, service)
+	return meshdock.Errorf(meshdock.EINVALID, "%s:%d: %s.extends must be a service name or a mapping with service and file", file, line, service)
 }
 
 // scanPorts counts a service's ports and exposed ports, ranges expanded
 // and the user's variables filled in. Values whose variables come from
 // elsewhere (an include's env file) are counted after the load.
-func (b *budget) scanPorts(file string, root *yaml.Node, service string, svc map[string]any) error {
+func (b *budget) scanPorts(file string, root *yaml.Node, section, service string, svc map[string]any) error {
 	for _, key := range []string{"ports", "expose"} {
 		// The line of the item when it is written directly, else of the key
 		// or the service.
-		written := nodeAt(root, []string{"services", service, key})
-		line := serviceLine(root, service)
-		if kv := child(nodeAt(root, []string{"services", service}), key); kv != nil {
+		written := nodeAt(root, []string{section, service, key})
+		line := sectionLine(root, section, service)
+		if kv := child(nodeAt(root, []string{section, service}), key); kv != nil {
 			line = kv.key.Line
 		}
 		for i, item := range asList(svc[key]) {
@@ -251,8 +265,8 @@ func (b *budget) scanPorts(file string, root *yaml.Node, service string, svc map
 			}
 			b.ports += portCount(spec)
 			if b.ports > MaxPorts {
-				return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: services.%s.%s: %s makes the project's ports more than %d (each port of a range counts): at most %d are accepted",
-					file, line, service, key, shown, MaxPorts, MaxPorts)
+				return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: %s.%s.%s: %s makes the project's ports more than %d (each port of a range counts): at most %d are accepted",
+					file, line, section, service, key, shown, MaxPorts, MaxPorts)
 			}
 		}
 	}

@@ -50,6 +50,10 @@ type Project struct {
 	Files []string
 	// Warnings found while loading.
 	Warnings []Warning
+	// Triggers names the compose jobs (services that run to completion),
+	// folded into Services so that they are loaded, checked and converted
+	// as services are, with when each runs.
+	Triggers map[string]types.TriggerConfig
 
 	loc  *locator
 	root string // the directory the project was loaded from (gone after Load)
@@ -170,6 +174,7 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 	if n := len(project.Services) + len(project.DisabledServices); n > MaxServices {
 		return nil, meshdock.Errorf(meshdock.ETOOLARGE, "%d services: at most %d are accepted", n, MaxServices)
 	}
+	p.Triggers = foldJobs(project)
 	if err := checkContainment(project, files, p.loc); err != nil {
 		return nil, err
 	}
@@ -205,6 +210,28 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 	p.dropUnsetEnv()
 	p.read = files.got
 	return p, nil
+}
+
+// foldJobs moves the jobs of a project among its services and returns
+// their triggers. Names are unique across both (compose-go checks).
+func foldJobs(project *types.Project) map[string]types.TriggerConfig {
+	if len(project.Jobs) == 0 {
+		return nil
+	}
+	out := map[string]types.TriggerConfig{}
+	if project.Services == nil {
+		project.Services = types.Services{}
+	}
+	for name, j := range project.Jobs {
+		project.Services[name] = types.ServiceConfig{Name: name, Profiles: j.Profiles, ContainerSpec: j.ContainerSpec, WorkloadSpec: j.WorkloadSpec, Extensions: j.Extensions}
+		var t types.TriggerConfig
+		if j.Triggers != nil {
+			t = *j.Triggers
+		}
+		out[name] = t
+	}
+	project.Jobs, project.DisabledJobs = nil, nil
+	return out
 }
 
 // Snapshot loads a project from its directory and returns it as an

@@ -66,9 +66,14 @@ func (l *locator) path(parts ...string) (string, int) {
 	return bestFile, bestLine
 }
 
-// serviceKey is path("services", service, key...).
+// serviceKey is path("services", service, key...), or for a job
+// path("jobs", job, key...).
 func (l *locator) serviceKey(service string, key ...string) (string, int) {
-	return l.path(append([]string{"services", service}, key...)...)
+	section := "services"
+	if !l.has(section, service) && l.has("jobs", service) {
+		section = "jobs"
+	}
+	return l.path(append([]string{section, service}, key...)...)
 }
 
 type keyValue struct{ key, value *yaml.Node }

@@ -1,0 +1,124 @@
+package convert
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+
+	"github.com/meshdock/meshdock"
+)
+
+// cronField is one field of a five-field crontab line.
+var cronField = regexp.MustCompile(`^[0-9A-Za-z*?/,\-]+$`)
+
+// jobsPass turns each compose job, converted as a service so far, into a
+// CronJob per schedule: a job runs to completion when its trigger fires.
+// A job that is only run by hand becomes a suspended CronJob, which
+// `kubectl create job --from=cronjob/NAME` runs; no Service reaches a job.
+func jobsPass(s *state) error {
+	for _, name := range s.p.ServiceNames() {
+		trig, ok := s.p.Triggers[name]
+		w := s.pods[name]
+		if !ok || w == nil {
+			continue
+		}
+		m := objectMeta(w.obj)
+		tmpl := w.tmpl.DeepCopy()
+		tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
+		label := m.Labels[LabelName]
+		s.remove(func(o runtime.Object) bool {
+			if svc, ok := o.(*corev1.Service); ok {
+				return svc.Spec.Selector[LabelName] == label && label != ""
+			}
+			return o == w.obj
+		})
+		delete(s.pods, name)
+		schedules := trig.Schedule
+		if len(schedules) == 0 {
+			schedules = []types.ScheduleConfig{{}}
+		}
+		for i, sched := range schedules {
+			key := fmt.Sprintf("triggers.schedule.%d", i)
+			cj := &batchv1.CronJob{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
+				ObjectMeta: *m.DeepCopy(),
+				Spec: batchv1.CronJobSpec{
+					ConcurrencyPolicy: batchv1.ForbidConcurrent,
+					JobTemplate: batchv1.JobTemplateSpec{
+						ObjectMeta: metav1.ObjectMeta{Labels: tmpl.Labels},
+						Spec:       batchv1.JobSpec{BackoffLimit: ptr.To(int32(0)), Template: *tmpl.DeepCopy()},
+					},
+				},
+			}
+			if i > 0 {
+				cj.Name = dnsName(fmt.Sprintf("%s-%d", m.Name, i+1))
+			}
+			if sched.Cron == "" {
+				cj.Spec.Schedule, cj.Spec.Suspend = "@yearly", ptr.To(true)
+				s.warn(name, "triggers", fmt.Sprintf("run by hand only: it is a suspended CronJob, run with kubectl create job --from=cronjob/%s %s-1", cj.Name, cj.Name))
+			} else {
+				if err := s.cronSchedule(name, key, sched, cj); err != nil {
+					return err
+				}
+			}
+			s.add(cj)
+		}
+	}
+	return nil
+}
+
+// cronSchedule sets a CronJob's schedule from a compose schedule.
+func (s *state) cronSchedule(name, key string, sched types.ScheduleConfig, cj *batchv1.CronJob) error {
+	cron := strings.Join(strings.Fields(sched.Cron), " ")
+	fields := strings.Fields(cron)
+	ok := len(fields) == 5
+	for _, f := range fields {
+		ok = ok && cronField.MatchString(f)
+	}
+	if strings.HasPrefix(cron, "@") {
+		switch cron {
+		case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly":
+			ok = true
+		}
+	}
+	if !ok {
+		file, line := s.p.loc.serviceKey(name, splitKey(key)...)
+		return meshdock.Errorf(meshdock.EINVALID, "%s:%d: jobs.%s.%s: %q is not a crontab schedule (five fields, or @hourly, @daily and the like)", file, line, name, key, sched.Cron)
+	}
+	cj.Spec.Schedule = cron
+	if tz := sched.Timezone; tz != "" {
+		if _, err := time.LoadLocation(tz); err != nil || strings.HasPrefix(tz, "/") || strings.Contains(tz, "..") {
+			s.warn(name, key+".timezone", fmt.Sprintf("%q is not a time zone of the tz database: the schedule runs in the cluster's time zone", tz))
+		} else {
+			cj.Spec.TimeZone = ptr.To(tz)
+		}
+	}
+	switch sched.Concurrency {
+	case "", "forbid":
+	case "queue":
+		s.warn(name, key+".concurrency", "queue is not carried over: a CronJob skips a run while the previous one is still running (Forbid)")
+	}
+	if sched.MissedFires == "skip" {
+		// A missed run starts only within a minute of its time.
+		cj.Spec.StartingDeadlineSeconds = ptr.To(int64(60))
+	}
+	return nil
+}
+
+// objectMeta returns an object's metadata.
+func objectMeta(o runtime.Object) *metav1.ObjectMeta {
+	if a, ok := o.(interface{ GetObjectMeta() metav1.Object }); ok {
+		if m, ok := a.GetObjectMeta().(*metav1.ObjectMeta); ok {
+			return m
+		}
+	}
+	return &metav1.ObjectMeta{}
+}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 )
 
 // Error codes. The HTTP layer maps each one to a status code; the CLI maps
@@ -93,4 +94,36 @@ func ErrorMessage(err error) string {
 // error".
 func Internal(err error) *Error {
 	return &Error{Code: EINTERNAL, Err: err}
+}
+
+// FromContext classifies an error met once ctx is done: the caller gave
+// up (canceled) or ran out of time (unavailable), whatever the step that
+// noticed made of it. Other errors pass unchanged.
+func FromContext(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return Wrap(EUNAVAILABLE, err, "the conversion did not finish in time")
+	}
+	return Wrap(ECANCELED, err, "the conversion was canceled")
+}
+
+// FormatSize writes a number of bytes for a message: 512 bytes, 1.5 KiB,
+// 16.0 MiB.
+func FormatSize(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// Recovered turns a value recovered from a library's panic into an
+// internal error, with the stack for the log: a panic on user input is a
+// defect, never the user's mistake.
+func Recovered(lib string, r any) error {
+	return Internal(fmt.Errorf("panic in %s: %v\n%s", lib, r, debug.Stack()))
 }

@@ -16,19 +16,19 @@ import (
 // appView is what the API shows of an app: its source's file names and
 // sizes rather than their contents, and no objects (see manifests).
 type appView struct {
-	ID           string            `json:"id"`
-	Name         string            `json:"name"`
-	Origin       store.Origin      `json:"origin"`
-	Files        []fileView        `json:"files"`
-	ComposeFiles []string          `json:"composeFiles,omitempty"`
-	Env          map[string]string `json:"env,omitempty"`
-	Profiles     []string          `json:"profiles,omitempty"`
-	Options      convert.Options   `json:"options"`
-	Objects      int               `json:"objects"`
-	Warnings     []convert.Warning `json:"warnings"`
-	Graph        convert.Graph     `json:"graph"`
-	CreatedAt    time.Time         `json:"createdAt"`
-	UpdatedAt    time.Time         `json:"updatedAt"`
+	ID           string             `json:"id"`
+	Name         string             `json:"name"`
+	Origin       store.Origin       `json:"origin"`
+	Files        []fileView         `json:"files"`
+	ComposeFiles []string           `json:"composeFiles,omitempty"`
+	Env          map[string]string  `json:"env,omitempty"`
+	Profiles     []string           `json:"profiles,omitempty"`
+	Options      convert.Options    `json:"options"`
+	Objects      int                `json:"objects"`
+	Warnings     []meshdock.Warning `json:"warnings"`
+	Graph        convert.Graph      `json:"graph"`
+	CreatedAt    time.Time          `json:"createdAt"`
+	UpdatedAt    time.Time          `json:"updatedAt"`
 }
 
 type fileView struct {
@@ -44,7 +44,7 @@ func viewOf(a *store.App) appView {
 		v.Files = append(v.Files, fileView{Name: f.Name, Size: len(f.Content)})
 	}
 	if v.Warnings == nil {
-		v.Warnings = []convert.Warning{}
+		v.Warnings = []meshdock.Warning{}
 	}
 	return v
 }

@@ -10,8 +10,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/backend"
-	"github.com/meshdock/meshdock/convert"
+	"github.com/meshdock/meshdock/compose"
 	"github.com/meshdock/meshdock/engine"
 )
 
@@ -174,8 +175,8 @@ func (e labelEngine) Projects(context.Context) ([]engine.Project, error) {
 	return []engine.Project{e.project}, nil
 }
 
-func (e labelEngine) Rebuild(context.Context, string) ([]convert.File, []convert.Warning, error) {
-	return []convert.File{{Name: "compose.yaml", Content: []byte("services:\n  web:\n    image: nginx\n")}}, nil, nil
+func (e labelEngine) Rebuild(context.Context, string) ([]compose.File, []meshdock.Warning, error) {
+	return []compose.File{{Name: "compose.yaml", Content: []byte("services:\n  web:\n    image: nginx\n")}}, nil, nil
 }
 
 // TestProjectLabelsCannotOpenTheDisk: a compose project's labels are
@@ -241,7 +242,7 @@ func TestDirImportSeesThroughBindMounts(t *testing.T) {
 // directory while it converts: a folder import may not read it, nor
 // anything in it, even while it exists.
 func TestDirImportRefusesPrivateCopies(t *testing.T) {
-	copyDir, err := os.MkdirTemp("", convert.PrivateDirPrefix+"*")
+	copyDir, err := os.MkdirTemp("", compose.PrivateDirPrefix+"*")
 	if err != nil {
 		t.Fatal(err)
 	}

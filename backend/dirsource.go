@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/meshdock/meshdock"
-	"github.com/meshdock/meshdock/convert"
+	"github.com/meshdock/meshdock/compose"
 )
 
 // systemDirs hold the machine's own configuration, devices and processes,
@@ -140,7 +140,7 @@ func (s *Server) projectDir(dir string) (string, error) {
 				return "", refuse("it is or is inside the server's data directory")
 			}
 		}
-		if strings.HasPrefix(filepath.Base(f.path), convert.PrivateDirPrefix) && slices.Contains(g.temp, filepath.Dir(f.path)) {
+		if strings.HasPrefix(filepath.Base(f.path), compose.PrivateDirPrefix) && slices.Contains(g.temp, filepath.Dir(f.path)) {
 			return "", refuse("it is or is inside a private copy of an upload")
 		}
 	}
@@ -158,13 +158,13 @@ func (s *Server) projectDir(dir string) (string, error) {
 }
 
 // readDir turns a project directory into an in-memory source: a copy of
-// every file of the project that loading it reads (convert.Snapshot), and
+// every file of the project that loading it reads (compose.Snapshot), and
 // nothing outside dir. The app keeps these copies, so it does not change when
 // the directory does. An app from a folder has the same bounds as an upload.
-func (s *Server) readDir(ctx context.Context, dir string, src convert.Source) (convert.Source, error) {
+func (s *Server) readDir(ctx context.Context, dir string, src compose.Source) (*compose.Project, compose.Source, error) {
 	root, real, err := s.openDir(dir)
 	if err != nil {
-		return convert.Source{}, err
+		return nil, compose.Source{}, err
 	}
 	defer root.Close()
 	return s.snapshot(ctx, root, real, dir, src)
@@ -207,27 +207,28 @@ func (s *Server) openDir(dir string) (*os.Root, string, error) {
 	return root, real, nil
 }
 
-// snapshot reads the project in an opened folder (see readDir).
-func (s *Server) snapshot(ctx context.Context, root *os.Root, real, dir string, src convert.Source) (convert.Source, error) {
+// snapshot loads the project in an opened folder (see readDir), and
+// returns it with its in-memory copy.
+func (s *Server) snapshot(ctx context.Context, root *os.Root, real, dir string, src compose.Source) (*compose.Project, compose.Source, error) {
 	src.Dir, src.Root = real, root
-	out, err := convert.Snapshot(ctx, src)
+	p, out, err := compose.Snapshot(ctx, src)
 	if err != nil {
-		return convert.Source{}, err
+		return nil, compose.Source{}, err
 	}
 	lim := s.limits
 	if len(out.Files) > lim.Files {
-		return convert.Source{}, meshdock.Errorf(meshdock.ETOOLARGE, "%s: the project names %d files, at most %d are accepted", dir, len(out.Files), lim.Files)
+		return nil, compose.Source{}, meshdock.Errorf(meshdock.ETOOLARGE, "%s: the project names %d files, at most %d are accepted", dir, len(out.Files), lim.Files)
 	}
 	total := int64(0)
 	for _, f := range out.Files {
 		if int64(len(f.Content)) > int64(lim.FileSize) {
-			return convert.Source{}, meshdock.Errorf(meshdock.ETOOLARGE, "%s is over %s: at most %s per file", f.Name, size(int64(lim.FileSize)), size(int64(lim.FileSize)))
+			return nil, compose.Source{}, meshdock.Errorf(meshdock.ETOOLARGE, "%s is over %s: at most %s per file", f.Name, size(int64(lim.FileSize)), size(int64(lim.FileSize)))
 		}
 		if total += int64(len(f.Content)); total > lim.Body {
-			return convert.Source{}, meshdock.Errorf(meshdock.ETOOLARGE, "%s: the project's files are over %s together", dir, size(lim.Body))
+			return nil, compose.Source{}, meshdock.Errorf(meshdock.ETOOLARGE, "%s: the project's files are over %s together", dir, size(lim.Body))
 		}
 	}
-	return out, nil
+	return p, out, nil
 }
 
 // rel returns p relative to dir with forward slashes, or "" when p is not

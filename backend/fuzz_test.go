@@ -12,6 +12,7 @@ import (
 
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/backend"
+	"github.com/meshdock/meshdock/compose"
 	"github.com/meshdock/meshdock/convert"
 )
 
@@ -71,7 +72,7 @@ func FuzzImportRequest(f *testing.F) {
 			t.Fatalf("accepted %d files", len(req.Files))
 		}
 		for _, file := range req.Files {
-			if convert.CheckFileName(file.Name) != nil || strings.Contains(file.Name, "..") && strings.Contains("/"+file.Name+"/", "/../") {
+			if compose.CheckFileName(file.Name) != nil || strings.Contains(file.Name, "..") && strings.Contains("/"+file.Name+"/", "/../") {
 				t.Fatalf("accepted file name %q", file.Name)
 			}
 			if len(file.Content) > lim.FileSize {
@@ -86,13 +87,17 @@ func FuzzImportRequest(f *testing.F) {
 		}
 		// What was accepted is converted as the server would: it may be
 		// refused, never fail inside meshdock.
-		src := convert.Source{Name: req.Name, ComposeFiles: req.ComposeFiles, EnvFiles: req.EnvFiles, Env: req.Env, Profiles: req.Profiles}
+		src := compose.Source{Name: req.Name, ComposeFiles: req.ComposeFiles, EnvFiles: req.EnvFiles, Env: req.Env, Profiles: req.Profiles}
 		for _, f := range req.Files {
-			src.Files = append(src.Files, convert.File{Name: f.Name, Content: []byte(f.Content)})
+			src.Files = append(src.Files, compose.File{Name: f.Name, Content: []byte(f.Content)})
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if _, err := convert.Convert(ctx, src, convert.Options{Namespace: req.Namespace, BindMounts: convert.BindMounts(req.BindMounts)}); err != nil {
+		p, err := compose.Load(ctx, src)
+		if err == nil {
+			_, err = convert.Convert(ctx, p, convert.Options{Namespace: req.Namespace, BindMounts: convert.BindMounts(req.BindMounts)})
+		}
+		if err != nil {
 			switch meshdock.ErrorCode(err) {
 			case meshdock.EINVALID, meshdock.ETOOLARGE:
 			default:

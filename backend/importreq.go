@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/compose"
 	"github.com/meshdock/meshdock/convert"
 )
 
@@ -335,7 +336,7 @@ func (req *ImportRequest) validateFiles(lim Limits) error {
 	}
 	names := map[string]bool{}
 	for _, f := range req.Files {
-		if err := convert.CheckFileName(f.Name); err != nil {
+		if err := compose.CheckFileName(f.Name); err != nil {
 			return err
 		}
 		clean := path.Clean(f.Name)
@@ -373,7 +374,7 @@ func checkListed(field string, names []string, limit int) error {
 	}
 	seen := map[string]bool{}
 	for _, n := range names {
-		if err := convert.CheckFileName(n); err != nil {
+		if err := compose.CheckFileName(n); err != nil {
 			return err
 		}
 		clean := path.Clean(n)
@@ -385,12 +386,12 @@ func checkListed(field string, names []string, limit int) error {
 	return nil
 }
 
-// source is the convert.Source of an import of files.
-func (req *ImportRequest) source() convert.Source {
-	src := convert.Source{Name: req.Name, ComposeFiles: req.ComposeFiles, EnvFiles: req.EnvFiles,
+// source is the compose.Source of an import of files.
+func (req *ImportRequest) source() compose.Source {
+	src := compose.Source{Name: req.Name, ComposeFiles: req.ComposeFiles, EnvFiles: req.EnvFiles,
 		Env: req.Env, Profiles: req.Profiles}
 	for _, f := range req.Files {
-		src.Files = append(src.Files, convert.File{Name: path.Clean(f.Name), Content: []byte(f.Content)})
+		src.Files = append(src.Files, compose.File{Name: path.Clean(f.Name), Content: []byte(f.Content)})
 	}
 	return src
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/compose"
 	"github.com/meshdock/meshdock/convert"
 	"github.com/meshdock/meshdock/engine"
 	"github.com/meshdock/meshdock/store"
@@ -78,11 +78,16 @@ func (s *Server) discardLate(done <-chan importResult, req ImportRequest) {
 }
 
 func (s *Server) importApp(ctx context.Context, req ImportRequest, allowDir bool) (*store.App, error) {
-	src, origin, warnings, err := s.importSource(ctx, req, allowDir)
+	src, loaded, origin, warnings, err := s.importSource(ctx, req, allowDir)
 	if err != nil {
 		return nil, err
 	}
-	res, err := convert.Convert(ctx, src, req.options())
+	if loaded == nil {
+		if loaded, err = compose.Load(ctx, src); err != nil {
+			return nil, err
+		}
+	}
+	res, err := convert.Convert(ctx, loaded, req.options())
 	if err != nil {
 		return nil, err
 	}
@@ -94,29 +99,30 @@ func (s *Server) importApp(ctx context.Context, req ImportRequest, allowDir bool
 	return app, nil
 }
 
-// importSource gathers the in-memory source of an import.
-func (s *Server) importSource(ctx context.Context, req ImportRequest, allowDir bool) (convert.Source, store.Origin, []convert.Warning, error) {
+// importSource gathers the in-memory source of an import, and the project
+// loaded from it when gathering it took a load (a folder's snapshot).
+func (s *Server) importSource(ctx context.Context, req ImportRequest, allowDir bool) (compose.Source, *compose.Project, store.Origin, []meshdock.Warning, error) {
 	switch {
 	case req.Dir != "":
 		if !allowDir {
-			return convert.Source{}, "", nil, meshdock.Errorf(meshdock.EFORBIDDEN,
+			return compose.Source{}, nil, "", nil, meshdock.Errorf(meshdock.EFORBIDDEN,
 				"importing a directory of the server is not allowed here (start meshdock serve with --allow-dir on a loopback address)")
 		}
-		src, err := s.readDir(ctx, req.Dir, req.source())
-		return src, store.OriginDir, nil, err
+		p, src, err := s.readDir(ctx, req.Dir, req.source())
+		return src, p, store.OriginDir, nil, err
 	case req.Project != "":
 		return s.projectSource(ctx, req, allowDir)
 	}
-	return req.source(), store.OriginFiles, nil, nil
+	return req.source(), nil, store.OriginFiles, nil, nil
 }
 
 // projectSource finds a running compose project's source: its own files
 // when they can be read where its labels say they are, else a compose file
 // rebuilt from its containers.
-func (s *Server) projectSource(ctx context.Context, req ImportRequest, allowDir bool) (convert.Source, store.Origin, []convert.Warning, error) {
+func (s *Server) projectSource(ctx context.Context, req ImportRequest, allowDir bool) (compose.Source, *compose.Project, store.Origin, []meshdock.Warning, error) {
 	projects, err := s.engine.Projects(ctx)
 	if err != nil {
-		return convert.Source{}, "", nil, err
+		return compose.Source{}, nil, "", nil, err
 	}
 	var proj *engine.Project
 	for i := range projects {
@@ -125,7 +131,7 @@ func (s *Server) projectSource(ctx context.Context, req ImportRequest, allowDir 
 		}
 	}
 	if proj == nil {
-		return convert.Source{}, "", nil, meshdock.Errorf(meshdock.ENOTFOUND, "no compose project named %s: the Docker Engine has no containers of it", quoteName(req.Project))
+		return compose.Source{}, nil, "", nil, meshdock.Errorf(meshdock.ENOTFOUND, "no compose project named %s: the Docker Engine has no containers of it", quoteName(req.Project))
 	}
 	var why string
 	switch {
@@ -134,32 +140,32 @@ func (s *Server) projectSource(ctx context.Context, req ImportRequest, allowDir 
 	case len(proj.ConfigFiles) == 0 || proj.WorkingDir == "":
 		why = "its containers do not record the compose files"
 	default:
-		src, err := s.projectFiles(ctx, proj, req)
+		p, src, err := s.projectFiles(ctx, proj, req)
 		if err == nil {
-			return src, store.OriginProject, nil, nil
+			return src, p, store.OriginProject, nil, nil
 		}
 		why = meshdock.ErrorMessage(err)
 	}
 	files, warnings, err := s.engine.Rebuild(ctx, proj.Name)
 	if err != nil {
-		return convert.Source{}, "", nil, err
+		return compose.Source{}, nil, "", nil, err
 	}
-	warnings = append([]convert.Warning{{Message: fmt.Sprintf("the compose files of %s were not used (%s): the app was rebuilt from its containers", quoteName(proj.Name), why)}}, warnings...)
-	src := convert.Source{Name: proj.Name, Files: files, Env: req.Env}
-	return src, store.OriginRebuilt, warnings, nil
+	warnings = append([]meshdock.Warning{{Message: fmt.Sprintf("the compose files of %s were not used (%s): the app was rebuilt from its containers", quoteName(proj.Name), why)}}, warnings...)
+	src := compose.Source{Name: proj.Name, Files: files, Env: req.Env}
+	return src, nil, store.OriginRebuilt, warnings, nil
 }
 
 // projectFiles reads a project's compose files (and .env or the env files
 // compose recorded) from its working directory, under the same rule as a
 // folder import: the labels are anyone's to write, and a working directory
-// of / must not open the server's disk.
-func (s *Server) projectFiles(ctx context.Context, proj *engine.Project, req ImportRequest) (convert.Source, error) {
+// of / must not open the server's disk. It loads the project once.
+func (s *Server) projectFiles(ctx context.Context, proj *engine.Project, req ImportRequest) (*compose.Project, compose.Source, error) {
 	root, dir, err := s.openDir(proj.WorkingDir)
 	if err != nil {
-		return convert.Source{}, err
+		return nil, compose.Source{}, err
 	}
 	defer root.Close()
-	src := convert.Source{Name: proj.Name, Env: req.Env, Profiles: req.Profiles}
+	src := compose.Source{Name: proj.Name, Env: req.Env, Profiles: req.Profiles}
 	for _, list := range []struct {
 		from []string
 		to   *[]string
@@ -169,35 +175,35 @@ func (s *Server) projectFiles(ctx context.Context, proj *engine.Project, req Imp
 			// compose saw it, before its links are resolved.
 			r := rel(proj.WorkingDir, f)
 			if r == "" {
-				return convert.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s is outside the working directory %s", quotePath(f), quotePath(proj.WorkingDir))
+				return nil, compose.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s is outside the working directory %s", quotePath(f), quotePath(proj.WorkingDir))
 			}
 			if _, err := root.Stat(filepath.FromSlash(r)); err != nil {
-				return convert.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s cannot be read", quotePath(f))
+				return nil, compose.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s cannot be read", quotePath(f))
 			}
 			*list.to = append(*list.to, r)
 		}
 	}
-	if len(src.Profiles) == 0 {
-		profiles, err := runningProfiles(ctx, root, dir, src, proj)
-		if err != nil {
-			return convert.Source{}, err
-		}
-		src.Profiles = profiles
+	given := len(src.Profiles) > 0
+	if !given {
+		src.Profiles = []string{"*"} // every service, to learn the profiles
 	}
-	return s.snapshot(ctx, root, dir, proj.WorkingDir, src)
+	p, out, err := s.snapshot(ctx, root, dir, proj.WorkingDir, src)
+	if err != nil || given {
+		return p, out, err
+	}
+	out.Profiles = runningProfiles(p, proj)
+	if p, err = p.WithProfiles(out.Profiles); err != nil {
+		return nil, compose.Source{}, err
+	}
+	return p, out, nil
 }
 
 // runningProfiles returns the profiles that were active when the project
 // was started: those of its services that have containers. Compose does
 // not record them, but without them those services would be missing.
-func runningProfiles(ctx context.Context, root *os.Root, dir string, src convert.Source, proj *engine.Project) ([]string, error) {
-	src.Dir, src.Root, src.Profiles = dir, root, []string{"*"}
-	p, err := convert.Load(ctx, src)
-	if err != nil {
-		return nil, err
-	}
+func runningProfiles(p *compose.Project, proj *engine.Project) []string {
 	seen := map[string]bool{}
-	var profiles []string
+	profiles := []string{}
 	for _, svc := range proj.Services {
 		for _, prof := range p.Services[svc.Name].Profiles {
 			if !seen[prof] {
@@ -207,5 +213,5 @@ func runningProfiles(ctx context.Context, root *os.Root, dir string, src convert
 		}
 	}
 	sort.Strings(profiles)
-	return profiles, nil
+	return profiles
 }

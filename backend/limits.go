@@ -1,11 +1,18 @@
 package backend
 
-import "time"
+import (
+	"time"
+
+	"github.com/meshdock/meshdock/compose"
+)
 
 // Limits bound what clients can make the server do: how much one import
 // may send, how much work runs at once, and how long a client may take to
 // send a request or to read an answer. A zero field takes its default.
 type Limits struct {
+	// What one import may send. These narrow the loader's own limits
+	// (compose.MaxSourceSize, MaxFileSize, MaxFiles, MaxComposeFiles),
+	// which bound any load and which a larger value here cannot raise.
 	Body     int64 // the whole request body of an import (5 MiB)
 	FileSize int   // one file (1 MiB)
 	Files    int   // number of files (200)
@@ -55,6 +62,9 @@ func (l Limits) orDefaults() Limits {
 	def(&l.FileSize, 1<<20)
 	def(&l.Files, 200)
 	def(&l.Listed, 20)
+	l.FileSize = min(l.FileSize, compose.MaxFileSize, compose.MaxComposeFileSize)
+	l.Files = min(l.Files, compose.MaxFiles)
+	l.Listed = min(l.Listed, compose.MaxComposeFiles)
 	def(&l.Env, 1000)
 	def(&l.Imports, 4)
 	defTime(&l.ImportTimeout, 30*time.Second)

@@ -5,14 +5,16 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/meshdock/meshdock/compose"
 )
 
 func BenchmarkConvert(b *testing.B) {
 	b.Run("example", func(b *testing.B) {
-		src := Source{Dir: "../examples/shop"}
+		src := compose.Source{Dir: "../examples/shop"}
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := Convert(context.Background(), src, Options{}); err != nil {
+			if _, err := convertSource(context.Background(), src, Options{}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -20,24 +22,24 @@ func BenchmarkConvert(b *testing.B) {
 	// A typical app: every valid test case in turn; ns/op is per app.
 	b.Run("testdata", func(b *testing.B) {
 		dirs := cases(b, "valid-")
-		srcs := make([]Source, len(dirs))
+		srcs := make([]compose.Source, len(dirs))
 		for i, d := range dirs {
 			srcs[i] = diskSource(d, readOptions(b, d))
 		}
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			if _, err := Convert(context.Background(), srcs[i%len(srcs)], Options{}); err != nil {
+			if _, err := convertSource(context.Background(), srcs[i%len(srcs)], Options{}); err != nil {
 				b.Fatal(err)
 			}
 			i++
 		}
 	})
 	b.Run("100-services", func(b *testing.B) {
-		src := Source{Name: "big", Files: []File{{Name: "compose.yaml", Content: manyServices(100)}}}
+		src := compose.Source{Name: "big", Files: []compose.File{{Name: "compose.yaml", Content: manyServices(100)}}}
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := Convert(context.Background(), src, Options{}); err != nil {
+			if _, err := convertSource(context.Background(), src, Options{}); err != nil {
 				b.Fatal(err)
 			}
 		}

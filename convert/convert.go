@@ -2,7 +2,6 @@ package convert
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -15,36 +14,18 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/compose"
 )
 
-// Convert loads a compose project and turns it into Kubernetes objects:
-// kompose does the bulk of the mapping, then one pass per defect fixes what
-// it gets wrong and reports what could not be carried over.
-func Convert(ctx context.Context, src Source, opt Options) (*Result, error) {
-	p, err := Load(ctx, src)
-	if err != nil {
+// Convert turns a loaded compose project into Kubernetes objects: kompose
+// does the bulk of the mapping, then one pass per defect fixes what it gets
+// wrong and reports what could not be carried over. It reads no file: what
+// the project's files hold was read by compose.Load.
+func Convert(ctx context.Context, p *compose.Project, opt Options) (res *Result, err error) {
+	defer func() { err = meshdock.FromContext(ctx, p.Redact(err)) }()
+	if err := checkKomposeLabels(p); err != nil {
 		return nil, err
 	}
-	return ConvertProject(ctx, p, opt)
-}
-
-// contextError classifies an error met once ctx is done: the caller gave
-// up (canceled) or ran out of time (unavailable), whatever the step that
-// noticed made of it. Other errors pass unchanged.
-func contextError(ctx context.Context, err error) error {
-	if err == nil || ctx.Err() == nil {
-		return err
-	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "the conversion did not finish in time")
-	}
-	return meshdock.Wrap(meshdock.ECANCELED, err, "the conversion was canceled")
-}
-
-// ConvertProject converts an already loaded project.
-func ConvertProject(ctx context.Context, p *Project, opt Options) (res *Result, err error) {
-	red := newRedactor(p.root, p.inMemory)
-	defer func() { err = contextError(ctx, red.err(err)) }()
 	if opt.BindMounts == "" {
 		opt.BindMounts = BindMountsSkip
 	}
@@ -79,11 +60,11 @@ func ConvertProject(ctx context.Context, p *Project, opt Options) (res *Result, 
 		return nil, err
 	}
 	sortObjects(out)
-	warnings := append(append([]Warning{}, p.Warnings...), s.warnings...)
-	red.warnings(warnings)
+	warnings := append(append([]meshdock.Warning{}, p.Warnings...), s.warnings...)
+	p.RedactWarnings(warnings)
 	sortWarnings(warnings)
 	if len(warnings) > MaxWarnings {
-		warnings = append(warnings[:MaxWarnings], Warning{Message: fmt.Sprintf("%d more warnings are left out", len(warnings)-MaxWarnings)})
+		warnings = append(warnings[:MaxWarnings], meshdock.Warning{Message: fmt.Sprintf("%d more warnings are left out", len(warnings)-MaxWarnings)})
 	}
 	return &Result{Project: p.Name, Objects: out, Warnings: warnings, Graph: buildGraph(s)}, nil
 }
@@ -115,11 +96,11 @@ var passes = []struct {
 // state is what the passes share: the loaded project, kompose's objects,
 // and the workload of each compose service.
 type state struct {
-	p        *Project
+	p        *compose.Project
 	opt      Options
 	in       *types.Project // what kompose was given
 	objs     []runtime.Object
-	warnings []Warning
+	warnings []meshdock.Warning
 	// names maps a compose service to the name of its Kubernetes objects.
 	names map[string]string
 	// pods maps a compose service to its pod template.
@@ -141,7 +122,7 @@ type metaRef struct {
 	annotations *map[string]string
 }
 
-func newState(p *Project, opt Options) *state {
+func newState(p *compose.Project, opt Options) *state {
 	s := &state{p: p, opt: opt, names: map[string]string{}, pods: map[string]*workload{}}
 	taken := map[string]string{}
 	for _, name := range p.ServiceNames() {
@@ -160,7 +141,7 @@ func newState(p *Project, opt Options) *state {
 }
 
 // warn records a warning about a service's key, located in the user's files.
-func (s *state) warn(service, key, msg string) { s.warnAt(service, key, splitKey(key), msg) }
+func (s *state) warn(service, key, msg string) { s.warnAt(service, key, compose.SplitKey(key), msg) }
 
 // warnAt is warn with the key's path given in parts, for keys whose parts
 // hold dots (labels, sysctls).
@@ -168,11 +149,11 @@ func (s *state) warnAt(service, key string, parts []string, msg string) {
 	var file string
 	var line int
 	if service != "" {
-		file, line = s.p.loc.serviceKey(service, parts...)
+		file, line = s.p.Locate(service, parts...)
 	} else if key != "" {
-		file, line = s.p.loc.path(parts...)
+		file, line = s.p.Locate("", parts...)
 	}
-	s.warnings = append(s.warnings, Warning{Service: service, Key: key, File: file, Line: line, Message: msg})
+	s.warnings = append(s.warnings, meshdock.Warning{Service: service, Key: key, File: file, Line: line, Message: msg})
 }
 
 // service returns a compose service by name.
@@ -248,7 +229,7 @@ func (s *state) remove(drop func(runtime.Object) bool) {
 	s.objs = out
 }
 
-func sortWarnings(ws []Warning) {
+func sortWarnings(ws []meshdock.Warning) {
 	sort.SliceStable(ws, func(i, j int) bool {
 		a, b := ws[i], ws[j]
 		if a.File != b.File {

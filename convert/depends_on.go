@@ -44,7 +44,7 @@ func dependsOnPass(s *state) error {
 			}
 			// links become depends_on with restart: true; only a restart the
 			// user wrote is worth a warning.
-			if d.Restart && s.p.loc.has("services", name, "depends_on", dep, "restart") {
+			if d.Restart && s.p.Has("services", name, "depends_on", dep, "restart") {
 				s.warn(name, key, "restart: true is not carried over: Kubernetes does not restart a pod when a dependency restarts")
 			}
 			script, ok := s.waitScript(name, dep, d)

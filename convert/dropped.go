@@ -307,7 +307,7 @@ func (s *state) networkIsolation() {
 		nets[name] = slices.Sorted(maps.Keys(svc.Networks))
 	}
 	for _, name := range s.p.ServiceNames() {
-		if nets[name] == nil || !s.p.loc.has("services", name, "networks") {
+		if nets[name] == nil || !s.p.Has("services", name, "networks") {
 			continue // compose put it on the default network
 		}
 		var apart []string
@@ -362,7 +362,7 @@ func (s *state) unusedDefinitions() {
 			}
 		}
 	}
-	if s.p.loc.has("version") {
+	if s.p.Has("version") {
 		s.warn("", "version", "has no effect: the compose specification made it obsolete")
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.p.Extensions)) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/compose"
 )
 
 // FuzzConvert feeds arbitrary compose files (with an override file, a
@@ -25,16 +26,16 @@ func FuzzConvert(f *testing.F) {
 	}
 	f.Add([]byte("services: {a: {image: x, ports: ['80'], healthcheck: {test: 'true'}}}"), []byte(""), "", byte(2))
 	f.Add([]byte("services: {a: {image: x, volumes: ['${V:-~}/a:/a', './a.txt:/b']}}"), []byte("services: {a: {scale: 2}}"), "x", byte(1))
-	f.Fuzz(func(t *testing.T, compose, override []byte, value string, mode byte) {
+	f.Fuzz(func(t *testing.T, text, override []byte, value string, mode byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		src := Source{Name: "fuzz", Env: map[string]string{"V": value},
-			Files: []File{{Name: "compose.yaml", Content: compose}, {Name: "a.txt", Content: []byte("x")}}}
+		src := compose.Source{Name: "fuzz", Env: map[string]string{"V": value},
+			Files: []compose.File{{Name: "compose.yaml", Content: text}, {Name: "a.txt", Content: []byte("x")}}}
 		if len(override) > 0 {
-			src.Files = append(src.Files, File{Name: "compose.override.yaml", Content: override})
+			src.Files = append(src.Files, compose.File{Name: "compose.override.yaml", Content: override})
 		}
 		bind := []BindMounts{BindMountsSkip, BindMountsHostPath, BindMountsConfigMap}[int(mode)%3]
-		res, err := Convert(ctx, src, Options{BindMounts: bind})
+		res, err := convertSource(ctx, src, Options{BindMounts: bind})
 		if err == nil {
 			if res == nil {
 				t.Fatal("no result and no error")

@@ -107,13 +107,17 @@ func (s *state) komposeInput() (*types.Project, error) {
 // underDroppedBind reports whether target lies inside the target of one of
 // the service's bind mounts that will not be carried over.
 func (s *state) underDroppedBind(service, target string) bool {
-	return s.underBindWhere(service, target, func(v types.ServiceVolumeConfig) bool { return !s.bindCarried(service, v) })
+	return s.underBindWhere(service, target, func(v types.ServiceVolumeConfig) bool {
+		return !(s.opt.BindMounts == BindMountsHostPath && !isDockerSocket(v.Source) && s.p.HostPathAllowed(service, v))
+	})
 }
 
 // underBind reports whether target lies inside one of the service's bind
 // mounts that is carried over.
 func (s *state) underBind(service, target string) bool {
-	return s.underBindWhere(service, target, func(v types.ServiceVolumeConfig) bool { return s.bindCarried(service, v) })
+	return s.underBindWhere(service, target, func(v types.ServiceVolumeConfig) bool {
+		return (s.opt.BindMounts == BindMountsHostPath && !isDockerSocket(v.Source) && s.p.HostPathAllowed(service, v))
+	})
 }
 
 func (s *state) underBindWhere(service, target string, match func(types.ServiceVolumeConfig) bool) bool {

@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/compose"
 )
 
 // cronField is one field of a five-field crontab line.
@@ -90,7 +91,7 @@ func (s *state) cronSchedule(name, key string, sched types.ScheduleConfig, cj *b
 		}
 	}
 	if !ok {
-		file, line := s.p.loc.serviceKey(name, splitKey(key)...)
+		file, line := s.p.Locate(name, compose.SplitKey(key)...)
 		return meshdock.Errorf(meshdock.EINVALID, "%s:%d: jobs.%s.%s: %q is not a crontab schedule (five fields, or @hourly, @daily and the like)", file, line, name, key, sched.Cron)
 	}
 	cj.Spec.Schedule = cron

@@ -13,6 +13,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/schema"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/compose"
 )
 
 // serviceSamples gives each service key of the compose specification a
@@ -118,12 +119,12 @@ var serviceSamples = map[string]string{
 
 // keyProject is a small app: web (under test) and db. The key under test
 // is written as web's last key, so its line is known.
-func keyProject(extra string) []File {
+func keyProject(extra string) []compose.File {
 	image := "image: example/web:1.0"
 	if strings.HasPrefix(extra, "image:") {
 		image, extra = extra, ""
 	}
-	compose := `services:
+	text := `services:
   web:
     ` + image + `
     ` + extra + `
@@ -145,10 +146,10 @@ models:
     model: ai/smollm2
 `
 	if extra == "" {
-		compose = strings.Replace(compose, "\n    \n", "\n", 1)
+		text = strings.Replace(text, "\n    \n", "\n", 1)
 	}
-	return []File{
-		{Name: "compose.yaml", Content: []byte(compose)},
+	return []compose.File{
+		{Name: "compose.yaml", Content: []byte(text)},
 		{Name: "cfg.txt", Content: []byte("x=1\n")},
 		{Name: "token.txt", Content: []byte("secret\n")},
 		{Name: "app.env", Content: []byte("A=1\n")},
@@ -244,9 +245,9 @@ func TestEveryTopLevelKeyIsHandled(t *testing.T) {
 				t.Fatalf("top-level key %q of the compose schema has no sample here: decide how it is carried over or warned about", key)
 			}
 			head := "services:\n  web:\n    image: example/web:1.0\n"
-			inc := File{Name: "inc.yaml", Content: []byte("services:\n  inc:\n    image: example/inc:1.0\n")}
-			base := convertFiles(t, []File{{Name: "compose.yaml", Content: []byte(head)}, inc})
-			res := convertFiles(t, []File{{Name: "compose.yaml", Content: []byte(head + sample + "\n")}, inc})
+			inc := compose.File{Name: "inc.yaml", Content: []byte("services:\n  inc:\n    image: example/inc:1.0\n")}
+			base := convertFiles(t, []compose.File{{Name: "compose.yaml", Content: []byte(head)}, inc})
+			res := convertFiles(t, []compose.File{{Name: "compose.yaml", Content: []byte(head + sample + "\n")}, inc})
 			for _, w := range res.Warnings {
 				if w.Key == key || strings.HasPrefix(w.Key, key+".") {
 					if w.File != "compose.yaml" || w.Line == 0 {
@@ -268,26 +269,26 @@ func TestEveryTopLevelKeyIsHandled(t *testing.T) {
 	}
 }
 
-func convertFiles(t *testing.T, files []File) *Result {
+func convertFiles(t *testing.T, files []compose.File) *Result {
 	t.Helper()
-	res, err := Convert(context.Background(), Source{Files: files}, Options{})
+	res, err := convertSource(context.Background(), compose.Source{Files: files}, Options{})
 	if err != nil {
 		t.Fatalf("conversion failed: %s (%s)", meshdock.ErrorMessage(err), meshdock.ErrorCode(err))
 	}
 	return res
 }
 
-func warnedAbout(ws []Warning, service, key string) (Warning, bool) {
+func warnedAbout(ws []meshdock.Warning, service, key string) (meshdock.Warning, bool) {
 	for _, w := range ws {
 		if w.Service == service && (w.Key == key || strings.HasPrefix(w.Key, key+".")) {
 			return w, true
 		}
 	}
-	return Warning{}, false
+	return meshdock.Warning{}, false
 }
 
-func hasWarning(ws []Warning, w Warning) bool {
-	return slices.ContainsFunc(ws, func(v Warning) bool { return v.Key == w.Key && v.Message == w.Message })
+func hasWarning(ws []meshdock.Warning, w meshdock.Warning) bool {
+	return slices.ContainsFunc(ws, func(v meshdock.Warning) bool { return v.Key == w.Key && v.Message == w.Message })
 }
 
 func objectsOf(res *Result) string {

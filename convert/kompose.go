@@ -126,5 +126,5 @@ func komposeFailure(r any) error {
 	case komposeExit:
 		r = e.msg
 	}
-	return recovered("kompose", r)
+	return meshdock.Recovered("kompose", r)
 }

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/meshdock/meshdock/compose"
 )
 
 // randomKey makes a label key of the kinds real compose files hold, valid
@@ -75,7 +77,7 @@ func TestGeneratedLabelKeys(t *testing.T) {
 		}
 		b.WriteString("jobs:\n  j:\n    image: example/j:1\n    triggers: {manual: true}\n    labels:\n")
 		writeEntries(&b, r, 8)
-		res, err := Convert(context.Background(), Source{Files: []File{{Name: "compose.yaml", Content: []byte(b.String())}}}, Options{})
+		res, err := convertSource(context.Background(), compose.Source{Files: []compose.File{{Name: "compose.yaml", Content: []byte(b.String())}}}, Options{})
 		if err != nil {
 			t.Fatalf("round %d: %v\n%s", round, err, b.String())
 		}

@@ -46,10 +46,5 @@ func shortHash(s string) string {
 	return hex.EncodeToString(h[:])[:8]
 }
 
-// splitKey splits a dotted compose key ("deploy.replicas") into its parts.
-func splitKey(key string) []string {
-	if key == "" {
-		return nil
-	}
-	return strings.Split(key, ".")
-}
+// firstOf drops the second value of a lookup.
+func firstOf[T any](v T, _ bool) T { return v }

@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
+
+	"github.com/meshdock/meshdock/compose"
 )
 
 // restartPass carries restart policies over. kompose makes a bare Pod for
@@ -81,7 +83,7 @@ func deploymentToJob(d *appsv1.Deployment, policy string, svc types.ServiceConfi
 	if policy == "on-failure" {
 		backoff = 6 // Kubernetes' default
 		// validate keeps N of on-failure:N within int32.
-		if n, ok := onFailureRetries(svc.Restart); ok {
+		if n, ok := compose.OnFailureRetries(svc.Restart); ok {
 			backoff = int32(n)
 		}
 		if svc.Deploy != nil && svc.Deploy.RestartPolicy != nil && svc.Deploy.RestartPolicy.MaxAttempts != nil {

@@ -145,7 +145,7 @@ func (s *state) fileObject(k fileKind, name string, def types.FileObjectConfig) 
 		s.warn("", topKey, fmt.Sprintf("external: the cluster must already hold a %s named %q with the key %q", strings.TrimSuffix(k.key, "s"), dnsSubdomain(ext), dataKeyOf(name)))
 		return dnsSubdomain(ext), nil
 	case def.File != "":
-		b, ok := s.p.contents[def.File]
+		b, ok := s.p.Content(def.File)
 		if !ok {
 			s.warn("", topKey, fmt.Sprintf("file %s is not part of the project; nothing is mounted", def.File))
 			return "", nil

@@ -122,14 +122,14 @@ func (s *state) references(name string) []reference {
 		if def, ok := s.p.Configs[c.Source]; ok {
 			text := def.Content
 			if def.File != "" {
-				text = string(s.p.contents[def.File])
+				text = string(firstOf(s.p.Content(def.File)))
 			}
 			out = append(out, reference{fmt.Sprintf("configs.%d", i), text})
 		}
 	}
 	for i, v := range svc.Volumes {
 		if v.Type == types.VolumeTypeBind && s.opt.BindMounts == BindMountsConfigMap {
-			if b, ok := s.p.contents[v.Source]; ok {
+			if b, ok := s.p.Content(v.Source); ok {
 				out = append(out, reference{fmt.Sprintf("volumes.%d", i), string(b)})
 			}
 		}

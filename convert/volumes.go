@@ -10,7 +10,6 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	units "github.com/docker/go-units"
-	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -170,111 +169,6 @@ func subPaths(svc types.ServiceConfig, c *corev1.Container) {
 	}
 }
 
-// bindCarried reports whether a bind mount is carried over in the chosen
-// mode.
-func (s *state) bindCarried(service string, v types.ServiceVolumeConfig) bool {
-	if isDockerSocket(v.Source) {
-		return false
-	}
-	switch s.opt.BindMounts {
-	case BindMountsHostPath:
-		// An upload's relative paths name the server's private copy, not
-		// the user's disk: only absolute host paths can be carried over.
-		// An upload's host path is exactly what the user wrote, or none.
-		written := s.writtenBindSource(service, v.Target)
-		return !s.p.inMemory || (!within(filepath.Dir(s.p.root), v.Source) && strings.HasPrefix(written, "/") &&
-			filepath.Clean(written) == filepath.Clean(v.Source))
-	case BindMountsConfigMap:
-		_, ok := s.p.contents[v.Source]
-		return ok
-	}
-	return false
-}
-
-// shownSource names a bind source for the user: relative to the project
-// when inside it. compose-go expands a leading `~` with the home directory
-// of whoever runs the conversion; for an upload that is the server's, so it
-// is shown as the user wrote it (`~/...`) rather than revealed, and an
-// upload's relative path stays relative rather than naming the private copy.
-func (s *state) shownSource(service, target, src string) string {
-	if within(s.p.root, src) {
-		return "./" + s.p.relPath(src)
-	}
-	written := s.writtenBindSource(service, target)
-	home := serverHome()
-	switch {
-	case s.p.inMemory && strings.HasPrefix(written, "/"):
-		return src
-	case s.p.inMemory && written == "" && home != "" && within(home, src):
-		// Where the value came from is not known: never show the home.
-		rel, _ := filepath.Rel(home, src)
-		return "~/" + filepath.ToSlash(rel)
-	case s.p.inMemory && written != "": // relative, or `~/...`
-		return path.Clean(filepath.ToSlash(written))
-	case s.p.inMemory:
-		rel, _ := filepath.Rel(s.p.root, src)
-		return filepath.ToSlash(rel)
-	case home != "" && within(home, src):
-		rel, _ := filepath.Rel(home, src)
-		return "~/" + filepath.ToSlash(rel)
-	}
-	return src
-}
-
-// writtenBindSource returns the source of the service's bind mount at
-// target as the user wrote it, with their variables substituted but
-// neither `~` expanded nor made absolute ("" when not found). Only this
-// form tells a path the user gave from one compose-go made up.
-func (s *state) writtenBindSource(service, target string) string {
-	src := s.rawBindSource(service, target)
-	if !strings.Contains(src, "$") {
-		return src
-	}
-	out, ok := substitute(src, s.p.env)
-	if !ok {
-		return ""
-	}
-	return out
-}
-
-// rawBindSource returns the bind source as the compose files wrote it.
-//
-// Of several files, the last that mounts something at target wins, as
-// compose merges volumes by target; a file read for an include counts only
-// when no file the user named has one.
-func (s *state) rawBindSource(service, target string) string {
-	found, foundIncluded := "", ""
-	for _, f := range s.p.loc.files {
-		for _, v := range nodeChildren(nodeAt(f.root, []string{"services", service, "volumes"})) {
-			src, dst := "", ""
-			if v.Kind == yaml.ScalarNode {
-				if parts := strings.Split(v.Value, ":"); len(parts) >= 2 {
-					src, dst = parts[0], parts[1]
-				}
-			} else if v.Kind == yaml.MappingNode {
-				if kv := child(v, "source"); kv != nil {
-					src = kv.value.Value
-				}
-				if kv := child(v, "target"); kv != nil {
-					dst = kv.value.Value
-				}
-			}
-			if dst != target {
-				continue
-			}
-			if f.included {
-				foundIncluded = src
-			} else {
-				found = src
-			}
-		}
-	}
-	if found == "" {
-		return foundIncluded
-	}
-	return found
-}
-
 func isDockerSocket(p string) bool {
 	return p == "/var/run/docker.sock" || p == "/run/docker.sock" || strings.HasSuffix(p, "/docker.sock") || strings.HasSuffix(p, "/docker.sock.raw")
 }
@@ -282,8 +176,8 @@ func isDockerSocket(p string) bool {
 func (s *state) bindMount(service string, i int, v types.ServiceVolumeConfig, w *workload) error {
 	key := fmt.Sprintf("volumes.%d", i)
 	c := w.container()
-	shown := s.shownSource(service, v.Target, v.Source)
-	if strings.HasPrefix(shown, "~") && s.p.inMemory {
+	shown := s.p.ShownSource(service, v.Target, v.Source)
+	if strings.HasPrefix(shown, "~") && s.p.InMemory() {
 		s.warn(service, key, fmt.Sprintf("bind mount of %s is left out: the home directory of the converting machine is not the user's", shown))
 		return nil
 	}
@@ -293,7 +187,7 @@ func (s *state) bindMount(service string, i int, v types.ServiceVolumeConfig, w 
 	}
 	switch s.opt.BindMounts {
 	case BindMountsHostPath:
-		if !s.bindCarried(service, v) {
+		if !(s.opt.BindMounts == BindMountsHostPath && !isDockerSocket(v.Source) && s.p.HostPathAllowed(service, v)) {
 			s.warn(service, key, fmt.Sprintf("bind mount of %s is left out: the files were uploaded, so only an absolute host path can be mounted; use --bind-mounts configmap for files of the project", shown))
 			return nil
 		}
@@ -303,7 +197,7 @@ func (s *state) bindMount(service string, i int, v types.ServiceVolumeConfig, w 
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: vol, MountPath: v.Target, ReadOnly: v.ReadOnly})
 		s.warn(service, key, fmt.Sprintf("bind mount of %s became a hostPath volume: the path must exist on the cluster's node", shown))
 	case BindMountsConfigMap:
-		content, ok := s.p.contents[v.Source]
+		content, ok := s.p.Content(v.Source)
 		if !ok {
 			s.warn(service, key, fmt.Sprintf("bind mount of %s is left out: only files of the project can become ConfigMaps, and this is a folder, a missing file or a path outside it", shown))
 			return nil
@@ -312,7 +206,7 @@ func (s *state) bindMount(service string, i int, v types.ServiceVolumeConfig, w 
 			s.warn(service, key, fmt.Sprintf("bind mount of %s is left out: the file is over the 1 MiB a ConfigMap can hold", shown))
 			return nil
 		}
-		obj := s.uniqueName("ConfigMap", dnsSubdomain(fmt.Sprintf("%s-%s", s.names[service], strings.ReplaceAll(s.p.relPath(v.Source), "/", "-"))), s.p.relPath(v.Source))
+		obj := s.uniqueName("ConfigMap", dnsSubdomain(fmt.Sprintf("%s-%s", s.names[service], strings.ReplaceAll(firstOf(s.p.Rel(v.Source)), "/", "-"))), firstOf(s.p.Rel(v.Source)))
 		dataKey := dataKeyOf(path.Base(filepath.ToSlash(v.Source)))
 		cm := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{Kind: "ConfigMap", APIVersion: "v1"}, ObjectMeta: metav1.ObjectMeta{Name: obj}}
 		setConfigMapData(cm, dataKey, content)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshdock/meshdock/compose"
 	"github.com/meshdock/meshdock/convert"
 	"github.com/meshdock/meshdock/kube"
 )
@@ -22,7 +23,7 @@ func BenchmarkApply(b *testing.B) {
 	if err != nil {
 		b.Skip("needs kubectl on PATH (eval \"$(scripts/testenv env)\")")
 	}
-	res, err := convert.Convert(context.Background(), convert.Source{Dir: "../examples/shop"}, convert.Options{})
+	res, err := convertSource(context.Background(), compose.Source{Dir: "../examples/shop"}, convert.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
+
 	"github.com/meshdock/meshdock/e2e/testimage"
 )
 
@@ -64,7 +65,7 @@ func requireDocker(t *testing.T) {
 	}
 }
 
-func compose(ctx context.Context, t *testing.T, dir string, args ...string) {
+func dockerCompose(ctx context.Context, t *testing.T, dir string, args ...string) {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, "docker", append([]string{"compose", "-p", project}, args...)...)
 	cmd.Dir = dir
@@ -95,7 +96,7 @@ func TestComposeProjectLabels(t *testing.T) {
 	}
 	down() // what an interrupted run may have left
 	t.Cleanup(down)
-	compose(ctx, t, dir, "up", "--detach", "--wait", "--wait-timeout", "60")
+	dockerCompose(ctx, t, dir, "up", "--detach", "--wait", "--wait-timeout", "60")
 
 	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/meshdock/meshdock/compose"
 	"github.com/meshdock/meshdock/convert"
 	"github.com/meshdock/meshdock/kube"
 )
@@ -110,8 +111,8 @@ func TestConvertedTestdataIsAccepted(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			src := convert.Source{Dir: dir, Name: o.Name, ComposeFiles: o.ComposeFiles, EnvFiles: o.EnvFiles, Env: o.Env, Profiles: o.Profiles}
-			res, err := convert.Convert(context.Background(), src, convert.Options{Namespace: o.Namespace, BindMounts: o.BindMounts})
+			src := compose.Source{Dir: dir, Name: o.Name, ComposeFiles: o.ComposeFiles, EnvFiles: o.EnvFiles, Env: o.Env, Profiles: o.Profiles}
+			res, err := convertSource(context.Background(), src, convert.Options{Namespace: o.Namespace, BindMounts: o.BindMounts})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +175,7 @@ func unwrapAll(err error) []error {
 // it again changes nothing.
 func TestExampleAppApplies(t *testing.T) {
 	c := requireCluster(t)
-	res, err := convert.Convert(context.Background(), convert.Source{Dir: "../examples/shop"}, convert.Options{})
+	res, err := convertSource(context.Background(), compose.Source{Dir: "../examples/shop"}, convert.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,4 +229,13 @@ func runtimeFrom(u *unstructured.Unstructured, into any) error {
 		return err
 	}
 	return json.Unmarshal(b, into)
+}
+
+// convertSource loads a source and converts it, as the CLI does.
+func convertSource(ctx context.Context, src compose.Source, opt convert.Options) (*convert.Result, error) {
+	p, err := compose.Load(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	return convert.Convert(ctx, p, opt)
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/meshdock/meshdock"
-	"github.com/meshdock/meshdock/convert"
+	"github.com/meshdock/meshdock/compose"
 )
 
 // Engine is what meshdock asks of a Docker Engine.
@@ -22,7 +22,7 @@ type Engine interface {
 	Containers(ctx context.Context, project string) ([]container.InspectResponse, error)
 	// Rebuild writes a compose file for a project from its containers, and
 	// warns about what the containers do not tell.
-	Rebuild(ctx context.Context, project string) ([]convert.File, []convert.Warning, error)
+	Rebuild(ctx context.Context, project string) ([]compose.File, []meshdock.Warning, error)
 }
 
 // Info describes the engine.
@@ -89,6 +89,6 @@ func (u Unavailable) Containers(context.Context, string) ([]container.InspectRes
 }
 
 // Rebuild implements Engine.
-func (u Unavailable) Rebuild(context.Context, string) ([]convert.File, []convert.Warning, error) {
+func (u Unavailable) Rebuild(context.Context, string) ([]compose.File, []meshdock.Warning, error) {
 	return nil, nil, u.err()
 }

@@ -16,11 +16,12 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/mount"
 
-	"github.com/meshdock/meshdock/convert"
+	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/compose"
 )
 
 // Rebuild implements Engine.
-func (d *Docker) Rebuild(ctx context.Context, project string) ([]convert.File, []convert.Warning, error) {
+func (d *Docker) Rebuild(ctx context.Context, project string) ([]compose.File, []meshdock.Warning, error) {
 	cs, err := d.Containers(ctx, project)
 	if err != nil {
 		return nil, nil, err
@@ -48,7 +49,7 @@ func (d *Docker) Rebuild(ctx context.Context, project string) ([]convert.File, [
 	for i := range warnings {
 		warnings[i].File = RebuiltFile
 	}
-	return []convert.File{{Name: RebuiltFile, Content: y}}, warnings, nil
+	return []compose.File{{Name: RebuiltFile, Content: y}}, warnings, nil
 }
 
 // RebuiltFile is the name of the compose file Rebuild writes.
@@ -58,7 +59,7 @@ const RebuiltFile = "compose.yaml"
 // their images (keyed by image ID; nil for an image that is gone). What a
 // container has only because its image says so is left out, since compose
 // would not write it either.
-func RebuildProject(name string, cs []container.InspectResponse, images map[string]*image.InspectResponse) (*types.Project, []convert.Warning) {
+func RebuildProject(name string, cs []container.InspectResponse, images map[string]*image.InspectResponse) (*types.Project, []meshdock.Warning) {
 	r := &rebuild{p: &types.Project{Name: name, Services: types.Services{},
 		Networks: types.Networks{}, Volumes: types.Volumes{}}, ids: map[string]string{}}
 	r.warn("", "", "rebuilt from the containers: variables, env_file, profiles, build sections, "+
@@ -101,11 +102,11 @@ func RebuildProject(name string, cs []container.InspectResponse, images map[stri
 type rebuild struct {
 	p        *types.Project
 	ids      map[string]string // container ID -> service
-	warnings []convert.Warning
+	warnings []meshdock.Warning
 }
 
 func (r *rebuild) warn(service, key, format string, args ...any) {
-	r.warnings = append(r.warnings, convert.Warning{Service: service, Key: key, Message: fmt.Sprintf(format, args...)})
+	r.warnings = append(r.warnings, meshdock.Warning{Service: service, Key: key, Message: fmt.Sprintf(format, args...)})
 }
 
 // esc keeps a value literal: the rebuilt file is loaded with interpolation,

@@ -15,7 +15,7 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/meshdock/meshdock/convert"
+	"github.com/meshdock/meshdock/compose"
 	"github.com/meshdock/meshdock/engine"
 )
 
@@ -103,7 +103,7 @@ func TestRebuildProject(t *testing.T) {
 	}
 
 	// The file must load as a compose project, with `$` kept literal.
-	res, err := convert.Load(context.Background(), convert.Source{Files: []convert.File{{Name: "compose.yaml", Content: y}}})
+	res, err := compose.Load(context.Background(), compose.Source{Files: []compose.File{{Name: "compose.yaml", Content: y}}})
 	if err != nil {
 		t.Fatalf("the rebuilt file does not load: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/compose"
 	"github.com/meshdock/meshdock/convert"
 )
 
@@ -28,7 +29,7 @@ type App struct {
 	ID        string          `json:"id"`
 	Name      string          `json:"name"`
 	Origin    Origin          `json:"origin"`
-	Source    convert.Source  `json:"source"`
+	Source    compose.Source  `json:"source"`
 	Options   convert.Options `json:"options"`
 	Result    convert.Result  `json:"result"`
 	CreatedAt time.Time       `json:"createdAt"`

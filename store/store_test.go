@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/compose"
 	"github.com/meshdock/meshdock/convert"
 	"github.com/meshdock/meshdock/store"
 )
@@ -32,11 +33,11 @@ func sampleApp(name string) *store.App {
 	return &store.App{
 		Name:   name,
 		Origin: store.OriginFiles,
-		Source: convert.Source{Name: name, Files: []convert.File{{Name: "compose.yaml", Content: []byte("services: {web: {image: nginx}}\n")}},
+		Source: compose.Source{Name: name, Files: []compose.File{{Name: "compose.yaml", Content: []byte("services: {web: {image: nginx}}\n")}},
 			Env: map[string]string{"A": "1"}},
 		Options: convert.Options{BindMounts: convert.BindMountsSkip},
 		Result: convert.Result{Project: name, Graph: convert.Graph{Nodes: []convert.Node{{ID: "web", Image: "nginx", Replicas: 1}}},
-			Warnings: []convert.Warning{{Service: "web", Message: "w"}}},
+			Warnings: []meshdock.Warning{{Service: "web", Message: "w"}}},
 	}
 }
 

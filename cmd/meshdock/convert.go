@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/compose"
 	"github.com/meshdock/meshdock/convert"
 )
 
@@ -83,7 +84,11 @@ func runConvert(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	res, err := convert.Convert(ctx, src, convert.Options{Namespace: *namespace, BindMounts: mode, WaitImage: *waitImage})
+	p, err := compose.Load(ctx, src)
+	var res *convert.Result
+	if err == nil {
+		res, err = convert.Convert(ctx, p, convert.Options{Namespace: *namespace, BindMounts: mode, WaitImage: *waitImage})
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "meshdock convert: %s\n", meshdock.ErrorMessage(err))
 		if meshdock.ErrorCode(err) == meshdock.EINTERNAL {
@@ -116,8 +121,8 @@ func runConvert(args []string, stdout, stderr io.Writer) int {
 
 // cliSource builds the Source for files on disk: the project directory is
 // the first compose file's directory, as for docker compose.
-func cliSource(files, envFiles, envs, profiles []string, name, dir string) (convert.Source, error) {
-	src := convert.Source{Name: name, Profiles: profiles, Env: map[string]string{}}
+func cliSource(files, envFiles, envs, profiles []string, name, dir string) (compose.Source, error) {
+	src := compose.Source{Name: name, Profiles: profiles, Env: map[string]string{}}
 	for _, kv := range envs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
@@ -147,12 +152,12 @@ func cliSource(files, envFiles, envs, profiles []string, name, dir string) (conv
 
 // stdinSource reads the compose file from standard input (-f -), as
 // docker compose does; it can refer to no other file.
-func stdinSource(r io.Reader, src convert.Source) (convert.Source, error) {
-	b, err := io.ReadAll(io.LimitReader(r, convert.MaxComposeFileSize+1))
+func stdinSource(r io.Reader, src compose.Source) (compose.Source, error) {
+	b, err := io.ReadAll(io.LimitReader(r, compose.MaxComposeFileSize+1))
 	if err != nil {
 		return src, err
 	}
-	src.Files = []convert.File{{Name: "compose.yaml", Content: b}}
+	src.Files = []compose.File{{Name: "compose.yaml", Content: b}}
 	src.DirName = filepath.Base(src.Dir) // docker compose names it after the current directory
 	src.ComposeFiles, src.EnvFiles, src.Dir = nil, nil, ""
 	return src, nil
@@ -171,7 +176,7 @@ func relativeTo(dir, f string) string {
 	return abs
 }
 
-func formatWarning(w convert.Warning) string {
+func formatWarning(w meshdock.Warning) string {
 	var b strings.Builder
 	if w.File != "" {
 		b.WriteString(w.File)

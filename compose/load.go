@@ -1,4 +1,4 @@
-package convert
+package compose
 
 import (
 	"bytes"
@@ -11,7 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,7 +48,7 @@ type Project struct {
 	// Files are the compose files, as the user named them.
 	Files []string
 	// Warnings found while loading.
-	Warnings []Warning
+	Warnings []meshdock.Warning
 	// Triggers names the compose jobs (services that run to completion),
 	// folded into Services so that they are loaded, checked and converted
 	// as services are, with when each runs.
@@ -83,7 +82,7 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 		return nil, err
 	}
 	defer files.close()
-	defer func() { err = contextError(ctx, newRedactor(files.root(), files.tmp != "").err(err)) }()
+	defer func() { err = meshdock.FromContext(ctx, newRedactor(files.root(), files.tmp != "").err(err)) }()
 
 	composeNames, err := composeFileNames(src, files)
 	if err != nil {
@@ -204,7 +203,7 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 		if file == "" && len(p.loc.files) > 0 {
 			file = p.loc.files[0].name
 		}
-		p.Warnings = append(p.Warnings, Warning{Key: "${" + name + "}", File: file, Line: line,
+		p.Warnings = append(p.Warnings, meshdock.Warning{Key: "${" + name + "}", File: file, Line: line,
 			Message: fmt.Sprintf("variable %s is not set: it became an empty string (set it in .env or pass it explicitly)", name)})
 	}
 	p.dropUnsetEnv()
@@ -234,18 +233,20 @@ func foldJobs(project *types.Project) map[string]types.TriggerConfig {
 	return out
 }
 
-// Snapshot loads a project from its directory and returns it as an
-// in-memory source: a copy of every file of the project that loading read
-// (compose files, included and extended files, env files, secret and config
-// sources, bind-mounted files), and nothing else. An app imported from a
-// folder keeps this copy, so it does not change when the folder does.
-func Snapshot(ctx context.Context, src Source) (Source, error) {
-	if src.Dir == "" {
-		return src, nil
-	}
+// Snapshot loads a project and returns it with the same project as an
+// in-memory source: for a project on disk, a copy of every file loading
+// read (compose files, included and extended files, env files, secret and
+// config sources, bind-mounted files) and nothing else. An app imported
+// from a folder keeps this copy, so it does not change when the folder
+// does; the project returned converts as the copy would, so nothing is
+// loaded twice.
+func Snapshot(ctx context.Context, src Source) (*Project, Source, error) {
 	p, err := Load(ctx, src)
 	if err != nil {
-		return Source{}, err
+		return nil, Source{}, err
+	}
+	if src.Dir == "" {
+		return p, src, nil
 	}
 	out := Source{Name: p.Name, Env: src.Env, Profiles: src.Profiles}
 	names := slices.Sorted(maps.Keys(p.read))
@@ -255,15 +256,15 @@ func Snapshot(ctx context.Context, src Source) (Source, error) {
 	for _, n := range p.Files {
 		rel := n
 		if filepath.IsAbs(n) {
-			rel = relName(p.root, n)
+			rel = shownName(p.root, n)
 		}
 		if filepath.IsAbs(rel) {
-			return Source{}, meshdock.Errorf(meshdock.EINVALID, "%s is outside the project directory", n)
+			return nil, Source{}, meshdock.Errorf(meshdock.EINVALID, "%s is outside the project directory", n)
 		}
 		out.ComposeFiles = append(out.ComposeFiles, rel)
 	}
 	out.EnvFiles = p.envFiles
-	return out, nil
+	return p, out, nil
 }
 
 func init() {
@@ -304,13 +305,13 @@ func bareVariables(files map[string][]byte) map[string]bool {
 // bind mounts name; only files inside the project, never beyond it.
 func (p *Project) readContents(files fileSet) error {
 	read := func(path string, required bool) error {
-		if path == "" || !within(files.root(), path) {
+		rel, in := files.inside(path)
+		if path == "" || !in {
 			return nil
 		}
 		if _, ok := p.contents[path]; ok {
 			return nil
 		}
-		rel := files.rel(path)
 		if !files.exists(rel) {
 			if required {
 				return meshdock.Errorf(meshdock.EINVALID, "%s: file not found", rel)
@@ -325,7 +326,7 @@ func (p *Project) readContents(files fileSet) error {
 		return nil
 	}
 	where := func(key string, err error) error {
-		file, line := p.loc.path(splitKey(key)...)
+		file, line := p.loc.path(SplitKey(key)...)
 		return meshdock.Wrap(meshdock.ErrorCode(err), err, "%s:%d: %s: %s", file, line, key, meshdock.ErrorMessage(err))
 	}
 	for name, s := range p.Secrets {
@@ -352,7 +353,7 @@ func (p *Project) readContents(files fileSet) error {
 
 // relPath names a path of the project relative to its directory, for
 // messages and object data keys.
-func (p *Project) relPath(path string) string { return relName(p.root, path) }
+func (p *Project) relPath(path string) string { return shownName(p.root, path) }
 
 // loadCompose calls compose-go and turns its panics into errors: it is fed
 // user input, and no input may take the process down. A panic is a defect
@@ -361,16 +362,10 @@ func (p *Project) relPath(path string) string { return relName(p.root, path) }
 func loadCompose(ctx context.Context, details types.ConfigDetails, opts func(*loader.Options)) (project *types.Project, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = recovered("compose-go", r)
+			err = meshdock.Recovered("compose-go", r)
 		}
 	}()
 	return loader.LoadWithContext(ctx, details, opts)
-}
-
-// recovered turns a value recovered from a library's panic into an
-// internal error, with the stack for the log.
-func recovered(lib string, r any) error {
-	return meshdock.Internal(fmt.Errorf("panic in %s: %v\n%s", lib, r, debug.Stack()))
 }
 
 // dropUnsetEnv removes `environment` entries without a value (a bare `KEY`
@@ -384,7 +379,7 @@ func (p *Project) dropUnsetEnv() {
 			}
 			delete(s.Environment, k)
 			file, line := p.loc.serviceKey(name, "environment")
-			p.Warnings = append(p.Warnings, Warning{Service: name, Key: "environment." + k, File: file, Line: line,
+			p.Warnings = append(p.Warnings, meshdock.Warning{Service: name, Key: "environment." + k, File: file, Line: line,
 				Message: fmt.Sprintf("%s has no value and no variable of that name was given; it was left out", k)})
 		}
 		p.Services[name] = s
@@ -471,7 +466,7 @@ func loadEnv(src Source, files fileSet, b *budget) (map[string]string, []string,
 			return nil, nil, err
 		}
 		if envFileBound(content, func(k string) string { return env[k] }) > MaxInterpolated {
-			return nil, nil, meshdock.Errorf(meshdock.ETOOLARGE, "%s: its variables expand to more than %s: at most %s are accepted", n, size(MaxInterpolated), size(MaxInterpolated))
+			return nil, nil, meshdock.Errorf(meshdock.ETOOLARGE, "%s: its variables expand to more than %s: at most %s are accepted", n, meshdock.FormatSize(MaxInterpolated), meshdock.FormatSize(MaxInterpolated))
 		}
 		vars, err := dotenv.ParseWithLookup(bytes.NewReader(content), func(k string) (string, bool) {
 			v, ok := env[k]
@@ -555,7 +550,7 @@ func (l containedLoader) Accept(string) bool { return true }
 
 // base is the directory relative paths of the file being loaded start from.
 func (l containedLoader) base(ctx context.Context) string {
-	if f, ok := ctx.Value(consts.ComposeFileKey{}).(string); ok && f != "" && !l.top[f] && within(l.files.root(), f) {
+	if f, ok := ctx.Value(consts.ComposeFileKey{}).(string); ok && f != "" && !l.top[f] && isUnder(l.files.root(), f) {
 		return filepath.Dir(f)
 	}
 	return l.files.root()
@@ -568,17 +563,16 @@ func (l containedLoader) Load(ctx context.Context, p string) (string, error) {
 	if strings.Contains(p, "://") {
 		return "", meshdock.Errorf(meshdock.EINVALID, "%s: remote compose files are not supported: include or extend files of the project", p)
 	}
-	root := l.files.root()
 	abs := p
 	if !filepath.IsAbs(p) {
 		abs = filepath.Join(l.base(ctx), p)
 		l.resolved[p] = filepath.Clean(abs)
 	}
 	abs = filepath.Clean(abs)
-	if !realWithin(root, abs) {
+	name, in := l.files.inside(abs)
+	if !in {
 		return "", meshdock.Errorf(meshdock.EINVALID, "%s is outside the project: only files of the project can be included or extended", p)
 	}
-	name := l.files.rel(abs)
 	if _, seen := l.files.got[name]; seen {
 		// Read and checked already; compose-go loads it again all the same.
 		if err := l.budget.again(name); err != nil {
@@ -638,7 +632,7 @@ func checkContainment(p *types.Project, files fileSet, loc *locator) error {
 		if f == "" {
 			return nil
 		}
-		if !realWithin(files.root(), f) {
+		if _, in := files.inside(f); !in {
 			return loc.outside(where, f)
 		}
 		return nil
@@ -669,15 +663,16 @@ func checkContainment(p *types.Project, files fileSet, loc *locator) error {
 	return nil
 }
 
-// within reports whether p is root or below it.
-func within(root, p string) bool {
-	rel, err := filepath.Rel(root, filepath.Clean(p))
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+// isUnder reports whether p is root or below it, by name.
+func isUnder(root, p string) bool {
+	_, ok := relativeTo(root, p)
+	return ok
 }
 
-func relName(root, p string) string {
-	if rel, err := filepath.Rel(root, p); err == nil && within(root, p) {
-		return filepath.ToSlash(rel)
+// shownName names p relative to root when it is below it, else as it is.
+func shownName(root, p string) string {
+	if rel, ok := relativeTo(root, p); ok {
+		return rel
 	}
 	return p
 }

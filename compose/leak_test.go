@@ -1,4 +1,4 @@
-package convert
+package compose_test
 
 import (
 	"bytes"
@@ -11,25 +11,27 @@ import (
 	"testing"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/compose"
+	"github.com/meshdock/meshdock/convert"
 )
 
 // convertString converts an uploaded project and returns the output and
 // warnings as text.
-func convertString(t *testing.T, files map[string]string, opt Options) (string, string, error) {
+func convertString(t *testing.T, files map[string]string, opt convert.Options) (string, string, error) {
 	t.Helper()
-	src := Source{Name: "leak"}
+	src := compose.Source{Name: "leak"}
 	for n, c := range files {
-		src.Files = append(src.Files, File{Name: n, Content: []byte(c)})
+		src.Files = append(src.Files, compose.File{Name: n, Content: []byte(c)})
 	}
-	res, err := Convert(context.Background(), src, opt)
+	res, err := convertSource(context.Background(), src, opt)
 	if err != nil {
 		return "", "", err
 	}
 	var out bytes.Buffer
-	if err := WriteYAML(&out, res.Objects); err != nil {
+	if err := convert.WriteYAML(&out, res.Objects); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteJSON(&out, res.Objects); err != nil {
+	if err := convert.WriteJSON(&out, res.Objects); err != nil {
 		t.Fatal(err)
 	}
 	return out.String(), formatWarnings(res.Warnings), nil
@@ -48,7 +50,7 @@ func TestProcessEnvironmentDoesNotLeak(t *testing.T) {
 		home = "/home/meshdock-test-home"
 		t.Setenv("HOME", home)
 	}
-	compose := `
+	text := `
 services:
   app:
     image: example/app:${MESHDOCK_TEST_SECRET:-1.0}
@@ -67,7 +69,7 @@ services:
     image: example/hidden:1.0
     profiles: [server-profile]
 `
-	out, warnings, err := convertString(t, map[string]string{"compose.yaml": compose}, Options{})
+	out, warnings, err := convertString(t, map[string]string{"compose.yaml": text}, convert.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,9 +111,9 @@ func TestHostFilesDoNotLeak(t *testing.T) {
 		"pre_start label_file": "services: {app: {image: a, pre_start: [{command: ['true'], label_file: " + outsideFile + "}]}}\n",
 		"env_file device":      "services: {app: {image: a, env_file: /dev/zero}}\n",
 	}
-	for name, compose := range refused {
+	for name, text := range refused {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := convertString(t, map[string]string{"compose.yaml": compose, "other.yaml": "services: {other: {image: b}}\n"}, Options{})
+			_, _, err := convertString(t, map[string]string{"compose.yaml": text, "other.yaml": "services: {other: {image: b}}\n"}, convert.Options{})
 			if err == nil {
 				t.Fatal("converted a project that names a file outside it")
 			}
@@ -127,13 +129,13 @@ func TestHostFilesDoNotLeak(t *testing.T) {
 	hostname, _ := os.ReadFile("/etc/hostname")
 	home := t.TempDir()
 	t.Setenv("HOME", home)
-	for _, mode := range []BindMounts{BindMountsSkip, BindMountsConfigMap, BindMountsHostPath} {
+	for _, mode := range []convert.BindMounts{convert.BindMountsSkip, convert.BindMountsConfigMap, convert.BindMountsHostPath} {
 		t.Run("bind mounts "+string(mode), func(t *testing.T) {
-			out, warnings, err := convertString(t, map[string]string{"compose.yaml": binds}, Options{BindMounts: mode})
+			out, warnings, err := convertString(t, map[string]string{"compose.yaml": binds}, convert.Options{BindMounts: mode})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.Contains(out, marker) || (len(bytes.TrimSpace(hostname)) > 3 && strings.Contains(out, string(bytes.TrimSpace(hostname))) && mode != BindMountsHostPath) {
+			if strings.Contains(out, marker) || (len(bytes.TrimSpace(hostname)) > 3 && strings.Contains(out, string(bytes.TrimSpace(hostname))) && mode != convert.BindMountsHostPath) {
 				t.Fatalf("output holds the contents of a host file")
 			}
 			if strings.Contains(out, "meshdock-src-") || strings.Contains(warnings, "meshdock-src-") {
@@ -158,8 +160,8 @@ func TestHostFilesDoNotLeak(t *testing.T) {
 // Bind mounts of files that are part of an upload may become ConfigMaps,
 // and only those.
 func TestBindMountConfigMapFromProjectFile(t *testing.T) {
-	compose := "services:\n  web:\n    image: nginx\n    volumes:\n      - ./nginx.conf:/etc/nginx/nginx.conf:ro\n      - ./site:/usr/share/nginx/html\n"
-	out, warnings, err := convertString(t, map[string]string{"compose.yaml": compose, "nginx.conf": "worker_processes 1;\n", "site/index.html": "<h1>hi</h1>"}, Options{BindMounts: BindMountsConfigMap})
+	text := "services:\n  web:\n    image: nginx\n    volumes:\n      - ./nginx.conf:/etc/nginx/nginx.conf:ro\n      - ./site:/usr/share/nginx/html\n"
+	out, warnings, err := convertString(t, map[string]string{"compose.yaml": text, "nginx.conf": "worker_processes 1;\n", "site/index.html": "<h1>hi</h1>"}, convert.Options{BindMounts: convert.BindMountsConfigMap})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +185,7 @@ func TestIncludeDotEnvLinkRefused(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(dir, "sub", ".env")); err != nil {
 		t.Skip(err)
 	}
-	_, err := Convert(context.Background(), Source{Dir: dir}, Options{})
+	_, err := convertSource(context.Background(), compose.Source{Dir: dir}, convert.Options{})
 	if err == nil || strings.Contains(err.Error(), "contents-outside") || !strings.Contains(err.Error(), "outside") {
 		t.Fatalf("got %v, want a refusal that shows nothing of the file", err)
 	}
@@ -192,23 +194,23 @@ func TestIncludeDotEnvLinkRefused(t *testing.T) {
 // Work a single upload can cause is bounded: repeated file names and
 // thousands of services are refused before they cost anything.
 func TestUploadWorkIsBounded(t *testing.T) {
-	compose := []byte("services: {a: {image: x}}\n")
-	_, err := Convert(context.Background(), Source{Files: []File{{Name: "c.yaml", Content: compose}}, ComposeFiles: []string{"c.yaml", "c.yaml"}}, Options{})
+	text := []byte("services: {a: {image: x}}\n")
+	_, err := convertSource(context.Background(), compose.Source{Files: []compose.File{{Name: "c.yaml", Content: text}}, ComposeFiles: []string{"c.yaml", "c.yaml"}}, convert.Options{})
 	if err == nil || !strings.Contains(err.Error(), "named twice") {
 		t.Errorf("repeated compose file: %v", err)
 	}
-	_, err = Convert(context.Background(), Source{Files: []File{{Name: "c.yaml", Content: compose}}, ComposeFiles: []string{"c.yaml", "./c.yaml"}}, Options{})
+	_, err = convertSource(context.Background(), compose.Source{Files: []compose.File{{Name: "c.yaml", Content: text}}, ComposeFiles: []string{"c.yaml", "./c.yaml"}}, convert.Options{})
 	if err == nil || !strings.Contains(err.Error(), "named twice") {
 		t.Errorf("compose file repeated as ./: %v", err)
 	}
 	var b strings.Builder
 	b.WriteString("services:\n")
-	for i := 0; i <= MaxServices; i++ {
+	for i := 0; i <= compose.MaxServices; i++ {
 		fmt.Fprintf(&b, "  s%d: {image: x}\n", i)
 	}
-	_, err = Convert(context.Background(), Source{Files: []File{{Name: "compose.yaml", Content: []byte(b.String())}}}, Options{})
+	_, err = convertSource(context.Background(), compose.Source{Files: []compose.File{{Name: "compose.yaml", Content: []byte(b.String())}}}, convert.Options{})
 	if meshdock.ErrorCode(err) != meshdock.ETOOLARGE {
-		t.Errorf("%d services: %v, want too_large", MaxServices+1, err)
+		t.Errorf("%d services: %v, want too_large", compose.MaxServices+1, err)
 	}
 }
 
@@ -251,14 +253,14 @@ func TestServerPathsDoNotLeak(t *testing.T) {
 		"inc.yaml": "services: {inc: {image: y, volumes: [\"~/.bashrc:/data\"]}}\n",
 		"ext.yaml": "services: {b: {image: y, volumes: [\"~/sub:/s\"]}}\n",
 	}
-	for name, compose := range cases {
-		for _, mode := range []BindMounts{BindMountsSkip, BindMountsHostPath, BindMountsConfigMap} {
+	for name, text := range cases {
+		for _, mode := range []convert.BindMounts{convert.BindMountsSkip, convert.BindMountsHostPath, convert.BindMountsConfigMap} {
 			t.Run(name+"/"+string(mode), func(t *testing.T) {
-				src := Source{Name: "leak", Env: map[string]string{"DIR": "~"}, Files: []File{{Name: "compose.yaml", Content: []byte(compose)}}}
+				src := compose.Source{Name: "leak", Env: map[string]string{"DIR": "~"}, Files: []compose.File{{Name: "compose.yaml", Content: []byte(text)}}}
 				for n, c := range extra {
-					src.Files = append(src.Files, File{Name: n, Content: []byte(c)})
+					src.Files = append(src.Files, compose.File{Name: n, Content: []byte(c)})
 				}
-				res, err := Convert(context.Background(), src, Options{BindMounts: mode})
+				res, err := convertSource(context.Background(), src, convert.Options{BindMounts: mode})
 				if err != nil {
 					if code := meshdock.ErrorCode(err); code == meshdock.EINTERNAL {
 						t.Fatalf("internal error: %v", err)
@@ -269,7 +271,7 @@ func TestServerPathsDoNotLeak(t *testing.T) {
 					return
 				}
 				var out bytes.Buffer
-				WriteYAML(&out, res.Objects)
+				convert.WriteYAML(&out, res.Objects)
 				graph, _ := json.Marshal(res.Graph)
 				ws, _ := json.Marshal(res.Warnings)
 				for what, text := range map[string]string{"objects": out.String(), "graph": string(graph), "warnings": string(ws)} {
@@ -287,7 +289,7 @@ func TestIncludedWarningsNameTheirFile(t *testing.T) {
 	_, warnings, err := convertString(t, map[string]string{
 		"compose.yaml": "include: [inc.yaml]\nservices: {a: {image: x}}\n",
 		"inc.yaml":     "services:\n  inc:\n    image: y\n    volumes:\n      - ~/.bashrc:/data\n",
-	}, Options{BindMounts: BindMountsHostPath})
+	}, convert.Options{BindMounts: convert.BindMountsHostPath})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +307,7 @@ func TestAliasedIncludesContained(t *testing.T) {
 	os.WriteFile(secretEnv, []byte("SECRETVAL=contents-of-a-server-file\n"), 0o600)
 	os.WriteFile(filepath.Join(outside, ".env"), []byte("SECRETVAL=contents-of-a-server-file\n"), 0o600)
 	sub := "services: {b: {image: nginx, environment: {S: \"${SECRETVAL}\"}}}\n"
-	for name, compose := range map[string]string{
+	for name, text := range map[string]string{
 		"env_file alias":          "x-f: &f " + secretEnv + "\ninclude:\n  - path: sub/compose.yaml\n    env_file: *f\n",
 		"include list alias":      "x-i: &i [{path: sub/compose.yaml, env_file: " + secretEnv + "}]\ninclude: *i\n",
 		"include item alias":      "x-i: &i {path: sub/compose.yaml, env_file: " + secretEnv + "}\ninclude: [*i]\n",
@@ -317,7 +319,7 @@ func TestAliasedIncludesContained(t *testing.T) {
 		"anchor with a slash":           "x-a: &a/b foo\ninclude:\n  - path: sub/compose.yaml\n    env_file: " + secretEnv + "\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			out, warnings, err := convertString(t, map[string]string{"compose.yaml": compose, "sub/compose.yaml": sub, "sub/uses.yaml": "services: {c: {image: x, depends_on: [\"${SECRETVAL}\"]}}\n"}, Options{})
+			out, warnings, err := convertString(t, map[string]string{"compose.yaml": text, "sub/compose.yaml": sub, "sub/uses.yaml": "services: {c: {image: x, depends_on: [\"${SECRETVAL}\"]}}\n"}, convert.Options{})
 			if strings.Contains(out+warnings+meshdock.ErrorMessage(err), "contents-of-a-server-file") {
 				t.Fatalf("a file of the server reached the manifests")
 			}

@@ -1,4 +1,4 @@
-package convert
+package compose
 
 import (
 	"fmt"
@@ -28,7 +28,7 @@ import (
 // env_file in a file that was itself included.
 func checkIncludes(files fileSet, file, base string, doc map[string]any, nested bool, b *budget) error {
 	root := files.root()
-	name := relName(root, file)
+	name := shownName(root, file)
 	for _, item := range asList(doc["include"]) {
 		var paths, envFiles []string
 		projectDir := ""
@@ -41,7 +41,7 @@ func checkIncludes(files fileSet, file, base string, doc map[string]any, nested 
 			continue // compose-go refuses it
 		}
 		outside := func(key, p string) error {
-			if strings.Contains(p, "$") || !realWithin(root, resolveIn(base, p)) {
+			if _, in := files.inside(resolveIn(base, p)); strings.Contains(p, "$") || !in {
 				return meshdock.Errorf(meshdock.EINVALID, "%s: include.%s %s is outside the project (or depends on a variable): only files of the project can be used", name, key, p)
 			}
 			return nil
@@ -79,14 +79,14 @@ func checkIncludes(files fileSet, file, base string, doc map[string]any, nested 
 // include: it must be a regular file of the project (not a link out of
 // it, not a device). A missing one is compose-go's to report, or to skip.
 func readIncludeEnv(files fileSet, path string, b *budget) error {
-	rel := files.rel(path)
-	if rel == "" {
+	rel, byName := relativeTo(files.root(), path)
+	if !byName {
 		return nil // outside: the loader refuses the include itself
 	}
 	if !files.lexists(rel) {
 		return nil
 	}
-	if !realWithin(files.root(), path) {
+	if _, in := files.inside(rel); !in {
 		return meshdock.Errorf(meshdock.EINVALID, "%s is outside the project: only files of the project can be used", rel)
 	}
 	content, err := files.read(rel, MaxFileSize)
@@ -141,21 +141,4 @@ func resolveIn(dir, p string) string {
 		return filepath.Clean(p)
 	}
 	return filepath.Join(dir, p)
-}
-
-// realWithin reports whether p, with symbolic links followed, is inside
-// root. A path that does not exist yet counts as inside when its name is.
-func realWithin(root, p string) bool {
-	if !within(root, p) {
-		return false
-	}
-	realRoot, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		return false
-	}
-	real, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		return true
-	}
-	return within(realRoot, real)
 }

@@ -1,4 +1,4 @@
-package convert
+package compose
 
 import (
 	"github.com/compose-spec/compose-go/v2/schema"

@@ -1,4 +1,4 @@
-package convert
+package compose_test
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/compose"
+	"github.com/meshdock/meshdock/convert"
 )
 
 // hostile is an upload designed to break a converter run by a server.
@@ -184,11 +186,11 @@ func TestHostileInputs(t *testing.T) {
 	t.Setenv("HOME", home)
 	for _, c := range hostileCases() {
 		t.Run(c.name, func(t *testing.T) {
-			src := Source{Name: "hostile", Env: c.env}
+			src := compose.Source{Name: "hostile", Env: c.env}
 			for n, content := range c.files {
-				src.Files = append(src.Files, File{Name: n, Content: []byte(content)})
+				src.Files = append(src.Files, compose.File{Name: n, Content: []byte(content)})
 			}
-			res, err := convertNoPanic(src, Options{BindMounts: BindMountsHostPath})
+			res, err := convertNoPanic(src, convert.Options{BindMounts: convert.BindMountsHostPath})
 			var text string
 			if err != nil {
 				switch code := meshdock.ErrorCode(err); code {
@@ -206,10 +208,10 @@ func TestHostileInputs(t *testing.T) {
 					t.Fatalf("converted, want a refusal")
 				}
 				var out bytes.Buffer
-				WriteYAML(&out, res.Objects)
+				convert.WriteYAML(&out, res.Objects)
 				ws, _ := json.Marshal(res.Warnings)
 				g, _ := json.Marshal(res.Graph)
-				if out.Len() > MaxOutputSize*2 {
+				if out.Len() > convert.MaxOutputSize*2 {
 					t.Errorf("%d bytes of manifests", out.Len())
 				}
 				text = out.String() + string(ws) + string(g)

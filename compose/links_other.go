@@ -1,6 +1,6 @@
 //go:build !unix
 
-package convert
+package compose
 
 import "os"
 

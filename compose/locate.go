@@ -1,4 +1,4 @@
-package convert
+package compose
 
 import (
 	"bytes"
@@ -131,7 +131,7 @@ func (l *locator) variableUses() map[string]place {
 // outside reports a file reference that leaves the project, as the user
 // wrote it (compose-go has made it absolute by now).
 func (l *locator) outside(key, resolved string) error {
-	parts := splitKey(key)
+	parts := SplitKey(key)
 	file, line := l.path(parts...)
 	written := ""
 	for _, f := range l.files {
@@ -340,4 +340,12 @@ func (l *locator) prefixFile(msg string, files []string) string {
 		return files[0] + ": " + msg
 	}
 	return msg
+}
+
+// SplitKey splits a dotted compose key ("deploy.replicas") into its parts.
+func SplitKey(key string) []string {
+	if key == "" {
+		return nil
+	}
+	return strings.Split(key, ".")
 }

@@ -1,11 +1,9 @@
-package convert
+package compose
 
 import (
 	"fmt"
-	"maps"
 	"math"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,9 +26,6 @@ func (p *Project) validate() error {
 			return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.restart: %q is not a restart policy (no, always, on-failure[:N], unless-stopped)", file, line, name, s.Restart)
 		}
 		if err := p.checkRanges(name, s); err != nil {
-			return err
-		}
-		if err := p.checkKomposeLabels(name, s); err != nil {
 			return err
 		}
 	}
@@ -105,7 +100,7 @@ func (p *Project) checkRanges(name string, s types.ServiceConfig) error {
 	bytes("memswap_limit", s.MemSwapLimit, -1)
 	bytes("shm_size", s.ShmSize, 0)
 	cpus("cpus", s.CPUS)
-	if n, ok := onFailureRetries(s.Restart); ok {
+	if n, ok := OnFailureRetries(s.Restart); ok {
 		add("restart", n, 0, math.MaxInt32, "")
 	}
 	for i, port := range s.Ports {
@@ -135,8 +130,8 @@ func (p *Project) checkRanges(name string, s types.ServiceConfig) error {
 		if n.value >= n.min && n.value <= n.max && !math.IsNaN(n.value) {
 			continue
 		}
-		file, line := p.loc.serviceKey(name, splitKey(n.key)...)
-		value := p.loc.written(append([]string{"services", name}, splitKey(n.key)...)...)
+		file, line := p.loc.serviceKey(name, SplitKey(n.key)...)
+		value := p.loc.written(append([]string{"services", name}, SplitKey(n.key)...)...)
 		if value == "" {
 			value = shown(n.value)
 		}
@@ -153,8 +148,8 @@ func limitsOf(r *types.Resource) types.Resource {
 	return *r
 }
 
-// onFailureRetries returns N of `restart: on-failure:N`.
-func onFailureRetries(restart string) (float64, bool) {
+// OnFailureRetries returns N of `restart: on-failure:N`.
+func OnFailureRetries(restart string) (float64, bool) {
 	n, ok := strings.CutPrefix(restart, "on-failure:")
 	if !ok {
 		return 0, false
@@ -175,29 +170,4 @@ func unitSuffix(u string) string {
 		return ""
 	}
 	return " " + u
-}
-
-// komposeNumbers are the labels kompose reads as numbers, and their range:
-// kompose would wrap a larger one into an int32 without a word.
-var komposeNumbers = map[string][2]int64{
-	"kompose.service.nodeport.port": {1, 65535},
-	"kompose.cronjob.backoff_limit": {0, math.MaxInt32},
-	"kompose.hpa.replicas.min":      {1, math.MaxInt32},
-	"kompose.hpa.replicas.max":      {1, math.MaxInt32},
-	"kompose.hpa.cpu":               {1, math.MaxInt32},
-	"kompose.hpa.memory":            {1, math.MaxInt32},
-}
-
-func (p *Project) checkKomposeLabels(name string, s types.ServiceConfig) error {
-	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
-		r, ok := komposeNumbers[k]
-		if !ok {
-			continue
-		}
-		if n, err := strconv.ParseInt(strings.TrimSpace(s.Labels[k]), 10, 64); err != nil || n < r[0] || n > r[1] {
-			file, line := p.loc.serviceKey(name, "labels")
-			return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.labels.%s: %q is not a whole number from %d to %d", file, line, name, k, s.Labels[k], r[0], r[1])
-		}
-	}
-	return nil
 }

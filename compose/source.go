@@ -1,8 +1,7 @@
-package convert
+package compose
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -103,7 +102,7 @@ func openSource(src Source) (fileSet, error) {
 		total += len(f.Content)
 	}
 	if total > MaxSourceSize {
-		return fileSet{}, meshdock.Errorf(meshdock.ETOOLARGE, "the files hold %s together: at most %s are accepted", size(total), size(MaxSourceSize))
+		return fileSet{}, meshdock.Errorf(meshdock.ETOOLARGE, "the files hold %s together: at most %s are accepted", meshdock.FormatSize(total), meshdock.FormatSize(MaxSourceSize))
 	}
 	tmp, err := os.MkdirTemp("", PrivateDirPrefix+"*")
 	if err != nil {
@@ -176,14 +175,40 @@ func (f fileSet) abs(name string) string {
 	return filepath.Join(f.dir, filepath.FromSlash(name))
 }
 
-// rel returns the name of an absolute path inside the project, or "" when it
-// is outside.
-func (f fileSet) rel(p string) string {
-	if !within(f.dir, p) {
-		return ""
+// relativeTo names p relative to root, with forward slashes, when p is
+// root or below it by name (links are not followed: see inside).
+func relativeTo(root, p string) (string, bool) {
+	rel, err := filepath.Rel(root, filepath.Clean(p))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", false
 	}
-	r, _ := filepath.Rel(f.dir, p)
-	return filepath.ToSlash(r)
+	return filepath.ToSlash(rel), true
+}
+
+// inside is the one test of whether a path belongs to the project, made
+// by every read of a project's file: p (absolute, or relative to the
+// project directory) must not leave the directory by name, and no symbolic
+// link on its way may lead out of it, as the project's root resolves them
+// (for a caller's folder, the folder itself, not the private copy). A
+// path that does not exist yet counts as inside when its name is. It
+// returns the name relative to the project.
+func (f fileSet) inside(p string) (string, bool) {
+	rel, ok := relativeTo(f.dir, f.abs(p))
+	if !ok || f.r == nil {
+		return "", false
+	}
+	if rel == "." {
+		return rel, true
+	}
+	_, err := f.r.Stat(filepath.FromSlash(rel))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+		// Links that lead out, and names under a file, are not the
+		// project's. A link loop cannot be read either.
+		if _, lerr := f.r.Lstat(filepath.FromSlash(rel)); lerr == nil || !errors.Is(lerr, fs.ErrNotExist) {
+			return "", false
+		}
+	}
+	return rel, true
 }
 
 func (f fileSet) exists(name string) bool {
@@ -206,16 +231,14 @@ func (f fileSet) read(name string, limit int) ([]byte, error) {
 		file *os.File
 		err  error
 	)
-	if filepath.IsAbs(name) && f.tmp == "" && !within(f.dir, name) {
+	if _, in := relativeTo(f.dir, name); filepath.IsAbs(name) && f.tmp == "" && !in {
 		file, err = os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	} else {
-		rel := name
-		if filepath.IsAbs(name) {
-			rel = f.rel(name)
-		} else if CheckFileName(name) != nil {
-			rel = ""
+		rel, ok := f.inside(name)
+		if !filepath.IsAbs(name) && CheckFileName(name) != nil {
+			ok = false
 		}
-		if f.r == nil || rel == "" {
+		if !ok {
 			return nil, meshdock.Errorf(meshdock.EINVALID, "%s is outside the project", name)
 		}
 		// Non-blocking, so that opening a FIFO returns at once (to be
@@ -247,7 +270,7 @@ func (f fileSet) read(name string, limit int) ([]byte, error) {
 	if len(b) > limit {
 		return nil, tooLarge(name, -1, limit)
 	}
-	if rel := f.rel(f.abs(name)); rel != "" {
+	if rel, ok := relativeTo(f.dir, f.abs(name)); ok {
 		f.got[rel] = b
 		if f.mirror {
 			if err := f.copy(rel, b); err != nil {
@@ -289,17 +312,7 @@ func unsafeRune(r rune) bool {
 
 func tooLarge(name string, n, limit int) error {
 	if n < 0 {
-		return meshdock.Errorf(meshdock.ETOOLARGE, "%s: the file is too large: over the %s limit", name, size(limit))
+		return meshdock.Errorf(meshdock.ETOOLARGE, "%s: the file is too large: over the %s limit", name, meshdock.FormatSize(limit))
 	}
-	return meshdock.Errorf(meshdock.ETOOLARGE, "%s: the file is too large: %s, over the %s limit", name, size(n), size(limit))
-}
-
-func size(n int) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
+	return meshdock.Errorf(meshdock.ETOOLARGE, "%s: the file is too large: %s, over the %s limit", name, meshdock.FormatSize(n), meshdock.FormatSize(limit))
 }

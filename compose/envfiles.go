@@ -1,4 +1,4 @@
-package convert
+package compose
 
 import (
 	"bytes"
@@ -59,7 +59,7 @@ func (p *Project) resolveSpec(spec *types.ContainerSpec, key string, projectEnv 
 		if err := bud.charge(envFileBound(b, func(k string) string { v, _ := lookup(k); return v })); err != nil {
 			return p.fileError(key+".env_file", err)
 		}
-		if err := dotenv.ParseWithFormat(bytes.NewReader(b), files.rel(ef.Path), fromFiles, lookup, ef.Format); err != nil {
+		if err := dotenv.ParseWithFormat(bytes.NewReader(b), shownName(files.root(), ef.Path), fromFiles, lookup, ef.Format); err != nil {
 			return p.fileError(key+".env_file", err)
 		}
 	}
@@ -78,7 +78,7 @@ func (p *Project) resolveSpec(spec *types.ContainerSpec, key string, projectEnv 
 			if err := bud.charge(envFileBound(b, func(k string) string { return labels[k] })); err != nil {
 				return p.fileError(key+".label_file", err)
 			}
-			if err := dotenv.ParseWithFormat(bytes.NewReader(b), files.rel(lf), labels, lookup, ""); err != nil {
+			if err := dotenv.ParseWithFormat(bytes.NewReader(b), shownName(files.root(), lf), labels, lookup, ""); err != nil {
 				return p.fileError(key+".label_file", err)
 			}
 		}
@@ -91,10 +91,10 @@ func (p *Project) resolveSpec(spec *types.ContainerSpec, key string, projectEnv 
 // readListedFile reads a file a compose key names; nil, nil for a missing
 // file that is not required.
 func (p *Project) readListedFile(key, path string, required bool, files fileSet) ([]byte, error) {
-	if !realWithin(files.root(), path) {
+	rel, in := files.inside(path)
+	if !in {
 		return nil, p.loc.outside(key, path)
 	}
-	rel := files.rel(path)
 	if !files.exists(rel) {
 		if !required {
 			return nil, nil
@@ -110,7 +110,7 @@ func (p *Project) readListedFile(key, path string, required bool, files fileSet)
 
 // fileError places an error about a listed file at its key.
 func (p *Project) fileError(key string, err error) error {
-	file, line := p.loc.path(splitKey(key)...)
+	file, line := p.loc.path(SplitKey(key)...)
 	msg := err.Error() // the env file parser's messages name the file and line
 	code := meshdock.EINVALID
 	var me *meshdock.Error

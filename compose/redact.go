@@ -1,4 +1,4 @@
-package convert
+package compose
 
 import (
 	"errors"
@@ -66,7 +66,7 @@ func (r redactor) err(err error) error {
 	return err
 }
 
-func (r redactor) warnings(ws []Warning) {
+func (r redactor) warnings(ws []meshdock.Warning) {
 	for i := range ws {
 		ws[i].Message, ws[i].File, ws[i].Key = r.text(ws[i].Message), r.text(ws[i].File), r.text(ws[i].Key)
 	}

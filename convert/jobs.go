@@ -60,8 +60,9 @@ func jobsPass(s *state) error {
 				},
 			}
 			if i > 0 {
-				cj.Name = dnsName(fmt.Sprintf("%s-%d", m.Name, i+1))
+				cj.Name = fmt.Sprintf("%s-%d", m.Name, i+1)
 			}
+			cj.Name = cronJobName(cj.Name)
 			if sched.Cron == "" {
 				cj.Spec.Schedule, cj.Spec.Suspend = "@yearly", ptr.To(true)
 				s.warn(name, "triggers", fmt.Sprintf("run by hand only: it is a suspended CronJob, run with kubectl create job --from=cronjob/%s %s-1", cj.Name, cj.Name))
@@ -112,6 +113,15 @@ func (s *state) cronSchedule(name, key string, sched types.ScheduleConfig, cj *b
 		cj.Spec.StartingDeadlineSeconds = ptr.To(int64(60))
 	}
 	return nil
+}
+
+// cronJobName shortens a name to the 52 characters a CronJob may have
+// (the Jobs it starts add a suffix), keeping it unique with a hash.
+func cronJobName(name string) string {
+	if len(name) <= 52 {
+		return name
+	}
+	return strings.Trim(name[:43], "-") + "-" + shortHash(name)
 }
 
 // objectMeta returns an object's metadata.

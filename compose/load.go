@@ -166,6 +166,12 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 			var me *meshdock.Error
 			if errors.As(err, &me) {
 				me.Message += fmt.Sprintf(" (variables not set: %s)", strings.Join(names, ", "))
+				// No line: the first use of the first of them is the likeliest.
+				if !placed.MatchString(me.Message) {
+					if at, ok := p.loc.variableUses()[names[0]]; ok {
+						me.Message = fmt.Sprintf("%s:%d: %s", at.file, at.line, strings.TrimPrefix(me.Message, at.file+": "))
+					}
+				}
 			}
 		}
 		return nil, err
@@ -695,6 +701,9 @@ func (p *Project) loadError(err error) error {
 }
 
 var lineNumber = regexp.MustCompile(`line (\d+)`)
+
+// placed matches a message that names a line.
+var placed = regexp.MustCompile(`^[^\s:]+:\d+: |line \d+`)
 
 // fixParserLines corrects the YAML parser's messages ("while parsing a
 // block mapping at line 2 ...: line 4, column 4: did not find expected

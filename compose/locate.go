@@ -49,12 +49,21 @@ func (l *locator) path(parts ...string) (string, int) {
 		}
 		node, depth := f.root, 0
 		line := 0
-		for _, p := range parts {
-			next := child(node, p)
+		for i := 0; i < len(parts); {
+			// A user's name may hold dots ("vhost.d", "com.example.x"):
+			// the longest run of parts that names a key wins.
+			var next *keyValue
+			n := len(parts) - i
+			for ; n > 0; n-- {
+				if next = child(node, strings.Join(parts[i:i+n], ".")); next != nil {
+					break
+				}
+			}
 			if next == nil {
 				break
 			}
-			node, depth, line = next.value, depth+1, next.key.Line
+			node, depth, line = next.value, depth+n, next.key.Line
+			i += n
 		}
 		if depth > 0 && (depth > bestDepth || depth == bestDepth && !f.included) {
 			bestFile, bestLine, bestDepth = f.name, line, depth
@@ -97,6 +106,15 @@ func child(n *yaml.Node, key string) *keyValue {
 	case yaml.SequenceNode:
 		if i, err := strconv.Atoi(key); err == nil && i >= 0 && i < len(n.Content) {
 			return &keyValue{n.Content[i], n.Content[i]}
+		}
+		// A list of KEY=VALUE entries (environment, labels) names its
+		// entries by key.
+		for _, c := range n.Content {
+			if c.Kind == yaml.ScalarNode {
+				if k, _, _ := strings.Cut(c.Value, "="); k == key {
+					return &keyValue{c, c}
+				}
+			}
 		}
 	}
 	return nil
@@ -280,9 +298,13 @@ var messageKeys = []struct {
 	{regexp.MustCompile(`dependency cycle detected: ([^ ]+) ->`), func(m []string) []string { return []string{"services", m[1], "depends_on"} }},
 	{regexp.MustCompile(`cannot extend service "([^"]+)"`), func(m []string) []string { return []string{"services", m[1], "extends"} }},
 	{regexp.MustCompile(`'services\[([^\]]+)\]\.([\w.]+)'`), func(m []string) []string { return append([]string{"services", m[1]}, strings.Split(m[2], ".")...) }},
-	{regexp.MustCompile(`validating [^:]+: +additional properties '([^']+)' not allowed`), func(m []string) []string { return []string{m[1]} }},
+	{regexp.MustCompile(`validating [^:]+: +additional properties '([^']+)'(?:, '[^']+')* not allowed`), func(m []string) []string { return []string{m[1]} }},
+	{regexp.MustCompile("service (\\S+) declares mutually exclusive `network_mode` and `networks`"), func(m []string) []string { return []string{"services", m[1], "network_mode"} }},
 	{regexp.MustCompile(`services additional properties '([^']+)' not allowed`), func(m []string) []string { return []string{"services", m[1]} }},
 }
+
+// valueInMessage finds the value in compose-go messages that name no key.
+var valueInMessage = regexp.MustCompile(`MUST include service\.platform "([^"]+)"`)
 
 // annotate adds "file:line" to a compose-go message that names a key path
 // and no line.
@@ -295,8 +317,17 @@ func (l *locator) annotate(msg string, files []string) string {
 			path := mk.path(m)
 			if file, line := l.path(path...); file != "" && line > 0 {
 				msg = strings.TrimPrefix(strings.TrimPrefix(msg, "validating "+file+": "), file+": ")
+				if len(path) == 1 && !l.has("services") {
+					msg += " (services go under a top-level services: key; the version 1 format, with services at the top level, is not supported)"
+				}
 				return fmt.Sprintf("%s:%d: %s: %s", file, line, strings.Join(path, "."), strings.TrimSpace(msg))
 			}
+		}
+	}
+	// Messages that give a value and no key: the value says where.
+	if v := valueInMessage.FindStringSubmatch(msg); v != nil {
+		if file, key, _, line := l.findValue(v[1]); key != "" {
+			return fmt.Sprintf("%s:%d: %s: %s", file, line, key, strings.TrimPrefix(msg, file+": "))
 		}
 	}
 	m := keyPathInMessage.FindStringSubmatch(msg)

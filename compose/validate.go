@@ -28,6 +28,9 @@ func (p *Project) validate() error {
 		if err := p.checkRanges(name, s); err != nil {
 			return err
 		}
+		if err := p.checkReservation(name, s); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -139,6 +142,27 @@ func (p *Project) checkRanges(name string, s types.ServiceConfig) error {
 			file, line, name, n.key, value, shown(n.min), shown(n.max), unitSuffix(n.unit))
 	}
 	return nil
+}
+
+// checkReservation refuses a memory reservation over the memory limit:
+// Docker refuses to create such a container, and the API server the pod.
+func (p *Project) checkReservation(name string, s types.ServiceConfig) error {
+	limit, limitKey := s.MemLimit, "mem_limit"
+	reserve, reserveKey := s.MemReservation, "mem_reservation"
+	if d := s.Deploy; d != nil {
+		if m := limitsOf(d.Resources.Limits).MemoryBytes; m > 0 {
+			limit, limitKey = m, "deploy.resources.limits.memory"
+		}
+		if m := limitsOf(d.Resources.Reservations).MemoryBytes; m > 0 {
+			reserve, reserveKey = m, "deploy.resources.reservations.memory"
+		}
+	}
+	if limit <= 0 || reserve <= limit {
+		return nil
+	}
+	file, line := p.loc.serviceKey(name, SplitKey(reserveKey)...)
+	return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.%s: %s is more than the memory limit %s (%s): Docker refuses such a container, and Kubernetes such a pod",
+		file, line, name, reserveKey, meshdock.FormatSize(int(reserve)), meshdock.FormatSize(int(limit)), limitKey)
 }
 
 func limitsOf(r *types.Resource) types.Resource {

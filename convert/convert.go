@@ -3,6 +3,7 @@ package convert
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -75,6 +76,7 @@ var passes = []struct {
 	name string
 	run  func(*state) error
 }{
+	{"validity", validityPass},
 	{"restart", restartPass},
 	{"env", envPass},
 	{"build", buildPass},
@@ -125,19 +127,32 @@ type metaRef struct {
 func newState(p *compose.Project, opt Options) *state {
 	s := &state{p: p, opt: opt, names: map[string]string{}, pods: map[string]*workload{}}
 	taken := map[string]string{}
-	for _, name := range p.ServiceNames() {
+	// Names that are valid already keep them; the others give way.
+	names := p.ServiceNames()
+	slices.SortStableFunc(names, func(a, b string) int {
+		return boolRank(dnsName(a) != a) - boolRank(dnsName(b) != b)
+	})
+	for _, name := range names {
 		k := dnsName(name)
-		if other, ok := taken[k]; ok {
+		other, clash := taken[k]
+		if clash {
 			k = dnsName(name + "-" + shortHash(name))
 			s.warn(name, "", fmt.Sprintf("service name %q maps to the same Kubernetes name as %q; it is named %q", name, other, k))
 		}
 		taken[k] = name
 		s.names[name] = k
-		if k != name {
+		if k != name && !clash {
 			s.warn(name, "", fmt.Sprintf("service name %q is not a valid Kubernetes name; its objects and host name are %q", name, k))
 		}
 	}
 	return s
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // warn records a warning about a service's key, located in the user's files.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -168,6 +169,7 @@ func droppedPass(s *state) error {
 			setReplicas(w, int32(*svc.Scale))
 		}
 		s.resources(name, svc, c)
+		s.cpuRequest(name, c)
 		tidyMemory(c)
 		fixStrategy(w)
 	}
@@ -211,6 +213,11 @@ func (s *state) extraHosts(name string, svc types.ServiceConfig, spec *corev1.Po
 // user carries over what kompose cannot: `root` is UID 0, and a user given
 // by name needs a number in Kubernetes.
 func (s *state) user(name, user string, c *corev1.Container) {
+	if _, g, _ := strings.Cut(user, ":"); g != "" {
+		if _, err := strconv.ParseInt(g, 10, 64); err != nil {
+			s.warn(name, "user", fmt.Sprintf("group %q is a name: Kubernetes needs a numeric GID (securityContext.runAsGroup), so the image's group is used", g))
+		}
+	}
 	if user == "" || (c.SecurityContext != nil && c.SecurityContext.RunAsUser != nil) {
 		return
 	}
@@ -259,6 +266,18 @@ func (s *state) resources(name string, svc types.ServiceConfig, c *corev1.Contai
 		if _, ok := c.Resources.Requests[corev1.ResourceMemory]; !ok {
 			c.Resources.Requests[corev1.ResourceMemory] = *resource.NewQuantity(int64(svc.MemReservation), resource.BinarySI)
 		}
+	}
+}
+
+// cpuRequest lowers a CPU reservation over the CPU limit to the limit:
+// Docker takes it (a reservation only weighs CPU time), the API server
+// refuses the pod.
+func (s *state) cpuRequest(name string, c *corev1.Container) {
+	req, ok := c.Resources.Requests[corev1.ResourceCPU]
+	lim, limited := c.Resources.Limits[corev1.ResourceCPU]
+	if ok && limited && req.Cmp(lim) > 0 {
+		c.Resources.Requests[corev1.ResourceCPU] = lim
+		s.warn(name, "deploy.resources.reservations.cpus", fmt.Sprintf("%s is more than the CPU limit %s: Kubernetes takes no request over its limit, so it is %s", req.String(), lim.String(), lim.String()))
 	}
 }
 

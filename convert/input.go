@@ -71,6 +71,10 @@ func (s *state) komposeInput() (*types.Project, error) {
 					t += fmt.Sprintf(":size=%d", int64(v.Tmpfs.Size))
 				}
 				svc.Tmpfs = append(svc.Tmpfs, t)
+			case types.VolumeTypeBind:
+				// The volumes pass carries it over, or says why not.
+			default:
+				s.warn(name, fmt.Sprintf("volumes.%d", i), volumeTypeMessage(v))
 			}
 		}
 		svc.Volumes = kept
@@ -102,6 +106,20 @@ func (s *state) komposeInput() (*types.Project, error) {
 	in.Secrets, in.Configs, in.Networks = nil, nil, nil
 	in.Extensions = nil
 	return in, nil
+}
+
+// volumeTypeMessage says why a mount of another type than volume, bind or
+// tmpfs is not carried over.
+func volumeTypeMessage(v types.ServiceVolumeConfig) string {
+	switch v.Type {
+	case types.VolumeTypeNamedPipe:
+		return fmt.Sprintf("the named pipe %s is not carried over: Windows named pipes of the host are not available to pods", v.Source)
+	case types.VolumeTypeCluster:
+		return fmt.Sprintf("the cluster volume %s at %s is not carried over: use a PersistentVolumeClaim of the cluster's CSI driver", v.Source, v.Target)
+	case "image":
+		return fmt.Sprintf("the image %s mounted at %s is not carried over: Kubernetes image volumes need a cluster with the ImageVolume feature", v.Source, v.Target)
+	}
+	return fmt.Sprintf("a %s mount at %s is not carried over", v.Type, v.Target)
 }
 
 // underDroppedBind reports whether target lies inside the target of one of

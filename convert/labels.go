@@ -59,6 +59,11 @@ func labelsPass(s *state) error {
 			}
 		}
 		sel := map[string]string{LabelName: name, LabelPartOf: app}
+		// kompose splits a service's Service by protocol (web-tcp,
+		// web-udp) for some service types; each still selects web's pods.
+		if v, ok := o.(*corev1.Service); ok && v.Spec.Selector[komposeLabel] != "" {
+			sel[LabelName] = labelValue(v.Spec.Selector[komposeLabel])
+		}
 		switch v := o.(type) {
 		case *corev1.Service:
 			if v.Spec.Selector != nil {
@@ -156,6 +161,9 @@ func keyProblem(k string) string {
 // none: this is what keeps one that slipped through from costing the user
 // the whole object.
 func metadataPass(s *state) error {
+	for _, name := range unselected(s.objs) {
+		s.warn("", "", fmt.Sprintf("Service %s selects no pod of the app: its name leads nowhere", name))
+	}
 	check := func(what string, labels, annotations map[string]string) {
 		for k, v := range labels {
 			if !validLabel(k, v) {

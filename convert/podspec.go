@@ -44,8 +44,17 @@ func (s *state) dnsConfig(name string, svc types.ServiceConfig, spec *corev1.Pod
 	if len(svc.DNS) == 0 && len(svc.DNSSearch) == 0 && len(svc.DNSOpts) == 0 {
 		return
 	}
-	cfg := &corev1.PodDNSConfig{Nameservers: svc.DNS, Searches: svc.DNSSearch}
-	for _, o := range svc.DNSOpts {
+	defer func() {
+		if c := spec.DNSConfig; c != nil && len(c.Nameservers)+len(c.Searches)+len(c.Options) == 0 {
+			spec.DNSConfig = nil
+		}
+	}()
+	nonEmpty := func(l []string) []string {
+		return slices.DeleteFunc(slices.Clone(l), func(v string) bool { return strings.TrimSpace(v) == "" })
+	}
+	// An empty entry (dns_search: "") asks for none.
+	cfg := &corev1.PodDNSConfig{Nameservers: nonEmpty(svc.DNS), Searches: nonEmpty(svc.DNSSearch)}
+	for _, o := range nonEmpty(svc.DNSOpts) {
 		k, v, ok := strings.Cut(o, ":")
 		opt := corev1.PodDNSConfigOption{Name: strings.TrimSpace(k)}
 		if ok {

@@ -48,14 +48,23 @@ func portsPass(s *state) error {
 			continue
 		}
 		declared := map[string]portInfo{} // "80/TCP" -> compose name/app_protocol
-		for _, p := range s.service(name).Ports {
+		for i, p := range s.service(name).Ports {
 			t, err := strconv.Atoi(strings.Split(fmt.Sprint(p.Target), "-")[0])
 			if err != nil {
 				continue
 			}
+			key := fmt.Sprintf("ports.%d", i)
+			switch p.HostIP {
+			case "", "0.0.0.0", "::", "[::]":
+			default:
+				s.warn(name, key, fmt.Sprintf("published on %s only in compose: its Service is reachable from every pod of the cluster (and from the host only through a port-forward or a LoadBalancer)", p.HostIP))
+			}
 			info := portInfo{}
 			if p.Name != "" {
 				info.name = portName(p.Name)
+				if info.name != p.Name {
+					s.warn(name, key+".name", fmt.Sprintf("port name %q is %q in Kubernetes, which takes at most 15 lower-case letters, digits and '-'", p.Name, info.name))
+				}
 			}
 			if p.AppProtocol != "" {
 				info.proto = ptr.To(p.AppProtocol)

@@ -174,11 +174,8 @@ func tooManyServices(file string, line int) error {
 	return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: more than %d services: at most %d are accepted", file, line, MaxServices, MaxServices)
 }
 
-// serviceLine returns the line of a service's key when the file writes it
-// directly ("services: {name: ...}"), else 0.
-func serviceLine(root *yaml.Node, service string) int { return sectionLine(root, "services", service) }
-
-// sectionLine is serviceLine for a section: services or jobs.
+// sectionLine returns the line of a service's (or job's) key when the file
+// writes it directly ("services: {name: ...}"), else 0.
 func sectionLine(root *yaml.Node, section, service string) int {
 	if kv := child(nodeAt(root, []string{section}), service); kv != nil {
 		return kv.key.Line

@@ -696,11 +696,15 @@ func (p *Project) loadError(err error) error {
 		return meshdock.Wrap(meshdock.EINVALID, err, "%s", p.cleanPaths(err.Error()))
 	}
 	msg := fixParserLines(p.cleanPaths(err.Error()))
+	msg = strings.Join(strings.Fields(decodingPreamble.ReplaceAllString(msg, "")), " ")
 	msg = p.loc.annotate(msg, p.Files)
 	return meshdock.Wrap(meshdock.EINVALID, err, "%s", msg)
 }
 
 var lineNumber = regexp.MustCompile(`line (\d+)`)
+
+// decodingPreamble is what mapstructure puts before the errors it lists.
+var decodingPreamble = regexp.MustCompile(`decoding failed due to the following error\(s\):\s*`)
 
 // placed matches a message that names a line.
 var placed = regexp.MustCompile(`^[^\s:]+:\d+: |line \d+`)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	yaml4 "go.yaml.in/yaml/v4"
 	"gopkg.in/yaml.v3"
@@ -36,6 +37,12 @@ func parseCompose(name string, content []byte) (*yaml.Node, error) {
 			break
 		}
 		if err != nil {
+			// At the end of the file, this parser names the line after it;
+			// the checks' parser names the line the unclosed value starts.
+			var n3 yaml.Node
+			if err3 := yaml.Unmarshal(content, &n3); err3 != nil && strings.Contains(err.Error(), "unexpected end of stream") {
+				err = err3
+			}
 			return nil, fmt.Errorf("failed to parse %s: %w", name, err)
 		}
 		if docs++; docs > 1 {

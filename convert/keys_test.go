@@ -3,7 +3,6 @@ package convert
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -293,5 +292,5 @@ func hasWarning(ws []meshdock.Warning, w meshdock.Warning) bool {
 
 func objectsOf(res *Result) string {
 	b, _ := json.Marshal(res.Objects)
-	return fmt.Sprintf("%s", b)
+	return string(b)
 }

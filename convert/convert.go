@@ -201,6 +201,17 @@ func (s *state) index() {
 	}
 }
 
+// eachContainer calls fn for every service with a workload, in name order,
+// with the workload's main container.
+func (s *state) eachContainer(fn func(name string, svc types.ServiceConfig, w *workload, c *corev1.Container)) {
+	for _, name := range s.p.ServiceNames() {
+		w := s.pods[name]
+		if c := w.container(); c != nil {
+			fn(name, s.service(name), w, c)
+		}
+	}
+}
+
 // container returns the main container of a service's pod.
 func (w *workload) container() *corev1.Container {
 	if w == nil || len(w.spec.Containers) == 0 {

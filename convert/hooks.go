@@ -18,13 +18,7 @@ import (
 // pre_start hook an init container that runs after the waits for
 // dependencies, as compose runs it once they are met.
 func hooksPass(s *state) error {
-	for _, name := range s.p.ServiceNames() {
-		w := s.pods[name]
-		c := w.container()
-		if c == nil {
-			continue
-		}
-		svc := s.service(name)
+	s.eachContainer(func(name string, svc types.ServiceConfig, w *workload, c *corev1.Container) {
 		post := s.lifecycleHandler(name, "post_start", svc.PostStart)
 		stop := s.lifecycleHandler(name, "pre_stop", svc.PreStop)
 		if post != nil || stop != nil {
@@ -36,7 +30,7 @@ func hooksPass(s *state) error {
 		for i, h := range svc.PreStart {
 			s.preStart(name, i, h, svc, w)
 		}
-	}
+	})
 	return nil
 }
 

@@ -19,13 +19,7 @@ import (
 // namespaces (network_mode, pid and ipc: host), sysctls of Kubernetes' safe
 // set, security_opt and group_add.
 func podPass(s *state) error {
-	for _, name := range s.p.ServiceNames() {
-		w := s.pods[name]
-		c := w.container()
-		if c == nil {
-			continue
-		}
-		svc := s.service(name)
+	s.eachContainer(func(name string, svc types.ServiceConfig, w *workload, c *corev1.Container) {
 		s.dnsConfig(name, svc, w.spec)
 		s.shm(name, svc, w.spec, c)
 		s.platform(name, svc, w.spec)
@@ -33,7 +27,7 @@ func podPass(s *state) error {
 		s.sysctls(name, svc, w.spec)
 		s.securityOpts(name, svc, c)
 		s.groups(name, svc, w.spec)
-	}
+	})
 	return nil
 }
 

@@ -165,12 +165,14 @@ func Load(ctx context.Context, src Source) (_ *Project, err error) {
 		if len(names) > 0 {
 			var me *meshdock.Error
 			if errors.As(err, &me) {
-				me.Message += fmt.Sprintf(" (variables not set: %s)", strings.Join(names, ", "))
-				// No line: the first use of the first of them is the likeliest.
-				if !placed.MatchString(me.Message) {
-					if at, ok := p.loc.variableUses()[names[0]]; ok {
-						me.Message = fmt.Sprintf("%s:%d: %s", at.file, at.line, strings.TrimPrefix(me.Message, at.file+": "))
-					}
+				at, ok := p.loc.variableUses()[names[0]]
+				if placed.MatchString(me.Message) || !ok {
+					me.Message += fmt.Sprintf(" (variables not set: %s)", strings.Join(names, ", "))
+				} else {
+					// No line: the first use of an unset variable is the
+					// likeliest place, and said to be only that.
+					me.Message = fmt.Sprintf("%s:%d: %s (variables not set: %s; %s is used here)", at.file, at.line,
+						strings.TrimPrefix(me.Message, at.file+": "), strings.Join(names, ", "), names[0])
 				}
 			}
 		}

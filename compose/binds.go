@@ -73,7 +73,7 @@ func (p *Project) writtenBindSource(service, target string) string {
 func (p *Project) rawBindSource(service, target string) string {
 	found, foundIncluded := "", ""
 	for _, f := range p.loc.files {
-		for _, v := range nodeChildren(nodeAt(f.root, []string{"services", service, "volumes"})) {
+		for _, v := range nodeChildren(nodeAt(f.root, []string{p.loc.sectionOf(service), service, "volumes"})) {
 			src, dst := "", ""
 			if v.Kind == yaml.ScalarNode {
 				if parts := strings.Split(v.Value, ":"); len(parts) >= 2 {

@@ -21,7 +21,7 @@ import (
 func (p *Project) resolveFiles(project *types.Project, files fileSet, b *budget) error {
 	for _, name := range project.ServiceNames() {
 		s := project.Services[name]
-		key := "services." + name
+		key := p.loc.sectionOf(name) + "." + name
 		if err := p.resolveSpec(&s.ContainerSpec, key, project.Environment, files, b); err != nil {
 			return err
 		}

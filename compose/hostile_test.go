@@ -38,6 +38,13 @@ func hostileCases() []hostile {
 		return b.String()
 	}
 	return []hostile{
+		{name: "pre_start hooks copying a large service", files: map[string]string{"compose.yaml": "services:\n  a:\n    image: x\n    environment:\n" + many("      VN: v\n", 3000) + "    pre_start:\n" + many("      - {}\n", 3000)}, want: "refused", has: "YAML nodes"},
+		{name: "a job with 12,000 schedules", files: map[string]string{"compose.yaml": "jobs:\n  j:\n    image: x\n    command: [" + strings.TrimSuffix(many("aN,", 2000), ",") + "]\n    triggers:\n      schedule:\n" + many("        - '* * * * *'\n", 12000)}, want: "refused"},
+		{name: "20,000 large labels through an anchor", files: map[string]string{"compose.yaml": "x-v: &v " + strings.Repeat("v", 700) + "\nservices:\n  a:\n    image: x\n    labels:\n" + many("      lN: *v\n", 20000)}},
+		{name: "extends copying a port range", files: map[string]string{"compose.yaml": "services:\n" + many("  sN: {extends: {file: base.yaml, service: big}}\n", 20), "base.yaml": "services: {big: {image: x, ports: ['1-65535:1-65535']}}\n"}, want: "refused", has: "ports"},
+		{name: "jobs extending a port range", files: map[string]string{"compose.yaml": "services: {big: {image: x, ports: ['1-1999']}}\njobs:\n  j0: {image: x, ports: ['1-1999'], triggers: {manual: true}}\n" + many("  kN: {extends: j0, triggers: {manual: true}}\n", 300)}, want: "refused", has: "ports"},
+		{name: "same-file extends of a port range", files: map[string]string{"compose.yaml": "services:\n  big: {image: x, ports: ['1-1999']}\n" + many("  sN: {extends: big}\n", 300)}, want: "refused", has: "ports"},
+		{name: "a job named like an extension", files: map[string]string{"compose.yaml": "services: {extensions: {image: x}}\njobs: {x-foo: {image: job, triggers: {manual: true}}}\n"}, want: "ok"},
 		{name: "recursive anchor", files: map[string]string{"compose.yaml": "services: &s {a: {image: x, labels: *s}}\n"}, want: "refused"},
 		{name: "self-referential merge", files: map[string]string{"compose.yaml": "x: &x {<<: *x}\nservices: {a: {image: x}}\n"}, want: "refused"},
 		{name: "deeply nested defaults", files: map[string]string{"compose.yaml": "services: {a: {image: \"" + nest + "\"}}\n"}, want: "refused", has: "nest"},

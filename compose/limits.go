@@ -38,6 +38,10 @@ const (
 	MaxIncludes = 100
 	// MaxDependencies bounds depends_on and links entries in all.
 	MaxDependencies = 10000
+	// MaxAliases bounds the YAML aliases of a project: compose-go checks
+	// every alias for a cycle along its whole path, which costs it seconds
+	// for tens of thousands; real files use a few hundred at most.
+	MaxAliases = 2000
 )
 
 // budget counts what a project will cost from its YAML as written, so that
@@ -50,6 +54,7 @@ type budget struct {
 	nodes    int
 	bytes    int
 	includes int
+	aliases  int
 	deps     int
 	interp   int
 	// includeEnvMax is the largest an env file of an include may make a
@@ -94,6 +99,9 @@ func (b *budget) scan(name string, root *yaml.Node, base string) (map[string]any
 			}
 		}
 	}
+	if b.aliases += countAliases(root, 0); b.aliases > MaxAliases {
+		return nil, meshdock.Errorf(meshdock.ETOOLARGE, "%s: the project uses more than %d YAML aliases (*name): at most %d are accepted", name, MaxAliases, MaxAliases)
+	}
 	n := expandedSize(root, map[*yaml.Node]extent{}, 0)
 	b.sizes[name] = n
 	if err := b.addSize(name, n); err != nil {
@@ -130,12 +138,24 @@ func (b *budget) scanSection(name string, root *yaml.Node, base, section string,
 		if err := checkExtends(name, line, section+"."+svcName, svc["extends"]); err != nil {
 			return err
 		}
-		// A service that extends another copies it.
-		if err := b.addSize(name, ext.of(svcName, 0)); err != nil {
+		// A service that extends another copies it, ports too.
+		copied := ext.of(svcName, 0)
+		if err := b.addSize(name, copied); err != nil {
 			return err
+		}
+		if b.ports += copied.ports; b.ports > MaxPorts {
+			return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: %s.%s.extends: the ports it inherits make the project's ports more than %d (each port of a range counts): at most %d are accepted", name, line, section, svcName, MaxPorts, MaxPorts)
 		}
 		if err := b.scanPorts(name, root, section, svcName, svc); err != nil {
 			return err
+		}
+		// compose-go copies the service's container spec into each of its
+		// pre_start hooks.
+		if hooks := len(asList(svc["pre_start"])); hooks > 0 {
+			one := valueExtent(svc).add(copied)
+			if err := b.addSize(name, extent{nodes: min(hooks*one.nodes, MaxNodes+1), bytes: min(hooks*one.bytes, MaxExpandedBytes+1)}); err != nil {
+				return err
+			}
 		}
 		b.deps += len(asList(svc["links"]))
 		switch d := svc["depends_on"].(type) {
@@ -149,6 +169,21 @@ func (b *budget) scanSection(name string, root *yaml.Node, base, section string,
 		}
 	}
 	return nil
+}
+
+// countAliases counts the alias nodes of a file as written.
+func countAliases(n *yaml.Node, depth int) int {
+	if n == nil || depth > 2*maxYAMLDepth {
+		return 0
+	}
+	if n.Kind == yaml.AliasNode {
+		return 1
+	}
+	c := 0
+	for _, k := range n.Content {
+		c += countAliases(k, depth+1)
+	}
+	return c
 }
 
 // again accounts for a file compose-go loads once more (named by a
@@ -310,13 +345,15 @@ func portCount(spec string) int {
 
 // extent is what a YAML subtree costs once expanded: its nodes and the
 // bytes of its scalars.
-type extent struct{ nodes, bytes int }
+// extent is what a part of a file costs once expanded: YAML nodes, bytes
+// of text, and (for an extends base) the container ports it brings.
+type extent struct{ nodes, bytes, ports int }
 
 func (e extent) add(f extent) extent {
-	return extent{min(e.nodes+f.nodes, MaxNodes+1), min(e.bytes+f.bytes, MaxExpandedBytes+1)}
+	return extent{min(e.nodes+f.nodes, MaxNodes+1), min(e.bytes+f.bytes, MaxExpandedBytes+1), min(e.ports+f.ports, MaxPorts+1)}
 }
 
-var overLimit = extent{MaxNodes + 1, MaxExpandedBytes + 1}
+var overLimit = extent{MaxNodes + 1, MaxExpandedBytes + 1, MaxPorts + 1}
 
 // expandedSize is what the tree under n costs with aliases followed,
 // memoised per node so that shared anchors cost their size once to count.
@@ -335,8 +372,8 @@ func expandedSize(n *yaml.Node, sizes map[*yaml.Node]extent, depth int) extent {
 	if depth > 2*maxYAMLDepth {
 		return overLimit
 	}
-	sizes[n] = extent{-1, -1}
-	total := extent{1, len(n.Value)}
+	sizes[n] = extent{nodes: -1, bytes: -1}
+	total := extent{nodes: 1, bytes: len(n.Value)}
 	if n.Kind == yaml.AliasNode {
 		total = total.add(expandedSize(n.Alias, sizes, depth+1))
 	}
@@ -388,19 +425,40 @@ func (e *extents) of(service string, depth int) extent {
 			other := e.b.baseFile(e.base, f)
 			total = other.whole
 			if other.extents != nil {
-				total = total.add(valueExtent(other.services[base])).add(other.of(base, depth+1))
+				total = total.add(other.copied(base)).add(other.of(base, depth+1))
 			}
 			e.memo[service] = total
 			return total
 		}
 	}
 	if base != "" {
-		if svc, ok := e.services[base]; ok {
-			total = valueExtent(svc).add(e.of(base, depth+1))
+		if _, ok := e.services[base]; ok {
+			total = e.copied(base).add(e.of(base, depth+1))
 		}
 	}
 	e.memo[service] = total
 	return total
+}
+
+// copied is what a copy of a base service costs: its nodes and text, and
+// its ports and exposed ports, ranges expanded (compose-go adds them to the
+// service that extends it).
+func (e *extents) copied(service string) extent {
+	svc := asMap(e.services[service])
+	x := valueExtent(e.services[service])
+	for _, key := range []string{"ports", "expose"} {
+		for _, item := range asList(svc[key]) {
+			spec := fmt.Sprint(item)
+			if m := asMap(item); m != nil {
+				spec = fmt.Sprint(m["published"]) + ":" + fmt.Sprint(m["target"])
+			}
+			if strings.Contains(spec, "$") {
+				spec = e.b.substitute(spec)
+			}
+			x.ports = min(x.ports+portCount(spec), MaxPorts+1)
+		}
+	}
+	return x
 }
 
 // baseFileInfo is an `extends` base file, resolved once.
@@ -515,29 +573,29 @@ func resolveYAML(n *yaml.Node, done map[*yaml.Node]any, depth int) any {
 func valueExtent(v any) extent {
 	switch t := v.(type) {
 	case map[string]any:
-		n := extent{1, 0}
+		n := extent{nodes: 1, bytes: 0}
 		for k, e := range t {
-			n = n.add(extent{1, len(k)}).add(valueExtent(e))
+			n = n.add(extent{nodes: 1, bytes: len(k)}).add(valueExtent(e))
 		}
 		return n
 	case map[any]any:
-		n := extent{1, 0}
+		n := extent{nodes: 1, bytes: 0}
 		for k, e := range t {
 			n = n.add(valueExtent(k)).add(valueExtent(e))
 		}
 		return n
 	case []any:
-		n := extent{1, 0}
+		n := extent{nodes: 1, bytes: 0}
 		for _, e := range t {
 			n = n.add(valueExtent(e))
 		}
 		return n
 	case string:
-		return extent{1, len(t)}
+		return extent{nodes: 1, bytes: len(t)}
 	case nil:
 		return extent{}
 	}
-	return extent{1, 8}
+	return extent{nodes: 1, bytes: 8}
 }
 
 // lookup accounts for a variable's value as interpolation uses it. Past
@@ -581,7 +639,7 @@ func checkLoaded(p *Project) error {
 		}
 		if ports > MaxPorts {
 			file, line := p.loc.serviceKey(name, "ports")
-			return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: services.%s.ports: the project has more than %d ports (each port of a range counts): at most %d are accepted", file, line, name, MaxPorts, MaxPorts)
+			return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: %s.%s.ports: the project has more than %d ports (each port of a range counts): at most %d are accepted", file, line, p.loc.sectionOf(name), name, MaxPorts, MaxPorts)
 		}
 	}
 	return nil

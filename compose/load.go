@@ -230,6 +230,9 @@ func foldJobs(project *types.Project) map[string]types.TriggerConfig {
 		project.Services = types.Services{}
 	}
 	for name, j := range project.Jobs {
+		if strings.HasPrefix(name, "x-") || strings.HasPrefix(name, "#") {
+			continue // an extension of the jobs section, not a job
+		}
 		project.Services[name] = types.ServiceConfig{Name: name, Profiles: j.Profiles, ContainerSpec: j.ContainerSpec, WorkloadSpec: j.WorkloadSpec, Extensions: j.Extensions}
 		var t types.TriggerConfig
 		if j.Triggers != nil {
@@ -648,12 +651,12 @@ func checkContainment(p *types.Project, files fileSet, loc *locator) error {
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
 		for _, ef := range s.EnvFiles {
-			if err := check("services."+name+".env_file", ef.Path); err != nil {
+			if err := check(loc.sectionOf(name)+"."+name+".env_file", ef.Path); err != nil {
 				return err
 			}
 		}
 		for _, lf := range s.LabelFiles {
-			if err := check("services."+name+".label_file", lf); err != nil {
+			if err := check(loc.sectionOf(name)+"."+name+".label_file", lf); err != nil {
 				return err
 			}
 		}

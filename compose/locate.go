@@ -78,11 +78,16 @@ func (l *locator) path(parts ...string) (string, int) {
 // serviceKey is path("services", service, key...), or for a job
 // path("jobs", job, key...).
 func (l *locator) serviceKey(service string, key ...string) (string, int) {
-	section := "services"
-	if !l.has(section, service) && l.has("jobs", service) {
-		section = "jobs"
+	return l.path(append([]string{l.sectionOf(service), service}, key...)...)
+}
+
+// sectionOf names the section a service is written in: services, or jobs
+// for a job.
+func (l *locator) sectionOf(service string) string {
+	if !l.has("services", service) && l.has("jobs", service) {
+		return "jobs"
 	}
-	return l.path(append([]string{section, service}, key...)...)
+	return "services"
 }
 
 type keyValue struct{ key, value *yaml.Node }

@@ -23,7 +23,7 @@ func (p *Project) validate() error {
 		s := p.Services[name]
 		if s.Restart != "" && !restartValue.MatchString(s.Restart) {
 			file, line := p.loc.serviceKey(name, "restart")
-			return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.restart: %q is not a restart policy (no, always, on-failure[:N], unless-stopped)", file, line, name, s.Restart)
+			return meshdock.Errorf(meshdock.EINVALID, "%s:%d: %s.%s.restart: %q is not a restart policy (no, always, on-failure[:N], unless-stopped)", file, line, p.loc.sectionOf(name), name, s.Restart)
 		}
 		if err := p.checkRanges(name, s); err != nil {
 			return err
@@ -134,12 +134,12 @@ func (p *Project) checkRanges(name string, s types.ServiceConfig) error {
 			continue
 		}
 		file, line := p.loc.serviceKey(name, SplitKey(n.key)...)
-		value := p.loc.written(append([]string{"services", name}, SplitKey(n.key)...)...)
+		value := p.loc.written(append([]string{p.loc.sectionOf(name), name}, SplitKey(n.key)...)...)
 		if value == "" {
 			value = shown(n.value)
 		}
-		return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.%s: %s is out of range: use a value from %s to %s%s",
-			file, line, name, n.key, value, shown(n.min), shown(n.max), unitSuffix(n.unit))
+		return meshdock.Errorf(meshdock.EINVALID, "%s:%d: %s.%s.%s: %s is out of range: use a value from %s to %s%s",
+			file, line, p.loc.sectionOf(name), name, n.key, value, shown(n.min), shown(n.max), unitSuffix(n.unit))
 	}
 	return nil
 }
@@ -161,8 +161,8 @@ func (p *Project) checkReservation(name string, s types.ServiceConfig) error {
 		return nil
 	}
 	file, line := p.loc.serviceKey(name, SplitKey(reserveKey)...)
-	return meshdock.Errorf(meshdock.EINVALID, "%s:%d: services.%s.%s: %s is more than the memory limit %s (%s): Docker refuses such a container, and Kubernetes such a pod",
-		file, line, name, reserveKey, meshdock.FormatSize(int(reserve)), meshdock.FormatSize(int(limit)), limitKey)
+	return meshdock.Errorf(meshdock.EINVALID, "%s:%d: %s.%s.%s: %s is more than the memory limit %s (%s): Docker refuses such a container, and Kubernetes such a pod",
+		file, line, p.loc.sectionOf(name), name, reserveKey, meshdock.FormatSize(int(reserve)), meshdock.FormatSize(int(limit)), limitKey)
 }
 
 func limitsOf(r *types.Resource) types.Resource {

@@ -225,6 +225,9 @@ func (s *state) user(name, user string, c *corev1.Container) {
 	if u == "" {
 		return // nothing but a group, or unset variables: the image's user
 	}
+	if _, err := strconv.ParseInt(u, 10, 64); err == nil {
+		return // a number: carried over, or out of range and said so
+	}
 	if u == "root" {
 		if c.SecurityContext == nil {
 			c.SecurityContext = &corev1.SecurityContext{}

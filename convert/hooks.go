@@ -111,9 +111,18 @@ func (s *state) preStart(name string, i int, h types.PreStartHook, svc types.Ser
 	if h.WorkingDir != "" {
 		c.WorkingDir = h.WorkingDir
 	}
+	envAt := map[string]int{}
+	for i, e := range c.Env {
+		envAt[e.Name] = i
+	}
 	for _, v := range envVars(h.Environment) {
-		c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == v.key })
-		c.Env = append(c.Env, corev1.EnvVar{Name: v.key, Value: kubeLiteral(v.value)})
+		e := corev1.EnvVar{Name: v.key, Value: kubeLiteral(v.value)}
+		if i, ok := envAt[v.key]; ok {
+			c.Env[i] = e // the hook's value wins
+			continue
+		}
+		envAt[v.key] = len(c.Env)
+		c.Env = append(c.Env, e)
 	}
 	if h.Privileged {
 		if c.SecurityContext == nil {

@@ -1,8 +1,10 @@
 package convert
 
 import (
+	"encoding/json"
 	"fmt"
-	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,8 +19,67 @@ import (
 	"github.com/meshdock/meshdock/compose"
 )
 
-// cronField is one field of a five-field crontab line.
-var cronField = regexp.MustCompile(`^[0-9A-Za-z*?/,\-]+$`)
+// cronFields are the five fields of a crontab line: their ranges, and
+// the names the month and weekday fields take.
+var cronFields = []struct {
+	lo, hi int
+	names  []string
+}{
+	{0, 59, nil},
+	{0, 23, nil},
+	{1, 31, nil},
+	{1, 12, []string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}},
+	{0, 7, []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}},
+}
+
+// validCron reports whether a schedule is one the CronJob controller
+// takes: five fields of values, ranges, lists and steps within each
+// field's range, or one of the @ macros.
+func validCron(cron string) bool {
+	switch cron {
+	case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly":
+		return true
+	}
+	fields := strings.Fields(cron)
+	if len(fields) != 5 {
+		return false
+	}
+	for i, f := range fields {
+		spec := cronFields[i]
+		value := func(v string) (int, bool) {
+			if n, err := strconv.Atoi(v); err == nil {
+				return n, n >= spec.lo && n <= spec.hi
+			}
+			if j := slices.Index(spec.names, strings.ToLower(v)); j >= 0 {
+				return j + spec.lo, true
+			}
+			return 0, false
+		}
+		for _, item := range strings.Split(f, ",") {
+			rng, step, stepped := strings.Cut(item, "/")
+			if stepped {
+				if n, err := strconv.Atoi(step); err != nil || n <= 0 || n > spec.hi-spec.lo+1 {
+					return false
+				}
+			}
+			if rng == "*" || (rng == "?" && (i == 2 || i == 4)) {
+				continue
+			}
+			a, b, isRange := strings.Cut(rng, "-")
+			x, ok := value(a)
+			if !ok {
+				return false
+			}
+			if isRange {
+				y, ok := value(b)
+				if !ok || y < x {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
 
 // jobsPass turns each compose job, converted as a service so far, into a
 // CronJob per schedule: a job runs to completion when its trigger fires.
@@ -46,6 +107,14 @@ func jobsPass(s *state) error {
 		if len(schedules) == 0 {
 			schedules = []types.ScheduleConfig{{}}
 		}
+		// Each schedule copies the pod template: bound the copies before
+		// making them.
+		size, _ := json.Marshal(tmpl)
+		if len(s.objs)+len(schedules) > MaxObjects || len(size)*len(schedules) > MaxOutputSize {
+			file, line := s.p.Locate(name, "triggers", "schedule")
+			return meshdock.Errorf(meshdock.ETOOLARGE, "%s:%d: jobs.%s.triggers.schedule: %d schedules of this job make more than %d objects or %s of manifests: at most that is accepted",
+				file, line, name, len(schedules), MaxObjects, meshdock.FormatSize(MaxOutputSize))
+		}
 		for i, sched := range schedules {
 			key := fmt.Sprintf("triggers.schedule.%d", i)
 			cj := &batchv1.CronJob{
@@ -62,7 +131,7 @@ func jobsPass(s *state) error {
 			if i > 0 {
 				cj.Name = fmt.Sprintf("%s-%d", m.Name, i+1)
 			}
-			cj.Name = cronJobName(cj.Name)
+			cj.Name = cronJobName(s.uniqueName("CronJob", cj.Name, fmt.Sprintf("%s schedule %d", name, i)))
 			if sched.Cron == "" {
 				cj.Spec.Schedule, cj.Spec.Suspend = "@yearly", ptr.To(true)
 				s.warn(name, "triggers", fmt.Sprintf("run by hand only: it is a suspended CronJob, run with kubectl create job --from=cronjob/%s %s-1", cj.Name, cj.Name))
@@ -80,24 +149,13 @@ func jobsPass(s *state) error {
 // cronSchedule sets a CronJob's schedule from a compose schedule.
 func (s *state) cronSchedule(name, key string, sched types.ScheduleConfig, cj *batchv1.CronJob) error {
 	cron := strings.Join(strings.Fields(sched.Cron), " ")
-	fields := strings.Fields(cron)
-	ok := len(fields) == 5
-	for _, f := range fields {
-		ok = ok && cronField.MatchString(f)
-	}
-	if strings.HasPrefix(cron, "@") {
-		switch cron {
-		case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly":
-			ok = true
-		}
-	}
-	if !ok {
+	if !validCron(cron) {
 		file, line := s.p.Locate(name, compose.SplitKey(key)...)
 		return meshdock.Errorf(meshdock.EINVALID, "%s:%d: jobs.%s.%s: %q is not a crontab schedule (five fields, or @hourly, @daily and the like)", file, line, name, key, sched.Cron)
 	}
 	cj.Spec.Schedule = cron
 	if tz := sched.Timezone; tz != "" {
-		if _, err := time.LoadLocation(tz); err != nil || strings.HasPrefix(tz, "/") || strings.Contains(tz, "..") {
+		if _, err := time.LoadLocation(tz); err != nil || tz == "Local" || strings.HasPrefix(tz, "/") || strings.Contains(tz, "..") {
 			s.warn(name, key+".timezone", fmt.Sprintf("%q is not a time zone of the tz database: the schedule runs in the cluster's time zone", tz))
 		} else {
 			cj.Spec.TimeZone = ptr.To(tz)

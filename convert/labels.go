@@ -178,10 +178,23 @@ func metadataPass(s *state) error {
 			}
 		}
 		// Annotations hold at most 256 KiB together: the largest go first.
-		for apivalidation.ValidateAnnotationsSize(annotations) != nil {
+		if apivalidation.ValidateAnnotationsSize(annotations) != nil {
+			total := 0
+			for k, v := range annotations {
+				total += len(k) + len(v)
+			}
 			keys := slices.SortedFunc(maps.Keys(annotations), func(a, b string) int { return len(annotations[b]) + len(b) - len(annotations[a]) - len(a) })
-			delete(annotations, keys[0])
-			s.warn("", "", fmt.Sprintf("%s: annotation %q is left out: the annotations are over the 256 KiB Kubernetes takes in one object", what, keys[0]))
+			var dropped []string
+			for _, k := range keys {
+				if total <= apivalidation.TotalAnnotationSizeLimitB {
+					break
+				}
+				total -= len(k) + len(annotations[k])
+				delete(annotations, k)
+				dropped = append(dropped, k)
+			}
+			shown := dropped[:min(len(dropped), 5)]
+			s.warn("", "", fmt.Sprintf("%s: %d annotations are left out (%s): together they were over the 256 KiB Kubernetes takes in one object", what, len(dropped), strings.Join(shown, ", ")))
 		}
 	}
 	for _, o := range s.objs {

@@ -3,6 +3,8 @@ package convert
 import (
 	"fmt"
 	"maps"
+	"math"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 )
 
@@ -47,10 +50,29 @@ func (s *state) dnsConfig(name string, svc types.ServiceConfig, spec *corev1.Pod
 		return slices.DeleteFunc(slices.Clone(l), func(v string) bool { return strings.TrimSpace(v) == "" })
 	}
 	// An empty entry (dns_search: "") asks for none.
-	cfg := &corev1.PodDNSConfig{Nameservers: nonEmpty(svc.DNS), Searches: nonEmpty(svc.DNSSearch)}
+	cfg := &corev1.PodDNSConfig{}
+	for _, ip := range nonEmpty(svc.DNS) {
+		if net.ParseIP(strings.TrimSpace(ip)) == nil {
+			s.warn(name, "dns", fmt.Sprintf("%q is not an IP address: left out (a pod's name servers are addresses)", ip))
+			continue
+		}
+		cfg.Nameservers = append(cfg.Nameservers, strings.TrimSpace(ip))
+	}
+	for _, d := range nonEmpty(svc.DNSSearch) {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if len(validation.IsDNS1123Subdomain(strings.TrimSuffix(d, "."))) > 0 {
+			s.warn(name, "dns_search", fmt.Sprintf("%q is not a DNS domain: left out", d))
+			continue
+		}
+		cfg.Searches = append(cfg.Searches, d)
+	}
 	for _, o := range nonEmpty(svc.DNSOpts) {
 		k, v, ok := strings.Cut(o, ":")
 		opt := corev1.PodDNSConfigOption{Name: strings.TrimSpace(k)}
+		if opt.Name == "" {
+			s.warn(name, "dns_opt", fmt.Sprintf("%q has no option name: left out", o))
+			continue
+		}
 		if ok {
 			opt.Value = ptr.To(strings.TrimSpace(v))
 		}
@@ -172,11 +194,16 @@ var safeSysctls = map[string]bool{
 // sysctls carries over the sysctls of Kubernetes' safe set; the others
 // would keep the pod from starting on a cluster that does not allow them.
 func (s *state) sysctls(name string, svc types.ServiceConfig, spec *corev1.PodSpec) {
-	var unsafe []string
+	var unsafe, host []string
 	for _, k := range slices.Sorted(maps.Keys(svc.Sysctls)) {
-		// Under the node's network, net.* sysctls would change the node.
-		if !safeSysctls[k] || (spec.HostNetwork && strings.HasPrefix(k, "net.")) {
+		if !safeSysctls[k] {
 			unsafe = append(unsafe, k)
+			continue
+		}
+		// Under the node's network or IPC, their sysctls would change the
+		// node's.
+		if (spec.HostNetwork && strings.HasPrefix(k, "net.")) || (spec.HostIPC && strings.HasPrefix(k, "kernel.")) {
+			host = append(host, k)
 			continue
 		}
 		if spec.SecurityContext == nil {
@@ -186,6 +213,9 @@ func (s *state) sysctls(name string, svc types.ServiceConfig, spec *corev1.PodSp
 	}
 	if len(unsafe) > 0 {
 		s.warn(name, "sysctls", fmt.Sprintf("%s not carried over: outside Kubernetes' safe set, a pod that sets them does not start unless the cluster allows them", strings.Join(unsafe, ", ")))
+	}
+	if len(host) > 0 {
+		s.warn(name, "sysctls", fmt.Sprintf("%s not carried over: the pod uses the node's namespace for them, and Kubernetes lets no pod change the node's", strings.Join(host, ", ")))
 	}
 }
 
@@ -206,6 +236,10 @@ func (s *state) securityOpts(name string, svc types.ServiceConfig, c *corev1.Con
 		switch k {
 		case "no-new-privileges":
 			if b, err := strconv.ParseBool(strings.TrimSpace(v)); v == "" || (err == nil && b) {
+				if svc.Privileged {
+					s.warn(name, "security_opt", "no-new-privileges is not carried over: the container is privileged, and Kubernetes takes no privileged container that may not escalate")
+					continue
+				}
 				sc().AllowPrivilegeEscalation = ptr.To(false)
 			}
 		case "seccomp":
@@ -222,6 +256,8 @@ func (s *state) securityOpts(name string, svc types.ServiceConfig, c *corev1.Con
 				sc().AppArmorProfile = &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}
 			case "runtime/default", "docker-default":
 				sc().AppArmorProfile = &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeRuntimeDefault}
+			case "":
+				s.warn(name, "security_opt", "apparmor names no profile: left out")
 			default:
 				sc().AppArmorProfile = &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: ptr.To(v)}
 				s.warn(name, "security_opt", fmt.Sprintf("apparmor profile %s must be loaded on the node, or the pod does not start", v))
@@ -266,9 +302,13 @@ func (s *state) seLinux(name, v string, sc func() *corev1.SecurityContext) {
 func (s *state) groups(name string, svc types.ServiceConfig, _ *corev1.PodSpec) {
 	var names []string
 	for _, g := range svc.GroupAdd {
-		if _, ok := numericGroup(g); !ok {
-			names = append(names, g)
+		if _, err := strconv.ParseInt(strings.TrimSpace(g), 10, 64); err == nil {
+			if _, ok := numericGroup(g); !ok {
+				s.warn(name, "group_add", fmt.Sprintf("%s not carried over: Kubernetes takes group IDs from 0 to %d", g, math.MaxInt32))
+			}
+			continue
 		}
+		names = append(names, g)
 	}
 	if len(names) > 0 {
 		s.warn(name, "group_add", fmt.Sprintf("%s not carried over: Kubernetes needs numeric group IDs (supplementalGroups), the image's /etc/group is not read", strings.Join(names, ", ")))
@@ -278,5 +318,5 @@ func (s *state) groups(name string, svc types.ServiceConfig, _ *corev1.PodSpec) 
 // numericGroup parses a group ID as supplementalGroups takes it.
 func numericGroup(g string) (int64, bool) {
 	n, err := strconv.ParseInt(strings.TrimSpace(g), 10, 64)
-	return n, err == nil && n >= 0 && n <= 1<<32-1
+	return n, err == nil && n >= 0 && n <= math.MaxInt32
 }

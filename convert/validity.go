@@ -3,6 +3,7 @@ package convert
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -23,6 +24,7 @@ func validityPass(s *state) error {
 		if w := s.pods[name]; w != nil {
 			podVolumeNames(w.spec)
 			s.nodeAffinity(name, w.spec)
+			s.idRanges(name, w.spec)
 		}
 	}
 	for i, o := range s.objs {
@@ -71,6 +73,23 @@ func podVolumeNames(spec *corev1.PodSpec) {
 				if n, ok := renamed[m.Name]; ok {
 					cs[i].VolumeMounts[j].Name = n
 				}
+			}
+		}
+	}
+}
+
+// idRanges drops a user or group ID Kubernetes cannot take (0 to
+// 2147483647), which kompose copies from `user` as it is.
+func (s *state) idRanges(name string, spec *corev1.PodSpec) {
+	for i := range spec.Containers {
+		sc := spec.Containers[i].SecurityContext
+		if sc == nil {
+			continue
+		}
+		for _, id := range []**int64{&sc.RunAsUser, &sc.RunAsGroup} {
+			if *id != nil && (**id < 0 || **id > math.MaxInt32) {
+				s.warn(name, "user", fmt.Sprintf("ID %d is not carried over: Kubernetes takes user and group IDs from 0 to %d", **id, math.MaxInt32))
+				*id = nil
 			}
 		}
 	}

@@ -2,10 +2,6 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 export GOFLAGS ?= -buildvcs=false
-# compose-go needs Go 1.26.11 or newer; the go command fetches this
-# toolchain from the module proxy the first time (it ignores go.mod's
-# toolchain line where GOTOOLCHAIN=local is the machine's default).
-export GOTOOLCHAIN := go1.27.3
 
 CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshdock
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)

@@ -33,7 +33,7 @@ test: test-unit
 test-unit:
 	go vet $(GO_PKGS)
 	go test -short -count=1 $(GO_PKGS)
-	go test -short -count=1 -race ./backend/... ./store/... ./convert/...
+	go test -short -count=1 -race ./backend/... ./store/... ./compose/... ./convert/...
 
 # Against a running environment (scripts/testenv up).
 test-integration:

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	units "github.com/docker/go-units"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -82,8 +83,6 @@ var dropped = []struct {
 		"not carried over: Kubernetes has no real-time CPU scheduling"},
 	{"cpu_rt_period", func(s types.ServiceConfig) bool { return s.CPURTPeriod != 0 },
 		"not carried over: Kubernetes has no real-time CPU scheduling"},
-	{"storage_opt", func(s types.ServiceConfig) bool { return len(s.StorageOpt) > 0 },
-		"not carried over: a container's writable layer is bounded with an ephemeral-storage limit in Kubernetes"},
 	{"mac_address", func(s types.ServiceConfig) bool { return s.MacAddress != "" },
 		"not carried over: the cluster's network gives pods their addresses"},
 	{"init", func(s types.ServiceConfig) bool { return s.Init != nil && *s.Init },
@@ -261,6 +260,19 @@ func (s *state) resources(name string, svc types.ServiceConfig, c *corev1.Contai
 		if _, ok := c.Resources.Limits[corev1.ResourceCPU]; !ok {
 			c.Resources.Limits[corev1.ResourceCPU] = *resource.NewMilliQuantity(int64(float64(svc.CPUS)*1000+0.5), resource.DecimalSI)
 		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(svc.StorageOpt)) {
+		v := svc.StorageOpt[k]
+		n, err := units.RAMInBytes(v)
+		if k != "size" || err != nil || n <= 0 {
+			s.warn(name, "storage_opt", fmt.Sprintf("%s=%s is not carried over: only size has a counterpart (an ephemeral-storage limit)", k, v))
+			continue
+		}
+		if c.Resources.Limits == nil {
+			c.Resources.Limits = corev1.ResourceList{}
+		}
+		c.Resources.Limits[corev1.ResourceEphemeralStorage] = *resource.NewQuantity(n, resource.BinarySI)
+		s.warn(name, "storage_opt", fmt.Sprintf("size %s became an ephemeral-storage limit: in Kubernetes the container's logs count too, and a pod over it is evicted rather than refused writes", v))
 	}
 	if svc.MemReservation > 0 {
 		if c.Resources.Requests == nil {

@@ -303,13 +303,29 @@ var messageKeys = []struct {
 	{regexp.MustCompile(`dependency cycle detected: ([^ ]+) ->`), func(m []string) []string { return []string{"services", m[1], "depends_on"} }},
 	{regexp.MustCompile(`cannot extend service "([^"]+)"`), func(m []string) []string { return []string{"services", m[1], "extends"} }},
 	{regexp.MustCompile(`'services\[([^\]]+)\]\.([\w.]+)'`), func(m []string) []string { return append([]string{"services", m[1]}, strings.Split(m[2], ".")...) }},
-	{regexp.MustCompile(`validating [^:]+: +additional properties '([^']+)'(?:, '[^']+')* not allowed`), func(m []string) []string { return []string{m[1]} }},
+	{regexp.MustCompile(`validating [^:]+: +additional properties ('[^']+'(?:, '[^']+')*) not allowed`), nil},
 	{regexp.MustCompile("service (\\S+) declares mutually exclusive `network_mode` and `networks`"), func(m []string) []string { return []string{"services", m[1], "network_mode"} }},
 	{regexp.MustCompile(`services additional properties '([^']+)' not allowed`), func(m []string) []string { return []string{"services", m[1]} }},
 }
 
 // valueInMessage finds the value in compose-go messages that name no key.
 var valueInMessage = regexp.MustCompile(`MUST include service\.platform "([^"]+)"`)
+
+// firstWritten returns, of the top-level keys a message lists ('a', 'b'),
+// the one written first: compose-go lists them in no fixed order.
+func (l *locator) firstWritten(list string) []string {
+	var best []string
+	bestFile, bestLine := "", 0
+	for _, m := range quotedName.FindAllStringSubmatch(list, -1) {
+		file, line := l.path(m[1])
+		if best == nil || (line > 0 && (bestLine == 0 || file < bestFile || file == bestFile && line < bestLine)) {
+			best, bestFile, bestLine = []string{m[1]}, file, line
+		}
+	}
+	return best
+}
+
+var quotedName = regexp.MustCompile(`'([^']+)'`)
 
 // annotate adds "file:line" to a compose-go message that names a key path
 // and no line.
@@ -319,7 +335,10 @@ func (l *locator) annotate(msg string, files []string) string {
 	}
 	for _, mk := range messageKeys {
 		if m := mk.re.FindStringSubmatch(msg); m != nil {
-			path := mk.path(m)
+			path := l.firstWritten(m[1])
+			if mk.path != nil {
+				path = mk.path(m)
+			}
 			if file, line := l.path(path...); file != "" && line > 0 {
 				msg = strings.TrimPrefix(strings.TrimPrefix(msg, "validating "+file+": "), file+": ")
 				if len(path) == 1 && !l.has("services") {

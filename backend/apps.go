@@ -26,7 +26,7 @@ type appView struct {
 	Options      convert.Options    `json:"options"`
 	Objects      int                `json:"objects"`
 	Warnings     []meshdock.Warning `json:"warnings"`
-	Graph        convert.Graph      `json:"graph"`
+	Graph        meshdock.Graph     `json:"graph"`
 	CreatedAt    time.Time          `json:"createdAt"`
 	UpdatedAt    time.Time          `json:"updatedAt"`
 }
@@ -37,10 +37,10 @@ type fileView struct {
 }
 
 func viewOf(a *store.App) appView {
-	v := appView{ID: a.ID, Name: a.Name, Origin: a.Origin, Files: []fileView{}, ComposeFiles: a.Source.ComposeFiles,
-		Env: a.Source.Env, Profiles: a.Source.Profiles, Options: a.Options, Objects: len(a.Result.Objects),
-		Warnings: a.Result.Warnings, Graph: a.Result.Graph, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
-	for _, f := range a.Source.Files {
+	v := appView{ID: a.ID, Name: a.Name, Origin: a.Origin, Files: []fileView{}, ComposeFiles: a.ComposeFiles,
+		Env: a.Env, Profiles: a.Profiles, Options: convert.Options{Namespace: a.Namespace, BindMounts: convert.BindMounts(a.BindMounts)},
+		Objects: len(a.Objects), Warnings: a.Warnings, Graph: a.Graph, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+	for _, f := range a.Files {
 		v.Files = append(v.Files, fileView{Name: f.Name, Size: len(f.Content)})
 	}
 	if v.Warnings == nil {
@@ -105,12 +105,12 @@ func (h *handlers) manifests(c echo.Context) error {
 	}
 	var buf bytes.Buffer
 	if format == "json" {
-		if err := convert.WriteJSON(&buf, app.Result.Objects); err != nil {
+		if err := convert.WriteJSON(&buf, app.Objects); err != nil {
 			return err
 		}
 		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, buf.Bytes())
 	}
-	if err := convert.WriteYAML(&buf, app.Result.Objects); err != nil {
+	if err := convert.WriteYAML(&buf, app.Objects); err != nil {
 		return err
 	}
 	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+fileSafe.ReplaceAllString(app.Name, "_")+`.yaml"`)
@@ -133,7 +133,7 @@ func (h *handlers) graph(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, app.Result.Graph)
+	return c.JSON(http.StatusOK, app.Graph)
 }
 
 func (h *handlers) composeProjects(c echo.Context) error {

@@ -92,11 +92,23 @@ func (s *Server) importApp(ctx context.Context, req ImportRequest, allowDir bool
 		return nil, err
 	}
 	res.Warnings = append(warnings, res.Warnings...)
-	app := &store.App{Name: res.Project, Origin: origin, Source: src, Options: req.options(), Result: *res}
+	app := storedApp(origin, src, req.options(), res)
 	if err := s.store.CreateApp(ctx, app); err != nil {
 		return nil, err
 	}
 	return app, nil
+}
+
+// storedApp is what the store keeps of an import: the source it came from,
+// the options and the result of converting it.
+func storedApp(origin store.Origin, src compose.Source, opt convert.Options, res *convert.Result) *store.App {
+	a := &store.App{Name: res.Project, Origin: origin, Project: src.Name, ComposeFiles: src.ComposeFiles, EnvFiles: src.EnvFiles,
+		Env: src.Env, Profiles: src.Profiles, Namespace: opt.Namespace, BindMounts: string(opt.BindMounts),
+		Objects: res.Objects, Warnings: res.Warnings, Graph: res.Graph}
+	for _, f := range src.Files {
+		a.Files = append(a.Files, store.File{Name: f.Name, Content: f.Content})
+	}
+	return a
 }
 
 // importSource gathers the in-memory source of an import, and the project

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/meshdock/meshdock"
 )
 
 // hostToken finds words in an environment value that could be host names:
@@ -16,11 +18,11 @@ var hostToken = regexp.MustCompile(`[A-Za-z0-9][A-Za-z0-9_.-]*`)
 // buildGraph returns the app's topology: a node per service, and an edge
 // for each depends_on, link, and environment value that names another
 // service (or one of its host names) as a host.
-func buildGraph(s *state) Graph {
-	g := Graph{Nodes: []Node{}, Edges: []Edge{}}
+func buildGraph(s *state) meshdock.Graph {
+	g := meshdock.Graph{Nodes: []meshdock.Node{}, Edges: []meshdock.Edge{}}
 	hosts := s.hostIndex()
 	seen := map[string]bool{}
-	edge := func(e Edge) {
+	edge := func(e meshdock.Edge) {
 		k := e.From + "\x00" + e.To + "\x00" + e.Kind + "\x00" + e.Detail
 		if e.From != e.To && !seen[k] {
 			seen[k] = true
@@ -29,7 +31,7 @@ func buildGraph(s *state) Graph {
 	}
 	for _, name := range s.p.ServiceNames() {
 		svc := s.service(name)
-		n := Node{ID: name, Image: s.imageOf(name), Replicas: 1, Profiles: svc.Profiles}
+		n := meshdock.Node{ID: name, Image: s.imageOf(name), Replicas: 1, Profiles: svc.Profiles}
 		if svc.Deploy != nil && svc.Deploy.Replicas != nil {
 			n.Replicas = *svc.Deploy.Replicas
 		} else if svc.Scale != nil {
@@ -53,18 +55,18 @@ func buildGraph(s *state) Graph {
 
 		deps := slices.Sorted(maps.Keys(svc.DependsOn))
 		for _, d := range deps {
-			edge(Edge{From: name, To: d, Kind: "depends_on", Detail: svc.DependsOn[d].Condition})
+			edge(meshdock.Edge{From: name, To: d, Kind: "depends_on", Detail: svc.DependsOn[d].Condition})
 		}
 		for _, l := range svc.Links {
 			target, _, _ := strings.Cut(l, ":")
 			if _, ok := s.p.Services[target]; ok {
-				edge(Edge{From: name, To: target, Kind: "links"})
+				edge(meshdock.Edge{From: name, To: target, Kind: "links"})
 			}
 		}
 		for _, e := range envVars(svc.Environment) {
 			for _, tok := range hostTokens(e.value) {
 				if to, ok := hosts[tok]; ok {
-					edge(Edge{From: name, To: to, Kind: "env", Detail: e.key})
+					edge(meshdock.Edge{From: name, To: to, Kind: "env", Detail: e.key})
 				}
 			}
 		}

@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/meshdock/meshdock"
-	"github.com/meshdock/meshdock/compose"
-	"github.com/meshdock/meshdock/convert"
 )
 
 // Origin says where an app's source came from.
@@ -24,16 +24,38 @@ const (
 	OriginRebuilt Origin = "rebuilt" // a compose model rebuilt from running containers
 )
 
-// App is a compose app with its source and the result of converting it.
+// App is a compose app: its source as imported, how it was converted, and
+// what came of it. Each file is a row; the rest are columns.
 type App struct {
-	ID        string          `json:"id"`
-	Name      string          `json:"name"`
-	Origin    Origin          `json:"origin"`
-	Source    compose.Source  `json:"source"`
-	Options   convert.Options `json:"options"`
-	Result    convert.Result  `json:"result"`
-	CreatedAt time.Time       `json:"createdAt"`
-	UpdatedAt time.Time       `json:"updatedAt"`
+	ID     string
+	Name   string
+	Origin Origin
+
+	// Project is the project name given at import (docker compose -p).
+	Project      string
+	Files        []File
+	ComposeFiles []string
+	EnvFiles     []string
+	Env          map[string]string
+	Profiles     []string
+
+	// Namespace and BindMounts are the conversion's options.
+	Namespace  string
+	BindMounts string
+
+	Objects  []*unstructured.Unstructured
+	Warnings []meshdock.Warning
+	Graph    meshdock.Graph
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// File is one file of an app's source: a name relative to the project
+// directory, with forward slashes, and its content.
+type File struct {
+	Name    string
+	Content []byte
 }
 
 // AppSummary is what a listing shows of an app.
@@ -47,30 +69,48 @@ type AppSummary struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
+// appColumns are the JSON-encoded columns of an app, in column order.
+func (a *App) appColumns() ([]any, error) {
+	var out []any
+	for _, v := range []any{nonNil(a.ComposeFiles), nonNil(a.EnvFiles), nonNilMap(a.Env), nonNil(a.Profiles),
+		nonNil(a.Objects), nonNil(a.Warnings), a.Graph} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("encode app %q: %w", a.Name, err)
+		}
+		out = append(out, string(b))
+	}
+	return out, nil
+}
+
 // CreateApp stores a new app and fills in its ID and timestamps.
 func (db *DB) CreateApp(ctx context.Context, a *App) error {
-	src, err := json.Marshal(a.Source)
+	cols, err := a.appColumns()
 	if err != nil {
-		return fmt.Errorf("encode source: %w", err)
-	}
-	opt, err := json.Marshal(a.Options)
-	if err != nil {
-		return fmt.Errorf("encode options: %w", err)
-	}
-	res, err := json.Marshal(a.Result)
-	if err != nil {
-		return fmt.Errorf("encode result: %w", err)
+		return err
 	}
 	a.ID = newID()
 	ts := now()
 	a.CreatedAt, a.UpdatedAt = parseTime(ts), parseTime(ts)
-	_, err = db.w.ExecContext(ctx, `INSERT INTO apps
-		(id, name, origin, source, options, result, services, warnings, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.ID, a.Name, string(a.Origin), src, opt, res,
-		len(a.Result.Graph.Nodes), len(a.Result.Warnings), ts, ts)
-	if err != nil {
-		return fmt.Errorf("store app %q: %w", a.Name, err)
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		args := append([]any{a.ID, a.Name, string(a.Origin), a.Project, a.Namespace, a.BindMounts,
+			len(a.Graph.Nodes), len(a.Warnings), ts, ts}, cols...)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO apps
+			(id, name, origin, project, namespace, bind_mounts, services, warnings, created_at, updated_at,
+			 compose_files, env_files, env, profiles, objects, warning_list, graph)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+			return fmt.Errorf("store app %q: %w", a.Name, err)
+		}
+		return insertFiles(ctx, tx, a.ID, a.Files)
+	})
+}
+
+func insertFiles(ctx context.Context, tx *sql.Tx, id string, files []File) error {
+	for i, f := range files {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO app_files (app_id, seq, name, content) VALUES (?, ?, ?, ?)`,
+			id, i, f.Name, nonNil(f.Content)); err != nil {
+			return fmt.Errorf("store file %q: %w", f.Name, err)
+		}
 	}
 	return nil
 }
@@ -78,9 +118,12 @@ func (db *DB) CreateApp(ctx context.Context, a *App) error {
 // App returns the app with the given ID.
 func (db *DB) App(ctx context.Context, id string) (*App, error) {
 	var a App
-	var origin, src, opt, res, created, updated string
-	err := db.r.QueryRowContext(ctx, `SELECT id, name, origin, source, options, result, created_at, updated_at
-		FROM apps WHERE id = ?`, id).Scan(&a.ID, &a.Name, &origin, &src, &opt, &res, &created, &updated)
+	var origin, created, updated string
+	var composeFiles, envFiles, env, profiles, objects, warnings, graph string
+	err := db.r.QueryRowContext(ctx, `SELECT id, name, origin, project, namespace, bind_mounts, created_at, updated_at,
+		compose_files, env_files, env, profiles, objects, warning_list, graph
+		FROM apps WHERE id = ?`, id).Scan(&a.ID, &a.Name, &origin, &a.Project, &a.Namespace, &a.BindMounts, &created, &updated,
+		&composeFiles, &envFiles, &env, &profiles, &objects, &warnings, &graph)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, meshdock.Errorf(meshdock.ENOTFOUND, "no app with id %s", quoteID(id))
 	}
@@ -90,13 +133,29 @@ func (db *DB) App(ctx context.Context, id string) (*App, error) {
 	a.Origin = Origin(origin)
 	a.CreatedAt, a.UpdatedAt = parseTime(created), parseTime(updated)
 	if err := errors.Join(
-		json.Unmarshal([]byte(src), &a.Source),
-		json.Unmarshal([]byte(opt), &a.Options),
-		json.Unmarshal([]byte(res), &a.Result),
+		json.Unmarshal([]byte(composeFiles), &a.ComposeFiles),
+		json.Unmarshal([]byte(envFiles), &a.EnvFiles),
+		json.Unmarshal([]byte(env), &a.Env),
+		json.Unmarshal([]byte(profiles), &a.Profiles),
+		json.Unmarshal([]byte(objects), &a.Objects),
+		json.Unmarshal([]byte(warnings), &a.Warnings),
+		json.Unmarshal([]byte(graph), &a.Graph),
 	); err != nil {
 		return nil, fmt.Errorf("decode app %s: %w", id, err)
 	}
-	return &a, nil
+	rows, err := db.r.QueryContext(ctx, `SELECT name, content FROM app_files WHERE app_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read the files of app %s: %w", quoteID(id), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f File
+		if err := rows.Scan(&f.Name, &f.Content); err != nil {
+			return nil, fmt.Errorf("read the files of app %s: %w", quoteID(id), err)
+		}
+		a.Files = append(a.Files, f)
+	}
+	return &a, rows.Err()
 }
 
 // Apps lists every app, oldest first.
@@ -121,7 +180,7 @@ func (db *DB) Apps(ctx context.Context) ([]AppSummary, error) {
 	return apps, rows.Err()
 }
 
-// DeleteApp removes the app with the given ID.
+// DeleteApp removes the app with the given ID, its files with it.
 func (db *DB) DeleteApp(ctx context.Context, id string) error {
 	res, err := db.w.ExecContext(ctx, `DELETE FROM apps WHERE id = ?`, id)
 	if err != nil {
@@ -131,4 +190,19 @@ func (db *DB) DeleteApp(ctx context.Context, id string) error {
 		return meshdock.Errorf(meshdock.ENOTFOUND, "no app with id %s", quoteID(id))
 	}
 	return nil
+}
+
+// nonNil makes an empty list encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,8 +15,6 @@ import (
 	"time"
 
 	"github.com/meshdock/meshdock"
-	"github.com/meshdock/meshdock/compose"
-	"github.com/meshdock/meshdock/convert"
 	"github.com/meshdock/meshdock/store"
 )
 
@@ -31,13 +30,14 @@ func open(t *testing.T, path string) *store.DB {
 
 func sampleApp(name string) *store.App {
 	return &store.App{
-		Name:   name,
-		Origin: store.OriginFiles,
-		Source: compose.Source{Name: name, Files: []compose.File{{Name: "compose.yaml", Content: []byte("services: {web: {image: nginx}}\n")}},
-			Env: map[string]string{"A": "1"}},
-		Options: convert.Options{BindMounts: convert.BindMountsSkip},
-		Result: convert.Result{Project: name, Graph: convert.Graph{Nodes: []convert.Node{{ID: "web", Image: "nginx", Replicas: 1}}},
-			Warnings: []meshdock.Warning{{Service: "web", Message: "w"}}},
+		Name:       name,
+		Origin:     store.OriginFiles,
+		Project:    name,
+		Files:      []store.File{{Name: "compose.yaml", Content: []byte("services: {web: {image: nginx}}\n")}, {Name: ".env", Content: []byte("A=1\n")}},
+		Env:        map[string]string{"A": "1"},
+		BindMounts: "skip",
+		Graph:      meshdock.Graph{Nodes: []meshdock.Node{{ID: "web", Image: "nginx", Replicas: 1}}},
+		Warnings:   []meshdock.Warning{{Service: "web", Message: "w"}},
 	}
 }
 
@@ -56,8 +56,8 @@ func TestAppsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Name != "shop" || string(got.Source.Files[0].Content) != string(a.Source.Files[0].Content) ||
-		got.Source.Env["A"] != "1" || got.Result.Graph.Nodes[0].ID != "web" || !got.CreatedAt.Equal(a.CreatedAt) {
+	if got.Name != "shop" || len(got.Files) != 2 || string(got.Files[0].Content) != string(a.Files[0].Content) || got.Files[1].Name != ".env" ||
+		got.Env["A"] != "1" || got.Graph.Nodes[0].ID != "web" || got.Warnings[0].Message != "w" || got.BindMounts != "skip" || !got.CreatedAt.Equal(a.CreatedAt) {
 		t.Fatalf("round trip changed the app: %+v", got)
 	}
 	list, err := db.Apps(ctx)
@@ -356,4 +356,58 @@ func TestFilesArePrivate(t *testing.T) {
 		path := filepath.Join(dir, "meshdock.db")
 		check(t, open(t, path), path, 0o755)
 	})
+}
+
+// A store of schema version 1, whose apps kept their source, options and
+// result as JSON documents, opens as the current version with each app's
+// files as rows and everything else in its columns.
+func TestMigrateAppsFromJSON(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initSQL, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := `{"name":"shop","files":[{"name":"compose.yaml","content":"c2VydmljZXM6IHt3ZWI6IHtpbWFnZTogbmdpbnh9fQo="},{"name":".env","content":"QT0xCg=="}],` +
+		`"composeFiles":["compose.yaml"],"env":{"A":"1"},"profiles":["debug"]}`
+	res := `{"project":"shop","objects":[{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"}}],` +
+		`"warnings":[{"service":"web","key":"ports","message":"w"}],"graph":{"nodes":[{"id":"web","image":"nginx","replicas":1}],"edges":[]}}`
+	for _, stmt := range []string{string(initSQL),
+		`CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`,
+		`INSERT INTO schema_version VALUES (1, '2026-11-01T00:00:00.000000000Z')`,
+		`INSERT INTO apps (id, name, origin, source, options, result, services, warnings, created_at, updated_at) VALUES
+		 ('a1', 'shop', 'files', '` + src + `', '{"namespace":"shop","bindMounts":"configmap"}', '` + res + `', 1, 1,
+		  '2026-11-01T00:00:00.000000000Z', '2026-11-01T00:00:00.000000000Z')`,
+	} {
+		if _, err := raw.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%v\n%s", err, stmt)
+		}
+	}
+	raw.Close()
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a, err := db.App(ctx, "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Files) != 2 || a.Files[0].Name != "compose.yaml" || string(a.Files[0].Content) != "services: {web: {image: nginx}}\n" || string(a.Files[1].Content) != "A=1\n" {
+		t.Errorf("files: %+v", a.Files)
+	}
+	if a.Project != "shop" || a.Namespace != "shop" || a.BindMounts != "configmap" || a.Env["A"] != "1" || a.Profiles[0] != "debug" || a.ComposeFiles[0] != "compose.yaml" {
+		t.Errorf("columns: %+v", a)
+	}
+	if len(a.Objects) != 1 || a.Objects[0].GetKind() != "Service" || a.Warnings[0].Key != "ports" || a.Graph.Nodes[0].ID != "web" {
+		t.Errorf("result: objects %v, warnings %v, graph %v", a.Objects, a.Warnings, a.Graph)
+	}
+	list, err := db.Apps(ctx)
+	if err != nil || len(list) != 1 || list[0].Services != 1 {
+		t.Errorf("listing: %v %v", list, err)
+	}
 }

@@ -1,0 +1,203 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/meshdock/meshdock"
+)
+
+// Kind is the kind of local cluster a context reaches.
+type Kind string
+
+// Kinds of cluster meshdock tells apart.
+const (
+	KindDockerDesktop Kind = "docker-desktop"
+	KindKind          Kind = "kind"
+	KindK3d           Kind = "k3d"
+	KindMinikube      Kind = "minikube"
+	KindOther         Kind = "other"
+)
+
+// ClusterInfo is what a context of a kubeconfig leads to.
+type ClusterInfo struct {
+	Context   string `json:"context"`
+	Current   bool   `json:"current"`
+	Server    string `json:"server"`
+	Reachable bool   `json:"reachable"`
+	// Reason says why an unreachable cluster is so.
+	Reason string `json:"reason,omitempty"`
+	// Version is the API server's version (v1.31.2).
+	Version string `json:"version,omitempty"`
+	Kind    Kind   `json:"kind"`
+}
+
+// ProbeTimeout bounds the questions asked of one API server.
+const ProbeTimeout = 3 * time.Second
+
+// Probe resolves every context of a kubeconfig and asks each API server,
+// all at once and for at most ProbeTimeout each, for its version and its
+// nodes, to tell the kind of cluster.
+func Probe(ctx context.Context, raw clientcmdapi.Config) []ClusterInfo {
+	names := make([]string, 0, len(raw.Contexts))
+	for name := range raw.Contexts {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := make([]ClusterInfo, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		out[i] = ClusterInfo{Context: name, Current: name == raw.CurrentContext, Kind: kindOfName(name)}
+		wg.Go(func() { probeOne(ctx, raw, &out[i]) })
+	}
+	wg.Wait()
+	return out
+}
+
+// ProbeDefault probes the contexts of the kubeconfig found the way kubectl
+// finds it ($KUBECONFIG, or ~/.kube/config).
+func ProbeDefault(ctx context.Context) ([]ClusterInfo, error) {
+	raw, err := clientcmd.NewDefaultClientConfigLoadingRules().Load()
+	if err != nil {
+		return nil, meshdock.Wrap(meshdock.EINVALID, err, "kubeconfig: %v", err)
+	}
+	return Probe(ctx, *raw), nil
+}
+
+func probeOne(ctx context.Context, raw clientcmdapi.Config, info *ClusterInfo) {
+	cfg, err := resolve(clientcmd.NewNonInteractiveClientConfig(raw, info.Context, &clientcmd.ConfigOverrides{}, nil), info.Context)
+	if err != nil {
+		info.Reason = meshdock.ErrorMessage(err)
+		return
+	}
+	info.Server = cfg.Server
+	rc := cfg.REST()
+	rc.Timeout = ProbeTimeout
+	disco, err := discovery.NewDiscoveryClientForConfig(rc)
+	if err != nil {
+		info.Reason = err.Error()
+		return
+	}
+	v, err := disco.ServerVersion()
+	if err != nil {
+		info.Reason = unreachable(err)
+		return
+	}
+	info.Reachable, info.Version = true, v.GitVersion
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	nodes, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "nodes"}).List(ctx, metav1.ListOptions{Limit: 10})
+	if err != nil {
+		return // reachable, but nodes may not be listed: the name decides
+	}
+	var labels []map[string]string
+	for _, n := range nodes.Items {
+		l := map[string]string{"name": n.GetName()}
+		for k, v := range n.GetLabels() {
+			l[k] = v
+		}
+		labels = append(labels, l)
+	}
+	if k := kindOfNodes(labels); k != KindOther {
+		info.Kind = k
+	}
+}
+
+// unreachable says in a few words why an API server did not answer.
+func unreachable(err error) string {
+	var ne net.Error
+	msg := err.Error()
+	switch {
+	case errors.As(err, &ne) && ne.Timeout(), strings.Contains(msg, "Client.Timeout"), strings.Contains(msg, "deadline exceeded"):
+		return "the API server did not answer in time"
+	case strings.Contains(msg, "connection refused"):
+		return "nothing listens at the server's address (is the cluster running?)"
+	case strings.Contains(msg, "no such host"):
+		return "the server's host name does not resolve"
+	case strings.Contains(msg, "certificate"), strings.Contains(msg, "x509"), strings.Contains(msg, "tls:"):
+		return "the server's TLS certificate is not trusted by this kubeconfig: " + msg
+	case strings.Contains(msg, "Unauthorized"):
+		return "the API server refused the kubeconfig's credentials"
+	}
+	return msg
+}
+
+// kindOfName tells a local cluster by the context names their tools
+// write.
+func kindOfName(context string) Kind {
+	switch {
+	case context == "docker-desktop" || context == "docker-for-desktop":
+		return KindDockerDesktop
+	case strings.HasPrefix(context, "kind-"):
+		return KindKind
+	case strings.HasPrefix(context, "k3d-"):
+		return KindK3d
+	case context == "minikube":
+		return KindMinikube
+	}
+	return KindOther
+}
+
+// kindOfNodes tells a local cluster by its nodes' names and labels, for a
+// context that was renamed.
+func kindOfNodes(nodes []map[string]string) Kind {
+	for _, l := range nodes {
+		switch {
+		case l["name"] == "docker-desktop" || l["kubernetes.io/hostname"] == "docker-desktop":
+			return KindDockerDesktop
+		case l["minikube.k8s.io/name"] != "":
+			return KindMinikube
+		case strings.HasPrefix(l["name"], "k3d-"):
+			return KindK3d
+		case strings.HasSuffix(l["name"], "-control-plane") || strings.HasPrefix(l["name"], "kind-"):
+			return KindKind
+		}
+	}
+	return KindOther
+}
+
+// ForContainer rewrites, in place, the servers of a kubeconfig that name
+// the host's loopback (127.0.0.1, localhost, ::1, and k3d's 0.0.0.0) to
+// host.docker.internal,
+// as a container must reach them, keeping the TLS server name the
+// certificate was issued for: Docker Desktop, kind, k3d and minikube all
+// publish their API server on the host's loopback.
+func ForContainer(raw *clientcmdapi.Config) {
+	for _, c := range raw.Clusters {
+		u, err := url.Parse(c.Server)
+		if err != nil {
+			continue
+		}
+		host := u.Hostname()
+		if host != "localhost" && host != "::1" && host != "0.0.0.0" && !strings.HasPrefix(host, "127.") {
+			continue
+		}
+		if c.TLSServerName == "" && !c.InsecureSkipTLSVerify {
+			// k3d writes 0.0.0.0; its certificate names 127.0.0.1.
+			c.TLSServerName = strings.Replace(host, "0.0.0.0", "127.0.0.1", 1)
+		}
+		if p := u.Port(); p != "" {
+			u.Host = net.JoinHostPort("host.docker.internal", p)
+		} else {
+			u.Host = "host.docker.internal"
+		}
+		c.Server = u.String()
+	}
+}

@@ -175,10 +175,9 @@ func kindOfNodes(nodes []map[string]string) Kind {
 
 // ForContainer rewrites, in place, the servers of a kubeconfig that name
 // the host's loopback (127.0.0.1, localhost, ::1, and k3d's 0.0.0.0) to
-// host.docker.internal,
-// as a container must reach them, keeping the TLS server name the
-// certificate was issued for: Docker Desktop, kind, k3d and minikube all
-// publish their API server on the host's loopback.
+// host.docker.internal, as a container must reach them, keeping the TLS
+// server name the certificate was issued for: Docker Desktop, kind, k3d
+// and minikube all publish their API server on the host's loopback.
 func ForContainer(raw *clientcmdapi.Config) {
 	for _, c := range raw.Clusters {
 		u, err := url.Parse(c.Server)

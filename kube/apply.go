@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -204,23 +205,78 @@ func (c *conn) apply(ctx context.Context, obj *unstructured.Unstructured, opts A
 	if err != nil {
 		return fail(err)
 	}
-	return ApplyResult{Ref: ref, Action: action(before, after, opts.DryRun), Object: after}, nil
+	return ApplyResult{Ref: ref, Action: action(obj, before, after, opts.DryRun), Object: after}, nil
 }
 
 // action compares the object before and after the apply. A persisted change
 // always gets a new resourceVersion; a dry run never does, so there the
 // objects themselves are compared.
-func action(before, after *unstructured.Unstructured, dryRun bool) Action {
+func action(applied, before, after *unstructured.Unstructured, dryRun bool) Action {
 	switch {
 	case before == nil:
 		return Created
 	case !dryRun && before.GetResourceVersion() != after.GetResourceVersion():
+		// Another writer (a controller setting status, a volume binder)
+		// may have changed the object between the read and the apply:
+		// meshdock's own entry of the managed fields says whether the
+		// apply did. The server stamps it, to the second, only when the
+		// applied fields change.
+		if b, ok := appliedEntry(before); ok {
+			// To the second: within it, what was applied must also have
+			// been there already.
+			if a, ok := appliedEntry(after); ok && a.Time.Equal(b.Time) && equality.Semantic.DeepEqual(a.FieldsV1, b.FieldsV1) &&
+				holds(before.Object, applied.Object) {
+				return Unchanged
+			}
+		}
 		return Configured
 	case dryRun && !equality.Semantic.DeepEqual(before.Object, after.Object):
 		return Configured
 	default:
 		return Unchanged
 	}
+}
+
+// holds reports whether every field of want has that value in have.
+func holds(have, want any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, v := range w {
+			if k == "managedFields" || k == "resourceVersion" {
+				continue
+			}
+			if !holds(h[k], v) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		h, ok := have.([]any)
+		if !ok || len(h) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !holds(h[i], w[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return fmt.Sprint(have) == fmt.Sprint(want)
+}
+
+// appliedEntry returns the managed-fields entry of meshdock's applies.
+func appliedEntry(o *unstructured.Unstructured) (metav1.ManagedFieldsEntry, bool) {
+	for _, e := range o.GetManagedFields() {
+		if e.Manager == FieldManager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "" {
+			return e, true
+		}
+	}
+	return metav1.ManagedFieldsEntry{}, false
 }
 
 // applyError turns the failures of one Apply into a domain error. Its code is

@@ -1,0 +1,213 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/meshdock/meshdock"
+)
+
+// InventoryName is the ConfigMap, in an app's namespace, that lists what
+// meshdock applied there; LabelInventory marks it.
+const (
+	InventoryName  = "meshdock-inventory"
+	LabelInventory = "meshdock.io/inventory"
+)
+
+// DeployResult is what a deploy did: each object applied, and the objects
+// of the previous deploy that left the app and were removed.
+type DeployResult struct {
+	Applied []ApplyResult
+	Pruned  []Ref
+}
+
+// inventoryRef is how the inventory writes one object.
+type inventoryRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+}
+
+// Deploy applies an app's objects into namespace ns, then removes what the
+// previous deploy there applied and objs no longer hold, and records what
+// was applied in the namespace's inventory. Nothing is pruned when an
+// apply fails: the inventory then keeps both sets, for the next deploy.
+func (c Cluster) Deploy(ctx context.Context, ns string, objs []*unstructured.Unstructured) (DeployResult, error) {
+	if c.conn == nil {
+		return DeployResult{}, ErrNoCluster
+	}
+	if err := c.ensureNamespace(ctx, ns); err != nil {
+		return DeployResult{}, err
+	}
+	previous, err := c.inventory(ctx, ns)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	applied, err := c.Apply(ctx, objs, ApplyOptions{Namespace: ns})
+	res := DeployResult{Applied: applied}
+	now := map[Ref]bool{}
+	for _, a := range applied {
+		now[a.Ref] = true
+	}
+	if err != nil {
+		// Keep track of both: what is there now may be either.
+		_ = c.writeInventory(context.WithoutCancel(ctx), ns, append(previous, Refs(applied)...))
+		return res, err
+	}
+	for i, r := range previous {
+		if now[r] || r.Kind == "Namespace" {
+			continue
+		}
+		if err := c.remove(ctx, r); err != nil {
+			// What is left to prune stays listed, for the next deploy.
+			_ = c.writeInventory(context.WithoutCancel(ctx), ns, append(Refs(applied), previous[i:]...))
+			return res, err
+		}
+		res.Pruned = append(res.Pruned, r)
+	}
+	return res, c.writeInventory(ctx, ns, Refs(applied))
+}
+
+// ensureNamespace creates the namespace of an app when it is missing, and
+// refuses one that is being deleted.
+func (c Cluster) ensureNamespace(ctx context.Context, ns string) error {
+	nsr := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
+	cur, err := nsr.Get(ctx, ns, metav1.GetOptions{})
+	if err == nil {
+		if cur.GetDeletionTimestamp() != nil {
+			return meshdock.Errorf(meshdock.ECONFLICT, "namespace %s is being deleted: wait until it is gone, or deploy into another", ns)
+		}
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "namespace %s: %v", ns, err)
+	}
+	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
+		"metadata": map[string]any{"name": ns, "labels": map[string]any{"app.kubernetes.io/managed-by": "meshdock"}}}}
+	if _, err := nsr.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return meshdock.Wrap(errorCode(err), err, "create namespace %s: %v", ns, err)
+	}
+	return nil
+}
+
+// Delete removes what the inventory of namespace ns lists, and the
+// inventory. PersistentVolumeClaims (the app's data) stay unless volumes
+// is true; those kept are returned.
+func (c Cluster) Delete(ctx context.Context, ns string, volumes bool) (deleted, kept []Ref, err error) {
+	if c.conn == nil {
+		return nil, nil, ErrNoCluster
+	}
+	refs, err := c.inventory(ctx, ns)
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.Reverse(refs) // what depends on others goes first
+	for _, r := range refs {
+		if r.Kind == "Namespace" || (r.Kind == "PersistentVolumeClaim" && !volumes) {
+			if r.Kind == "PersistentVolumeClaim" {
+				kept = append(kept, r)
+			}
+			continue
+		}
+		if err := c.remove(ctx, r); err != nil {
+			return deleted, kept, err
+		}
+		deleted = append(deleted, r)
+	}
+	if len(kept) > 0 {
+		slices.Reverse(kept)
+		return deleted, kept, c.writeInventory(ctx, ns, kept)
+	}
+	cm := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns)
+	if err := cm.Delete(ctx, InventoryName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return deleted, kept, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "delete the inventory of namespace %s: %v", ns, err)
+	}
+	return deleted, kept, nil
+}
+
+// remove deletes one object, in the background (its dependents go after
+// it); one already gone counts as removed.
+func (c Cluster) remove(ctx context.Context, r Ref) error {
+	m, err := c.conn.mapping(r.GroupVersionKind)
+	if err != nil {
+		if meta.IsNoMatchError(errors.Unwrap(err)) || meta.IsNoMatchError(err) {
+			return nil // its kind is gone, and it with it
+		}
+		return &ObjectError{Ref: r, Err: err}
+	}
+	ri := c.conn.dynamic.Resource(m.Resource).Namespace(r.Namespace)
+	if m.Scope.Name() != meta.RESTScopeNameNamespace {
+		ri = c.conn.dynamic.Resource(m.Resource)
+	}
+	policy := metav1.DeletePropagationBackground
+	if err := ri.Delete(ctx, r.Name, metav1.DeleteOptions{PropagationPolicy: &policy}); err != nil && !apierrors.IsNotFound(err) {
+		return &ObjectError{Ref: r, Err: err}
+	}
+	return nil
+}
+
+// inventory reads the objects the last deploy into ns applied; none when
+// nothing was deployed there.
+func (c Cluster) inventory(ctx context.Context, ns string) ([]Ref, error) {
+	cm, err := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns).Get(ctx, InventoryName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "read the inventory of namespace %s: %v", ns, err)
+	}
+	if cm.GetLabels()[LabelInventory] != "true" {
+		return nil, meshdock.Errorf(meshdock.ECONFLICT, "namespace %s has a ConfigMap %s that meshdock did not write: deploy into another namespace", ns, InventoryName)
+	}
+	data, _, _ := unstructured.NestedString(cm.Object, "data", "objects")
+	var list []inventoryRef
+	if err := json.Unmarshal([]byte(data), &list); err != nil {
+		return nil, meshdock.Errorf(meshdock.ECONFLICT, "the inventory of namespace %s cannot be read: %v", ns, err)
+	}
+	refs := make([]Ref, 0, len(list))
+	for _, r := range list {
+		gv, err := schema.ParseGroupVersion(r.APIVersion)
+		if err != nil {
+			continue
+		}
+		refs = append(refs, Ref{GroupVersionKind: gv.WithKind(r.Kind), Namespace: r.Namespace, Name: r.Name})
+	}
+	return refs, nil
+}
+
+// writeInventory records refs as the inventory of ns, each object once.
+func (c Cluster) writeInventory(ctx context.Context, ns string, refs []Ref) error {
+	seen := map[Ref]bool{}
+	list := []inventoryRef{}
+	for _, r := range refs {
+		if seen[r] {
+			continue
+		}
+		seen[r] = true
+		list = append(list, inventoryRef{APIVersion: r.GroupVersion().String(), Kind: r.Kind, Namespace: r.Namespace, Name: r.Name})
+	}
+	data, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	cm := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": InventoryName, "namespace": ns,
+			"labels": map[string]any{LabelInventory: "true", "app.kubernetes.io/managed-by": "meshdock"}},
+		"data": map[string]any{"objects": string(data)},
+	}}
+	if _, err := c.Apply(ctx, []*unstructured.Unstructured{cm}, ApplyOptions{Namespace: ns}); err != nil {
+		return fmt.Errorf("record the inventory of namespace %s: %w", ns, err)
+	}
+	return nil
+}

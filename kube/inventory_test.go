@@ -1,0 +1,120 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/meshdock/meshdock"
+)
+
+const appDocs = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: a}
+data: {k: v}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: b}
+data: {k: v}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {ports: [{port: 80}], selector: {app: web}}
+`
+
+// Against the real API server: a deploy creates the namespace and the
+// objects; the same deploy again changes nothing and prunes nothing; an
+// object that left the app is pruned; delete removes the app's objects and
+// keeps its claims unless asked.
+func TestDeployInventoryPruneDelete(t *testing.T) {
+	c := testCluster(t)
+	ns := testNamespace(t, c) + "-app"
+	t.Cleanup(func() {
+		dyn, _ := c.Dynamic()
+		_ = dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Delete(context.Background(), ns, metav1.DeleteOptions{})
+	})
+	ctx := context.Background()
+	res, err := c.Deploy(ctx, ns, objects(t, appDocs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(res.Applied); got != "created created created created" || len(res.Pruned) != 0 {
+		t.Fatalf("first deploy: %s, pruned %v", got, res.Pruned)
+	}
+	res, err = c.Deploy(ctx, ns, objects(t, appDocs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(res.Applied); got != "unchanged unchanged unchanged unchanged" || len(res.Pruned) != 0 {
+		t.Fatalf("second deploy: %s, pruned %v", got, res.Pruned)
+	}
+	without := objects(t, appDocs)
+	without = append(without[:1], without[2:]...) // b left the app
+	res, err = c.Deploy(ctx, ns, without)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Pruned) != 1 || res.Pruned[0].Name != "b" {
+		t.Fatalf("third deploy pruned %v, want ConfigMap b", res.Pruned)
+	}
+	dyn, _ := c.Dynamic()
+	cms := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns)
+	if _, err := cms.Get(ctx, "b", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("ConfigMap b after the prune: %v", err)
+	}
+	deleted, kept, err := c.Delete(ctx, ns, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(deleted) != 2 || len(kept) != 1 || kept[0].Name != "data" {
+		t.Fatalf("delete: deleted %v, kept %v", deleted, kept)
+	}
+	pvcs := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}).Namespace(ns)
+	if _, err := pvcs.Get(ctx, "data", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the claim was not kept: %v", err)
+	}
+	deleted, kept, err = c.Delete(ctx, ns, true)
+	if err != nil || len(deleted) != 1 || len(kept) != 0 {
+		t.Fatalf("delete with volumes: deleted %v, kept %v, %v", deleted, kept, err)
+	}
+	if _, err := cms.Get(ctx, InventoryName, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the inventory after the last delete: %v", err)
+	}
+}
+
+// A ConfigMap of the inventory's name that meshdock did not write is not
+// taken for one: nothing is applied or pruned.
+func TestDeployRefusesAForeignInventory(t *testing.T) {
+	c := testCluster(t)
+	ns := testNamespace(t, c)
+	foreign := objects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "+InventoryName+"}\ndata: {objects: '[]'}\n")
+	if _, err := c.Apply(context.Background(), foreign, ApplyOptions{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Deploy(context.Background(), ns, objects(t, appDocs))
+	if meshdock.ErrorCode(err) != meshdock.ECONFLICT {
+		t.Fatalf("deploy over a foreign inventory: %v, want a conflict", err)
+	}
+}
+
+func actions(rs []ApplyResult) string {
+	out := ""
+	for i, r := range rs {
+		if i > 0 {
+			out += " "
+		}
+		out += fmt.Sprint(r.Action)
+	}
+	return out
+}

@@ -3,11 +3,13 @@ package kube
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/meshdock/meshdock"
 )
@@ -117,4 +119,32 @@ func actions(rs []ApplyResult) string {
 		out += fmt.Sprint(r.Action)
 	}
 	return out
+}
+
+// A namespace that is being deleted is refused before anything is applied:
+// objects applied into it would go with it.
+func TestDeployRefusesATerminatingNamespace(t *testing.T) {
+	c := testCluster(t)
+	ns := testNamespace(t, c)
+	ctx := context.Background()
+	held := objects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, finalizers: [meshdock.io/test]}\n")
+	if _, err := c.Apply(ctx, held, ApplyOptions{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	dyn, _ := c.Dynamic()
+	cms := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns)
+	t.Cleanup(func() {
+		_, _ = cms.Patch(context.Background(), "held", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+	})
+	nss := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
+	if err := nss.Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Deploy(ctx, ns, objects(t, appDocs))
+	if meshdock.ErrorCode(err) != meshdock.ECONFLICT || !strings.Contains(meshdock.ErrorMessage(err), "being deleted") {
+		t.Fatalf("deploy into a terminating namespace: %v, want a conflict", err)
+	}
+	if _, err := cms.Get(ctx, "a", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("an object was applied into the terminating namespace: %v", err)
+	}
 }

@@ -273,15 +273,7 @@ func (b *budget) scanPorts(file string, root *yaml.Node, section, service string
 			if items := nodeChildren(written); i < len(items) && written.Kind == yaml.SequenceNode {
 				line = items[i].Line
 			}
-			spec := fmt.Sprint(item)
-			if m := asMap(item); m != nil {
-				spec = ""
-				for _, k := range []string{"published", "target"} {
-					if v, ok := m[k]; ok {
-						spec += fmt.Sprint(v) + ":"
-					}
-				}
-			}
+			spec := portSpec(item)
 			shown := fmt.Sprintf("%q", spec)
 			if strings.Contains(spec, "$") {
 				spec = b.substitute(spec)
@@ -295,6 +287,22 @@ func (b *budget) scanPorts(file string, root *yaml.Node, section, service string
 		}
 	}
 	return nil
+}
+
+// portSpec writes a ports or expose entry as portCount reads it: the short
+// syntax as it is, the long one as its published and target ports.
+func portSpec(item any) string {
+	m := asMap(item)
+	if m == nil {
+		return fmt.Sprint(item)
+	}
+	spec := ""
+	for _, k := range []string{"published", "target"} {
+		if v, ok := m[k]; ok {
+			spec += fmt.Sprint(v) + ":"
+		}
+	}
+	return spec
 }
 
 // substitute fills in the user's variables as compose-go will; on a
@@ -448,10 +456,7 @@ func (e *extents) copied(service string) extent {
 	x := valueExtent(e.services[service])
 	for _, key := range []string{"ports", "expose"} {
 		for _, item := range asList(svc[key]) {
-			spec := fmt.Sprint(item)
-			if m := asMap(item); m != nil {
-				spec = fmt.Sprint(m["published"]) + ":" + fmt.Sprint(m["target"])
-			}
+			spec := portSpec(item)
 			if strings.Contains(spec, "$") {
 				spec = e.b.substitute(spec)
 			}

@@ -364,7 +364,7 @@ func (s *state) networkIsolation() {
 // models no service uses, and about the keys that have no effect: version
 // and extension (x-) keys.
 func (s *state) unusedDefinitions() {
-	used := map[string]map[string]bool{"volumes": {}, "configs": {}, "secrets": {}, "models": {}}
+	used := map[string]map[string]bool{"volumes": {}, "configs": {}, "secrets": {}}
 	for _, name := range s.p.ServiceNames() {
 		svc := s.service(name)
 		for _, v := range svc.Volumes {
@@ -376,25 +376,20 @@ func (s *state) unusedDefinitions() {
 		for _, c := range svc.Secrets {
 			used["secrets"][c.Source] = true
 		}
-		for m := range svc.Models {
-			used["models"][m] = true
-		}
 	}
-	defined := map[string][]string{
+	for kind, names := range map[string][]string{
 		"volumes": slices.Collect(maps.Keys(s.p.Volumes)),
 		"configs": slices.Collect(maps.Keys(s.p.Configs)),
 		"secrets": slices.Collect(maps.Keys(s.p.Secrets)),
-		"models":  slices.Collect(maps.Keys(s.p.Models)),
-	}
-	for _, kind := range []string{"volumes", "configs", "secrets", "models"} {
-		for _, n := range slices.Sorted(slices.Values(defined[kind])) {
-			switch {
-			case kind == "models":
-				s.warn("", kind+"."+n, "not carried over: Docker Model Runner is not available in the cluster")
-			case !used[kind][n]:
+	} {
+		for _, n := range names {
+			if !used[kind][n] {
 				s.warn("", kind+"."+n, "no service uses it: nothing is made of it")
 			}
 		}
+	}
+	for n := range s.p.Models {
+		s.warn("", "models."+n, "not carried over: Docker Model Runner is not available in the cluster")
 	}
 	if s.p.Has("version") {
 		s.warn("", "version", "has no effect: the compose specification made it obsolete")

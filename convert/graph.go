@@ -31,12 +31,7 @@ func buildGraph(s *state) meshdock.Graph {
 	}
 	for _, name := range s.p.ServiceNames() {
 		svc := s.service(name)
-		n := meshdock.Node{ID: name, Image: s.imageOf(name), Replicas: 1, Profiles: svc.Profiles}
-		if svc.Deploy != nil && svc.Deploy.Replicas != nil {
-			n.Replicas = *svc.Deploy.Replicas
-		} else if svc.Scale != nil {
-			n.Replicas = *svc.Scale
-		}
+		n := meshdock.Node{ID: name, Image: s.imageOf(name), Replicas: replicasOf(svc), Profiles: svc.Profiles}
 		for _, p := range svc.Ports {
 			proto := p.Protocol
 			if proto == "" {

@@ -126,7 +126,7 @@ const LabelsAnnotation = "meshdock.io/compose-labels"
 // annotation sets k=v on each of dsts when k is a valid annotation key,
 // else keeps it in odd, with a warning; it reports whether k was valid.
 func (s *state) annotation(service, key string, at []string, k, v string, odd map[string]string, dsts ...*map[string]string) bool {
-	if len(validation.IsQualifiedName(strings.ToLower(k))) > 0 {
+	if !validAnnotationKey(k) {
 		odd[k] = v
 		s.warnAt(service, key, at, fmt.Sprintf("is not a valid Kubernetes label or annotation key (%s); it is kept in the %s annotation", keyProblem(k), LabelsAnnotation))
 		return false
@@ -172,7 +172,7 @@ func metadataPass(s *state) error {
 			}
 		}
 		for k := range annotations {
-			if len(validation.IsQualifiedName(strings.ToLower(k))) > 0 {
+			if !validAnnotationKey(k) {
 				delete(annotations, k)
 				s.warn("", "", fmt.Sprintf("%s: annotation %q is not valid in Kubernetes and is left out", what, k))
 			}
@@ -248,6 +248,12 @@ func validLabel(k, v string) bool {
 }
 
 func validLabelValue(v string) bool { return len(validation.IsValidLabelValue(v)) == 0 }
+
+// validAnnotationKey reports whether the API server takes k as an
+// annotation key (checked in lower case, as it checks it).
+func validAnnotationKey(k string) bool {
+	return len(validation.IsQualifiedName(strings.ToLower(k))) == 0
+}
 
 // fixSpreadSelectors points kompose's topology spread constraints, which
 // select by io.kompose.service, at the labels the pods now have.

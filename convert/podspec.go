@@ -41,11 +41,6 @@ func (s *state) dnsConfig(name string, svc types.ServiceConfig, spec *corev1.Pod
 	if len(svc.DNS) == 0 && len(svc.DNSSearch) == 0 && len(svc.DNSOpts) == 0 {
 		return
 	}
-	defer func() {
-		if c := spec.DNSConfig; c != nil && len(c.Nameservers)+len(c.Searches)+len(c.Options) == 0 {
-			spec.DNSConfig = nil
-		}
-	}()
 	nonEmpty := func(l []string) []string {
 		return slices.DeleteFunc(slices.Clone(l), func(v string) bool { return strings.TrimSpace(v) == "" })
 	}
@@ -85,6 +80,9 @@ func (s *state) dnsConfig(name string, svc types.ServiceConfig, spec *corev1.Pod
 	if len(cfg.Searches) > 32 {
 		s.warn(name, "dns_search", fmt.Sprintf("%d search domains: Kubernetes takes at most 32, the rest are left out", len(cfg.Searches)))
 		cfg.Searches = cfg.Searches[:32]
+	}
+	if len(cfg.Nameservers)+len(cfg.Searches)+len(cfg.Options) == 0 {
+		return // every entry was left out
 	}
 	spec.DNSConfig = cfg
 	if len(cfg.Nameservers) > 0 {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -131,13 +132,21 @@ func (s *state) preStart(name string, i int, h types.PreStartHook, svc types.Ser
 		c.SecurityContext.Privileged = ptr.To(true)
 	}
 	if h.User != "" {
-		tmp := corev1.Container{}
-		s.user(name, h.User, &tmp)
-		if tmp.SecurityContext != nil {
+		// A number as kompose carries the service's, then what s.user
+		// adds: root, and warnings for names.
+		hook := corev1.Container{SecurityContext: &corev1.SecurityContext{}}
+		if u, _, _ := strings.Cut(h.User, ":"); u != "" {
+			if n, err := strconv.ParseInt(u, 10, 64); err == nil {
+				hook.SecurityContext.RunAsUser = &n
+				s.idRange(name, hook.SecurityContext)
+			}
+		}
+		s.user(name, h.User, &hook)
+		if id := hook.SecurityContext.RunAsUser; id != nil {
 			if c.SecurityContext == nil {
 				c.SecurityContext = &corev1.SecurityContext{}
 			}
-			c.SecurityContext.RunAsUser = tmp.SecurityContext.RunAsUser
+			c.SecurityContext.RunAsUser = id
 		}
 	}
 	if rest := otherHookKeys(h, svc); len(rest) > 0 {

@@ -82,15 +82,20 @@ func podVolumeNames(spec *corev1.PodSpec) {
 // 2147483647), which kompose copies from `user` as it is.
 func (s *state) idRanges(name string, spec *corev1.PodSpec) {
 	for i := range spec.Containers {
-		sc := spec.Containers[i].SecurityContext
-		if sc == nil {
-			continue
-		}
-		for _, id := range []**int64{&sc.RunAsUser, &sc.RunAsGroup} {
-			if *id != nil && (**id < 0 || **id > math.MaxInt32) {
-				s.warn(name, "user", fmt.Sprintf("ID %d is not carried over: Kubernetes takes user and group IDs from 0 to %d", **id, math.MaxInt32))
-				*id = nil
-			}
+		s.idRange(name, spec.Containers[i].SecurityContext)
+	}
+}
+
+// idRange drops the user and group IDs of one security context that
+// Kubernetes cannot take.
+func (s *state) idRange(name string, sc *corev1.SecurityContext) {
+	if sc == nil {
+		return
+	}
+	for _, id := range []**int64{&sc.RunAsUser, &sc.RunAsGroup} {
+		if *id != nil && (**id < 0 || **id > math.MaxInt32) {
+			s.warn(name, "user", fmt.Sprintf("ID %d is not carried over: Kubernetes takes user and group IDs from 0 to %d", **id, math.MaxInt32))
+			*id = nil
 		}
 	}
 }

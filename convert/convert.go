@@ -67,7 +67,8 @@ func Convert(ctx context.Context, p *compose.Project, opt Options) (res *Result,
 	if len(warnings) > MaxWarnings {
 		warnings = append(warnings[:MaxWarnings], meshdock.Warning{Message: fmt.Sprintf("%d more warnings are left out", len(warnings)-MaxWarnings)})
 	}
-	return &Result{Project: p.Name, Objects: out, Warnings: warnings, Graph: buildGraph(s)}, nil
+	sortBuilds(s.builds)
+	return &Result{Project: p.Name, Objects: out, Warnings: warnings, Graph: buildGraph(s), Builds: s.builds}, nil
 }
 
 // passes run in this order over kompose's output. Each lives in its own
@@ -109,6 +110,8 @@ type state struct {
 	pods map[string]*workload
 	// links caches linkAliases.
 	links map[string][]hostAlias
+	// builds are the images of build: services.
+	builds []meshdock.Build
 }
 
 // workload is the controller kompose made for a service.

@@ -36,4 +36,6 @@ type Result struct {
 	Objects  []*unstructured.Unstructured `json:"objects"`
 	Warnings []meshdock.Warning           `json:"warnings"`
 	Graph    meshdock.Graph               `json:"graph"`
+	// Builds are the images the app builds from source.
+	Builds []meshdock.Build `json:"builds,omitempty"`
 }

@@ -46,6 +46,7 @@ type App struct {
 	Objects  []*unstructured.Unstructured
 	Warnings []meshdock.Warning
 	Graph    meshdock.Graph
+	Builds   []meshdock.Build
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -73,7 +74,7 @@ type AppSummary struct {
 func (a *App) appColumns() ([]any, error) {
 	var out []any
 	for _, v := range []any{nonNil(a.ComposeFiles), nonNil(a.EnvFiles), nonNilMap(a.Env), nonNil(a.Profiles),
-		nonNil(a.Objects), nonNil(a.Warnings), a.Graph} {
+		nonNil(a.Objects), nonNil(a.Warnings), a.Graph, nonNil(a.Builds)} {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return nil, fmt.Errorf("encode app %q: %w", a.Name, err)
@@ -97,8 +98,8 @@ func (db *DB) CreateApp(ctx context.Context, a *App) error {
 			len(a.Graph.Nodes), len(a.Warnings), ts, ts}, cols...)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO apps
 			(id, name, origin, project, namespace, bind_mounts, services, warnings, created_at, updated_at,
-			 compose_files, env_files, env, profiles, objects, warning_list, graph)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+			 compose_files, env_files, env, profiles, objects, warning_list, graph, builds)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 			return fmt.Errorf("store app %q: %w", a.Name, err)
 		}
 		return insertFiles(ctx, tx, a.ID, a.Files)
@@ -119,11 +120,11 @@ func insertFiles(ctx context.Context, tx *sql.Tx, id string, files []File) error
 func (db *DB) App(ctx context.Context, id string) (*App, error) {
 	var a App
 	var origin, created, updated string
-	var composeFiles, envFiles, env, profiles, objects, warnings, graph string
+	var composeFiles, envFiles, env, profiles, objects, warnings, graph, builds string
 	err := db.r.QueryRowContext(ctx, `SELECT id, name, origin, project, namespace, bind_mounts, created_at, updated_at,
-		compose_files, env_files, env, profiles, objects, warning_list, graph
+		compose_files, env_files, env, profiles, objects, warning_list, graph, builds
 		FROM apps WHERE id = ?`, id).Scan(&a.ID, &a.Name, &origin, &a.Project, &a.Namespace, &a.BindMounts, &created, &updated,
-		&composeFiles, &envFiles, &env, &profiles, &objects, &warnings, &graph)
+		&composeFiles, &envFiles, &env, &profiles, &objects, &warnings, &graph, &builds)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, meshdock.Errorf(meshdock.ENOTFOUND, "no app with id %s", quoteID(id))
 	}
@@ -140,6 +141,7 @@ func (db *DB) App(ctx context.Context, id string) (*App, error) {
 		json.Unmarshal([]byte(objects), &a.Objects),
 		json.Unmarshal([]byte(warnings), &a.Warnings),
 		json.Unmarshal([]byte(graph), &a.Graph),
+		json.Unmarshal([]byte(builds), &a.Builds),
 	); err != nil {
 		return nil, fmt.Errorf("decode app %s: %w", id, err)
 	}

@@ -60,6 +60,10 @@ type ApplyOptions struct {
 	// Namespace is given to namespaced objects that have none; empty means
 	// the namespace of the kubeconfig context.
 	Namespace string
+	// Force takes over fields another field manager owns. Without it such
+	// a conflict fails the object, with an error that names each field and
+	// its manager.
+	Force bool
 }
 
 // ApplyResult is the outcome for one applied object.
@@ -94,8 +98,8 @@ func (e *ObjectError) Unwrap() error { return e.Err }
 const applyWorkers = 8
 
 // Apply applies objs in order with server-side apply, as field manager
-// "meshdock", taking over fields other managers own (a deploy says what the
-// app must look like). Consecutive objects of the same kind go to the server
+// "meshdock"; fields other managers own are taken over only with
+// opts.Force. Consecutive objects of the same kind go to the server
 // together, since none depends on another of its kind, and kinds go one
 // after the other in the order given (namespaces before what lives in them).
 // It goes on past a failed object, so one bad object does not hide the
@@ -197,12 +201,15 @@ func (c *conn) apply(ctx context.Context, obj *unstructured.Unstructured, opts A
 	if err != nil {
 		return fail(err)
 	}
-	ao := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
+	ao := metav1.ApplyOptions{FieldManager: FieldManager, Force: opts.Force}
 	if opts.DryRun {
 		ao.DryRun = []string{metav1.DryRunAll}
 	}
 	after, err := ri.Apply(ctx, ref.Name, obj, ao)
 	if err != nil {
+		if c := conflicts(err); c != "" {
+			return fail(meshdock.Wrap(meshdock.ECONFLICT, err, "%s; deploy with --force-conflicts to take them over", c))
+		}
 		return fail(err)
 	}
 	return ApplyResult{Ref: ref, Action: action(obj, before, after, opts.DryRun), Object: after}, nil
@@ -277,6 +284,28 @@ func appliedEntry(o *unstructured.Unstructured) (metav1.ManagedFieldsEntry, bool
 		}
 	}
 	return metav1.ManagedFieldsEntry{}, false
+}
+
+// conflicts describes the fields an apply would take from other managers,
+// as the server lists them: "field .spec.replicas is owned by kubectl".
+func conflicts(err error) string {
+	var status apierrors.APIStatus
+	if !apierrors.IsConflict(err) || !errors.As(err, &status) || status.Status().Details == nil {
+		return ""
+	}
+	var out []string
+	for _, c := range status.Status().Details.Causes {
+		if c.Type != metav1.CauseTypeFieldManagerConflict {
+			continue
+		}
+		// The server words it `conflict with "kubectl" using apps/v1`.
+		manager := c.Message
+		if _, rest, ok := strings.Cut(c.Message, `conflict with "`); ok {
+			manager, _, _ = strings.Cut(rest, `"`)
+		}
+		out = append(out, fmt.Sprintf("field %s is owned by %s", c.Field, manager))
+	}
+	return strings.Join(out, ", ")
 }
 
 // applyError turns the failures of one Apply into a domain error. Its code is

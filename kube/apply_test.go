@@ -261,3 +261,30 @@ func BenchmarkApply(b *testing.B) {
 		}
 	}
 }
+
+// A field another manager owns is not taken without Force: the error
+// names the field and the manager, and the object is left as it was.
+func TestApplyConflict(t *testing.T) {
+	c := testCluster(t)
+	ns := testNamespace(t, c)
+	ctx := context.Background()
+	dyn, _ := c.Dynamic()
+	cm := objects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owned}\ndata: {k: theirs}\n")[0]
+	cms := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns)
+	if _, err := cms.Apply(ctx, "owned", cm, metav1.ApplyOptions{FieldManager: "kubectl"}); err != nil {
+		t.Fatal(err)
+	}
+	ours := objects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owned}\ndata: {k: ours}\n")
+	_, err := c.Apply(ctx, ours, ApplyOptions{Namespace: ns})
+	if meshdock.ErrorCode(err) != meshdock.ECONFLICT || !strings.Contains(err.Error(), "field .data.k is owned by kubectl") ||
+		!strings.Contains(meshdock.ErrorMessage(err), "--force-conflicts") {
+		t.Fatalf("conflict: %v (%s)", err, meshdock.ErrorCode(err))
+	}
+	if got, _ := cms.Get(ctx, "owned", metav1.GetOptions{}); got.Object["data"].(map[string]any)["k"] != "theirs" {
+		t.Errorf("the refused apply changed the object: %v", got.Object["data"])
+	}
+	res, err := c.Apply(ctx, ours, ApplyOptions{Namespace: ns, Force: true})
+	if err != nil || res[0].Action != Configured {
+		t.Fatalf("forced: %v %v", res, err)
+	}
+}

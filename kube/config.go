@@ -9,6 +9,7 @@ import (
 	"github.com/meshdock/meshdock"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // Client-side rate limits. client-go's defaults (5 QPS, burst 10) throttle a
@@ -149,4 +150,37 @@ func (c Config) String() string {
 		return "no cluster"
 	}
 	return fmt.Sprintf("context %q (%s)", c.Context, c.Server)
+}
+
+// LoadConfig resolves the named context (or the current one, for "") of a
+// kubeconfig already parsed.
+func LoadConfig(raw clientcmdapi.Config, context string) (Config, error) {
+	return resolve(clientcmd.NewNonInteractiveClientConfig(raw, context, &clientcmd.ConfigOverrides{}, nil), context)
+}
+
+// CheckEmbedded refuses a kubeconfig that would make the process using it
+// read its own files or run its own programs: certificate, key and token
+// files, exec credential plugins and auth providers. A kubeconfig posted to
+// a server must carry its data inline (kubectl config view --minify
+// --flatten writes it so).
+func CheckEmbedded(raw *clientcmdapi.Config) error {
+	for name, c := range raw.Clusters {
+		if c.CertificateAuthority != "" {
+			return meshdock.Errorf(meshdock.EINVALID, "kubeconfig cluster %q names a certificate file: embed it (kubectl config view --minify --flatten)", name)
+		}
+		if c.ProxyURL != "" {
+			return meshdock.Errorf(meshdock.EINVALID, "kubeconfig cluster %q names a proxy: not supported here", name)
+		}
+	}
+	for name, u := range raw.AuthInfos {
+		switch {
+		case u.ClientCertificate != "" || u.ClientKey != "" || u.TokenFile != "":
+			return meshdock.Errorf(meshdock.EINVALID, "kubeconfig user %q names a certificate, key or token file: embed it (kubectl config view --minify --flatten)", name)
+		case u.Exec != nil:
+			return meshdock.Errorf(meshdock.EINVALID, "kubeconfig user %q runs a credential plugin (%s): not allowed in a kubeconfig sent to the server; use a token or client certificate", name, u.Exec.Command)
+		case u.AuthProvider != nil:
+			return meshdock.Errorf(meshdock.EINVALID, "kubeconfig user %q uses an auth provider: not allowed in a kubeconfig sent to the server", name)
+		}
+	}
+	return nil
 }

@@ -30,6 +30,14 @@ type DeployResult struct {
 	Pruned  []Ref
 }
 
+// DeployOptions tune Deploy.
+type DeployOptions struct {
+	// Force takes over fields other field managers own.
+	Force bool
+	// Progress, if set, is called with each object applied.
+	Progress func(ApplyResult)
+}
+
 // inventoryRef is how the inventory writes one object.
 type inventoryRef struct {
 	APIVersion string `json:"apiVersion"`
@@ -42,7 +50,7 @@ type inventoryRef struct {
 // previous deploy there applied and objs no longer hold, and records what
 // was applied in the namespace's inventory. Nothing is pruned when an
 // apply fails: the inventory then keeps both sets, for the next deploy.
-func (c Cluster) Deploy(ctx context.Context, ns string, objs []*unstructured.Unstructured) (DeployResult, error) {
+func (c Cluster) Deploy(ctx context.Context, ns string, objs []*unstructured.Unstructured, opts DeployOptions) (DeployResult, error) {
 	if c.conn == nil {
 		return DeployResult{}, ErrNoCluster
 	}
@@ -53,7 +61,13 @@ func (c Cluster) Deploy(ctx context.Context, ns string, objs []*unstructured.Uns
 	if err != nil {
 		return DeployResult{}, err
 	}
-	applied, err := c.Apply(ctx, objs, ApplyOptions{Namespace: ns})
+	if opts.Progress == nil {
+		opts.Progress = func(ApplyResult) {}
+	}
+	applied, err := c.Apply(ctx, objs, ApplyOptions{Namespace: ns, Force: opts.Force})
+	for _, a := range applied {
+		opts.Progress(a)
+	}
 	res := DeployResult{Applied: applied}
 	now := map[Ref]bool{}
 	for _, a := range applied {
@@ -206,7 +220,7 @@ func (c Cluster) writeInventory(ctx context.Context, ns string, refs []Ref) erro
 			"labels": map[string]any{LabelInventory: "true", "app.kubernetes.io/managed-by": "meshdock"}},
 		"data": map[string]any{"objects": string(data)},
 	}}
-	if _, err := c.Apply(ctx, []*unstructured.Unstructured{cm}, ApplyOptions{Namespace: ns}); err != nil {
+	if _, err := c.Apply(ctx, []*unstructured.Unstructured{cm}, ApplyOptions{Namespace: ns, Force: true}); err != nil {
 		return fmt.Errorf("record the inventory of namespace %s: %w", ns, err)
 	}
 	return nil

@@ -47,14 +47,14 @@ func TestDeployInventoryPruneDelete(t *testing.T) {
 		_ = dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Delete(context.Background(), ns, metav1.DeleteOptions{})
 	})
 	ctx := context.Background()
-	res, err := c.Deploy(ctx, ns, objects(t, appDocs))
+	res, err := c.Deploy(ctx, ns, objects(t, appDocs), DeployOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := actions(res.Applied); got != "created created created created" || len(res.Pruned) != 0 {
 		t.Fatalf("first deploy: %s, pruned %v", got, res.Pruned)
 	}
-	res, err = c.Deploy(ctx, ns, objects(t, appDocs))
+	res, err = c.Deploy(ctx, ns, objects(t, appDocs), DeployOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestDeployInventoryPruneDelete(t *testing.T) {
 	}
 	without := objects(t, appDocs)
 	without = append(without[:1], without[2:]...) // b left the app
-	res, err = c.Deploy(ctx, ns, without)
+	res, err = c.Deploy(ctx, ns, without, DeployOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestDeployRefusesAForeignInventory(t *testing.T) {
 	if _, err := c.Apply(context.Background(), foreign, ApplyOptions{Namespace: ns}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.Deploy(context.Background(), ns, objects(t, appDocs))
+	_, err := c.Deploy(context.Background(), ns, objects(t, appDocs), DeployOptions{})
 	if meshdock.ErrorCode(err) != meshdock.ECONFLICT {
 		t.Fatalf("deploy over a foreign inventory: %v, want a conflict", err)
 	}
@@ -140,7 +140,7 @@ func TestDeployRefusesATerminatingNamespace(t *testing.T) {
 	if err := nss.Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.Deploy(ctx, ns, objects(t, appDocs))
+	_, err := c.Deploy(ctx, ns, objects(t, appDocs), DeployOptions{})
 	if meshdock.ErrorCode(err) != meshdock.ECONFLICT || !strings.Contains(meshdock.ErrorMessage(err), "being deleted") {
 		t.Fatalf("deploy into a terminating namespace: %v, want a conflict", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker/docker/client"
+
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/engine"
 )
@@ -40,8 +42,10 @@ func TestUnreachableEngine(t *testing.T) {
 	}
 }
 
-// TestRealEngine talks to the test environment's Docker Engine.
-func TestRealEngine(t *testing.T) {
+// realEngine is the test environment's Docker Engine, as meshdock's Engine
+// and as a client for what the tests check and clean up.
+func realEngine(t testing.TB) (engine.Engine, *client.Client) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("needs a Docker Engine; skipped under -short")
 	}
@@ -52,6 +56,17 @@ func TestRealEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return e, c
+}
+
+// TestRealEngine talks to the test environment's Docker Engine.
+func TestRealEngine(t *testing.T) {
+	e, _ := realEngine(t)
 	ctx := context.Background()
 	info, err := e.Info(ctx)
 	if err != nil || info.Version == "" || info.APIVersion == "" {

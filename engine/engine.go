@@ -23,6 +23,20 @@ type Engine interface {
 	// Rebuild writes a compose file for a project from its containers, and
 	// warns about what the containers do not tell.
 	Rebuild(ctx context.Context, project string) ([]compose.File, []meshdock.Warning, error)
+	// Build builds spec.Tag from its context, calling log with each line
+	// of the build's output as it comes.
+	Build(ctx context.Context, spec BuildSpec, log func(line string)) error
+	// ImageExists reports whether the engine has the image ref, found as
+	// `docker image inspect` finds it.
+	ImageExists(ctx context.Context, ref string) (bool, error)
+	// NodeContainers returns, for each of the Kubernetes node names, the
+	// ID of the engine's running container of that name (kind, k3d and
+	// Docker Desktop run their nodes as containers named after them);
+	// nodes without one are left out.
+	NodeContainers(ctx context.Context, nodes []string) (map[string]string, error)
+	// LoadImage imports the engine's image into the containerd of a node
+	// container, as `kind load docker-image` does.
+	LoadImage(ctx context.Context, image, container string) error
 }
 
 // Info describes the engine.
@@ -92,3 +106,17 @@ func (u Unavailable) Containers(context.Context, string) ([]container.InspectRes
 func (u Unavailable) Rebuild(context.Context, string) ([]compose.File, []meshdock.Warning, error) {
 	return nil, nil, u.err()
 }
+
+// Build implements Engine.
+func (u Unavailable) Build(context.Context, BuildSpec, func(string)) error { return u.err() }
+
+// ImageExists implements Engine.
+func (u Unavailable) ImageExists(context.Context, string) (bool, error) { return false, u.err() }
+
+// NodeContainers implements Engine.
+func (u Unavailable) NodeContainers(context.Context, []string) (map[string]string, error) {
+	return nil, u.err()
+}
+
+// LoadImage implements Engine.
+func (u Unavailable) LoadImage(context.Context, string, string) error { return u.err() }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
@@ -219,16 +220,46 @@ func TestBuildCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	tag := testTag(t, c, "app-canceled")
-	spec := engine.BuildSpec{Tag: tag, Context: fstest.MapFS{
-		"Dockerfile": {Data: []byte("FROM scratch\nCOPY a /a\nCOPY b /b\nCOPY c /c\n")},
-		"a":          {Data: []byte("a")}, "b": {Data: []byte("b")}, "c": {Data: []byte("c")},
-	}}
-	err := e.Build(ctx, spec, func(string) { cancel() })
+	// The steps the engine made before it stopped leave untagged images:
+	// the label, which every step after LABEL carries, finds them.
+	run := tag[strings.LastIndex(tag, ":")+1:]
+	t.Cleanup(func() { removeLabelled(c, "dev.meshdock.test.run="+run) })
+	dockerfile := "FROM scratch\nLABEL dev.meshdock.test.run=" + run + "\n"
+	fsys := fstest.MapFS{}
+	for i := range 10 {
+		n := strconv.Itoa(i)
+		dockerfile += "COPY " + n + " /" + n + "\n"
+		fsys[n] = &fstest.MapFile{Data: []byte(n)}
+	}
+	fsys["Dockerfile"] = &fstest.MapFile{Data: []byte(dockerfile)}
+	err := e.Build(ctx, engine.BuildSpec{Tag: tag, Context: fsys}, func(string) { cancel() })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Build canceled at its first line: %v", err)
 	}
 	if meshdock.ErrorCode(err) != meshdock.ECANCELED {
 		t.Errorf("code %s", meshdock.ErrorCode(err))
+	}
+	// The engine stops the build: the image is never made.
+	time.Sleep(time.Second)
+	if ok, err := e.ImageExists(context.Background(), tag); ok || err != nil {
+		t.Errorf("ImageExists after the build was canceled: %v, %v", ok, err)
+	}
+}
+
+// removeLabelled removes the images with a label, until the engine has
+// made no more for a moment.
+func removeLabelled(c *client.Client, label string) {
+	ctx := context.Background()
+	for quiet, deadline := 0, time.Now().Add(5*time.Second); quiet < 2 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		list, err := c.ImageList(ctx, image.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", label))})
+		if err != nil || len(list) == 0 {
+			quiet++
+			continue
+		}
+		quiet = 0
+		for _, img := range list {
+			c.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true})
+		}
 	}
 }
 
@@ -338,10 +369,11 @@ func BenchmarkBuild(b *testing.B) {
 		rand.Read(data)
 		fsys["data/"+strconv.Itoa(i)] = &fstest.MapFile{Data: data}
 	}
-	tag := testTag(b, c, "app-bench")
 	b.SetBytes(16 << 20)
 	for i := 0; b.Loop(); i++ {
 		fsys["n"] = &fstest.MapFile{Data: []byte(strconv.Itoa(i))} // no cache hit
+		// A tag of its own, or the last build's image is left untagged.
+		tag := testTag(b, c, "app-bench")
 		if err := e.Build(context.Background(), engine.BuildSpec{Tag: tag, Context: fsys}, nil); err != nil {
 			b.Fatal(err)
 		}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strconv"
+	"unicode/utf8"
 )
 
 // Error codes. The HTTP layer maps each one to a status code; the CLI maps
@@ -126,4 +128,20 @@ func FormatSize(n int) string {
 // defect, never the user's mistake.
 func Recovered(lib string, r any) error {
 	return Internal(fmt.Errorf("panic in %s: %v\n%s", lib, r, debug.Stack()))
+}
+
+// QuoteName quotes a value a client sent for a message, cut to 60
+// characters: an answer repeats what it must, not a whole request.
+func QuoteName(s string) string { return Quote(s, 60) }
+
+// QuotePath quotes a path a client sent, cut only where no path is that
+// long (Linux's PATH_MAX).
+func QuotePath(s string) string { return Quote(s, 4096) }
+
+// Quote quotes s for a message, cut to n characters.
+func Quote(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%.*q...", n, s)
 }

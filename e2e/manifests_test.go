@@ -209,7 +209,7 @@ func TestExampleAppApplies(t *testing.T) {
 	if kinds["Deployment"] == 0 || kinds["Service"] == 0 || kinds["PersistentVolumeClaim"] == 0 {
 		t.Fatalf("the example app lacks Deployments, Services or claims: %v", kinds)
 	}
-	if err := c.WaitRollout(ctx, refs, kube.RolloutOptions{}); err != nil {
+	if err := c.Watch(ctx, refs, kube.WatchOptions{}); err != nil {
 		t.Fatalf("rollout: %v", err)
 	}
 	again, err := c.Apply(ctx, res.Objects, kube.ApplyOptions{Namespace: ns})

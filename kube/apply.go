@@ -75,7 +75,7 @@ type ApplyResult struct {
 	Object *unstructured.Unstructured
 }
 
-// Refs lists the objects of results, as WaitRollout takes them.
+// Refs lists the objects of results, as Watch takes them.
 func Refs(results []ApplyResult) []Ref {
 	refs := make([]Ref, len(results))
 	for i, r := range results {

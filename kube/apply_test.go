@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshdock/meshdock"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/meshdock/meshdock"
 )
 
 // app is a small app with a volume: its pods start only once the claim is
@@ -80,7 +81,7 @@ func TestApply(t *testing.T) {
 
 	start := time.Now()
 	var seen []string
-	err = c.WaitRollout(ctx, Refs(results), RolloutOptions{Progress: func(s RolloutStatus) {
+	err = c.Watch(ctx, Refs(results), WatchOptions{Progress: func(s WorkloadStatus) {
 		seen = append(seen, s.Ref.String()+": "+s.Message)
 	}})
 	if err != nil {
@@ -145,7 +146,7 @@ func TestApply(t *testing.T) {
 			t.Errorf("apply with 2 replicas, %s: %s, want %s", r.Ref, r.Action, want)
 		}
 	}
-	if err := c.WaitRollout(ctx, Refs(results), RolloutOptions{}); err != nil {
+	if err := c.Watch(ctx, Refs(results), WatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }

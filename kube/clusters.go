@@ -200,3 +200,29 @@ func ForContainer(raw *clientcmdapi.Config) {
 		c.Server = u.String()
 	}
 }
+
+// Kind tells the kind of cluster c reaches, from its context's name and,
+// when the name does not tell, its nodes.
+func (c Cluster) Kind(ctx context.Context) Kind {
+	if c.conn == nil {
+		return KindOther
+	}
+	if k := kindOfName(c.conn.cfg.Context); k != KindOther {
+		return k
+	}
+	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	nodes, err := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "nodes"}).List(ctx, metav1.ListOptions{Limit: 10})
+	if err != nil {
+		return KindOther
+	}
+	var labels []map[string]string
+	for _, n := range nodes.Items {
+		l := map[string]string{"name": n.GetName()}
+		for k, v := range n.GetLabels() {
+			l[k] = v
+		}
+		labels = append(labels, l)
+	}
+	return kindOfNodes(labels)
+}

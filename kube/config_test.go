@@ -159,8 +159,8 @@ func TestNoCluster(t *testing.T) {
 	if _, err := c.Apply(t.Context(), nil, ApplyOptions{}); !errors.Is(err, ErrNoCluster) {
 		t.Errorf("Apply: %v", err)
 	}
-	if err := c.WaitRollout(t.Context(), nil, RolloutOptions{}); !errors.Is(err, ErrNoCluster) {
-		t.Errorf("WaitRollout: %v", err)
+	if err := c.Watch(t.Context(), nil, WatchOptions{}); !errors.Is(err, ErrNoCluster) {
+		t.Errorf("Watch: %v", err)
 	}
 	if _, err := c.Config(); !errors.Is(err, ErrNoCluster) {
 		t.Errorf("Config: %v", err)

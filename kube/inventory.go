@@ -48,13 +48,31 @@ type inventoryRef struct {
 
 // Deploy applies an app's objects into namespace ns, then removes what the
 // previous deploy there applied and objs no longer hold, and records what
-// was applied in the namespace's inventory. Nothing is pruned when an
-// apply fails: the inventory then keeps both sets, for the next deploy.
+// was applied in the namespace's inventory.
+//
+// What can be known before changing anything is checked first, so that a
+// deploy that cannot succeed leaves the cluster as it was: the credentials'
+// permissions, and, in a namespace that exists, a dry run of every object
+// (schema, admission, conflicts with other field managers). A namespace
+// this deploy created is removed again when the apply fails. Nothing is
+// pruned when an apply fails: the inventory then keeps both sets, for the
+// next deploy.
 func (c Cluster) Deploy(ctx context.Context, ns string, objs []*unstructured.Unstructured, opts DeployOptions) (DeployResult, error) {
 	if c.conn == nil {
 		return DeployResult{}, ErrNoCluster
 	}
-	if err := c.ensureNamespace(ctx, ns); err != nil {
+	exists, err := c.namespaceExists(ctx, ns)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	if err := c.checkAccess(ctx, ns, objs, !exists); err != nil {
+		return DeployResult{}, err
+	}
+	if exists {
+		if _, err := c.Apply(ctx, objs, ApplyOptions{Namespace: ns, Force: opts.Force, DryRun: true}); err != nil {
+			return DeployResult{}, err
+		}
+	} else if err := c.createNamespace(ctx, ns); err != nil {
 		return DeployResult{}, err
 	}
 	previous, err := c.inventory(ctx, ns)
@@ -72,6 +90,11 @@ func (c Cluster) Deploy(ctx context.Context, ns string, objs []*unstructured.Uns
 	now := map[Ref]bool{}
 	for _, a := range applied {
 		now[a.Ref] = true
+	}
+	if err != nil && !exists {
+		// Nothing was there before: take it all away again.
+		_ = c.remove(context.WithoutCancel(ctx), Ref{GroupVersionKind: schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, Name: ns})
+		return DeployResult{}, err
 	}
 	if err != nil {
 		// Keep track of both: what is there now may be either.
@@ -92,20 +115,32 @@ func (c Cluster) Deploy(ctx context.Context, ns string, objs []*unstructured.Uns
 	return res, c.writeInventory(ctx, ns, Refs(applied))
 }
 
-// ensureNamespace creates the namespace of an app when it is missing, and
+// namespaceExists tells whether the namespace of an app is there, and
 // refuses one that is being deleted.
-func (c Cluster) ensureNamespace(ctx context.Context, ns string) error {
+func (c Cluster) namespaceExists(ctx context.Context, ns string) (bool, error) {
 	nsr := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
 	cur, err := nsr.Get(ctx, ns, metav1.GetOptions{})
-	if err == nil {
-		if cur.GetDeletionTimestamp() != nil {
-			return meshdock.Errorf(meshdock.ECONFLICT, "namespace %s is being deleted: wait until it is gone, or deploy into another", ns)
-		}
-		return nil
+	switch {
+	case err == nil && cur.GetDeletionTimestamp() != nil:
+		return false, meshdock.Errorf(meshdock.ECONFLICT, "namespace %s is being deleted: wait until it is gone, or deploy into another", ns)
+	case err == nil:
+		return true, nil
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case apierrors.IsForbidden(err):
+		// Credentials that may not read namespaces may still deploy into
+		// one: the access check says what they may do.
+		return true, nil
 	}
-	if !apierrors.IsNotFound(err) {
-		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "namespace %s: %v", ns, err)
+	if code := errorCode(err); code != meshdock.EUNAVAILABLE {
+		return false, meshdock.Wrap(code, err, "namespace %s: %v", ns, err)
 	}
+	return false, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "the API server at %s cannot be reached: %s", c.conn.cfg.Server, unreachable(err))
+}
+
+// createNamespace creates the namespace of an app.
+func (c Cluster) createNamespace(ctx context.Context, ns string) error {
+	nsr := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
 	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
 		"metadata": map[string]any{"name": ns, "labels": map[string]any{"app.kubernetes.io/managed-by": "meshdock"}}}}
 	if _, err := nsr.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -224,4 +259,34 @@ func (c Cluster) writeInventory(ctx context.Context, ns string, refs []Ref) erro
 		return fmt.Errorf("record the inventory of namespace %s: %w", ns, err)
 	}
 	return nil
+}
+
+// Status reads, once, where the rollout of each workload that the
+// inventory of namespace ns lists stands.
+func (c Cluster) Status(ctx context.Context, ns string) ([]WorkloadStatus, error) {
+	if c.conn == nil {
+		return nil, ErrNoCluster
+	}
+	refs, err := c.inventory(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	var out []WorkloadStatus
+	for _, r := range refs {
+		if !rollsOut(r) {
+			continue
+		}
+		obj, err := c.conn.get(ctx, r)
+		if apierrors.IsNotFound(err) {
+			out = append(out, WorkloadStatus{Ref: r, Message: "not found"})
+			continue
+		}
+		if err != nil {
+			return out, meshdock.Wrap(errorCode(err), err, "read %s: %v", r, err)
+		}
+		st, _ := statusOf(obj)
+		ready, desired := counts(obj)
+		out = append(out, WorkloadStatus{Ref: r, Ready: ready, Desired: desired, Done: st.Done, Message: st.Message})
+	}
+	return out, nil
 }

@@ -128,7 +128,13 @@ func (c Cluster) PortForward(ctx context.Context, ns, pod, local string, podPort
 	select {
 	case <-ready:
 	case err := <-f.done:
-		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "port-forward to pod %s/%s: %v%s", ns, pod, err, errText(errOut.String()))
+		why := err.Error() + errText(errOut.String())
+		if strings.Contains(why, "error dialing backend") {
+			// The API server's own words name its machine's paths and
+			// addresses: what matters is where the way ends.
+			why = "the API server cannot reach the pod's node (error dialing backend)"
+		}
+		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "port-forward to pod %s/%s: %s", ns, pod, why)
 	case <-ctx.Done():
 		f.Close()
 		return nil, ctx.Err()

@@ -4,30 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"time"
 
-	"github.com/meshdock/meshdock"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// DefaultRolloutInterval is how often WaitRollout reads each object. A
-// rollout on a simulated or small cluster completes in about 0.1 s; Helm's
-// 2 s poll would make waiting the slowest part of a deploy.
-const DefaultRolloutInterval = 100 * time.Millisecond
-
-// RolloutOptions tune WaitRollout.
-type RolloutOptions struct {
-	// Interval between reads; zero means DefaultRolloutInterval.
-	Interval time.Duration
-	// Progress, if set, is called whenever an object's status message
-	// changes, and once when it is done.
-	Progress func(RolloutStatus)
-}
-
-// RolloutStatus is where one object's rollout stands.
+// RolloutStatus is where one object's rollout stands, as statusOf reads
+// it.
 type RolloutStatus struct {
 	Ref     Ref
 	Done    bool
@@ -37,114 +20,6 @@ type RolloutStatus struct {
 // errRolloutFailed marks a rollout that will not complete by waiting longer
 // (a Deployment past its progress deadline, a failed Job).
 var errRolloutFailed = errors.New("rollout failed")
-
-// WaitRollout waits until every Deployment, StatefulSet, DaemonSet and Job
-// among refs has rolled out (Jobs: completed), reading each every interval
-// until ctx ends. Other kinds are skipped. It fails early, with code
-// conflict and an *ObjectError, when a rollout cannot complete (a Deployment
-// past its progress deadline, a failed Job); when ctx ends, the error names
-// what it was still waiting for and why.
-func (c Cluster) WaitRollout(ctx context.Context, refs []Ref, opts RolloutOptions) error {
-	if c.conn == nil {
-		return ErrNoCluster
-	}
-	if opts.Interval <= 0 {
-		opts.Interval = DefaultRolloutInterval
-	}
-	// An ordered list, so progress comes in the order the caller gave.
-	type waiting struct {
-		ref  Ref
-		last string
-	}
-	var pending []*waiting
-	seen := map[Ref]bool{}
-	for _, r := range refs {
-		if rollsOut(r) && !seen[r] {
-			seen[r] = true
-			pending = append(pending, &waiting{ref: r, last: "waiting for the first read"})
-		}
-	}
-	tick := time.NewTicker(opts.Interval)
-	defer tick.Stop()
-	for {
-		left := make([]*waiting, 0, len(pending))
-		for i, w := range pending {
-			if expired(ctx) {
-				// Keep the last status each object had, for the error
-				// message: reads past the deadline fail for that reason alone.
-				left = append(left, pending[i:]...)
-				break
-			}
-			st, err := c.conn.rolloutStatus(ctx, w.ref)
-			if expired(ctx) {
-				left = append(left, pending[i:]...)
-				break
-			}
-			if err != nil {
-				return meshdock.Wrap(meshdock.ECONFLICT, &ObjectError{Ref: w.ref, Err: err}, "rollout of %s failed: %s", w.ref, st.Message)
-			}
-			if st.Message != w.last || st.Done {
-				w.last = st.Message
-				report(opts, st)
-			}
-			if !st.Done {
-				left = append(left, w)
-			}
-		}
-		pending = left
-		if len(pending) == 0 {
-			return nil
-		}
-		if expired(ctx) {
-			<-ctx.Done()
-		}
-		select {
-		case <-ctx.Done():
-			still := make([]string, len(pending))
-			for i, w := range pending {
-				still[i] = fmt.Sprintf("%s (%s)", w.ref, w.last)
-			}
-			code := meshdock.EUNAVAILABLE
-			if errors.Is(ctx.Err(), context.Canceled) {
-				code = meshdock.ECANCELED
-			}
-			return meshdock.Wrap(code, ctx.Err(), "rollout not done: %v; still waiting for %s", ctx.Err(), strings.Join(still, ", "))
-		case <-tick.C:
-		}
-	}
-}
-
-// rolloutStatus reads one object and tells where its rollout stands. An
-// object that cannot be read (not created yet, a transient failure) is
-// waited for; the error is only for a rollout that will not complete.
-func (c *conn) rolloutStatus(ctx context.Context, r Ref) (RolloutStatus, error) {
-	obj, err := c.get(ctx, r)
-	switch {
-	case apierrors.IsNotFound(err):
-		return RolloutStatus{Ref: r, Message: "not found yet"}, nil
-	case err != nil:
-		return RolloutStatus{Ref: r, Message: "cannot read: " + err.Error()}, nil
-	}
-	st, err := statusOf(obj)
-	st.Ref = r
-	return st, err
-}
-
-// expired reports whether ctx is over, or its deadline has passed even if its
-// timer has not fired yet (client-go's rate limiter already refuses then).
-func expired(ctx context.Context) bool {
-	if ctx.Err() != nil {
-		return true
-	}
-	deadline, ok := ctx.Deadline()
-	return ok && !time.Now().Before(deadline)
-}
-
-func report(opts RolloutOptions, st RolloutStatus) {
-	if opts.Progress != nil {
-		opts.Progress(st)
-	}
-}
 
 func rollsOut(r Ref) bool {
 	switch r.GroupKind().String() {

@@ -1,13 +1,8 @@
 package kube
 
 import (
-	"context"
-	"errors"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/meshdock/meshdock"
 )
 
 func TestRolloutStatus(t *testing.T) {
@@ -60,44 +55,5 @@ func TestRolloutStatus(t *testing.T) {
 					st.Done, err, st.Message, tt.done, tt.failed, tt.inMessage)
 			}
 		})
-	}
-}
-
-func TestWaitRolloutTimeout(t *testing.T) {
-	c := testCluster(t)
-	ns := testNamespace(t, c)
-	// No node has this label, so the pod is never scheduled.
-	stuck := strings.Replace(strings.Replace(app, "      containers:\n      - name: web", "      nodeSelector: {meshdock.dev/none: \"true\"}\n      containers:\n      - name: web", 1), "name: web,", "name: stuck,", 1)
-	results, err := c.Apply(t.Context(), objects(t, stuck), ApplyOptions{Namespace: ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-	defer cancel()
-	err = c.WaitRollout(ctx, Refs(results), RolloutOptions{})
-	if !errors.Is(err, context.DeadlineExceeded) || meshdock.ErrorCode(err) != meshdock.EUNAVAILABLE {
-		t.Fatalf("WaitRollout = %v, want a deadline error", err)
-	}
-	if want := "Deployment " + ns + "/stuck (0 of 1 updated replicas available)"; !strings.Contains(err.Error(), want) {
-		t.Errorf("error %q does not say %q", err, want)
-	}
-}
-
-func TestWaitRolloutJobFailed(t *testing.T) {
-	c := testCluster(t)
-	ns := testNamespace(t, c)
-	// activeDeadlineSeconds fails the Job even though kwok would complete it.
-	job := `{"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "doomed"}, "spec": {"activeDeadlineSeconds": 1, "backoffLimit": 0,
-	  "template": {"spec": {"restartPolicy": "Never", "nodeSelector": {"meshdock.dev/none": "true"}, "containers": [{"name": "x", "image": "none"}]}}}}`
-	results, err := c.Apply(t.Context(), objects(t, job), ApplyOptions{Namespace: ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	err = c.WaitRollout(ctx, Refs(results), RolloutOptions{})
-	var oe *ObjectError
-	if !errors.As(err, &oe) || oe.Ref.Name != "doomed" || !strings.Contains(err.Error(), "DeadlineExceeded") {
-		t.Fatalf("WaitRollout = %v, want the Job's failure", err)
 	}
 }

@@ -246,17 +246,12 @@ spec:
 		}
 	}
 
-	// Once done, both ways of waiting should answer at once.
+	// Once done, a second watch answers at once.
 	start = time.Now()
 	if err := c.Watch(ctx, Refs(results), WatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	again := time.Since(start)
-	start = time.Now()
-	if err := c.WaitRollout(ctx, Refs(results), RolloutOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("Watch took %v for the rollout; on rolled-out objects Watch took %v, WaitRollout %v", took, again, time.Since(start))
+	t.Logf("Watch took %v for the rollout; on rolled-out objects %v", took, time.Since(start))
 }
 
 func TestWatchUnschedulable(t *testing.T) {
@@ -326,8 +321,9 @@ spec:
 }
 
 // testNode creates a Node that kwok does not manage (it lacks kwok's
-// annotation), Ready and without taints, so pods scheduled there keep
-// whatever status a test writes. It goes when the test ends, with the pods
+// annotation), Ready and tainted so that only the pods that tolerate it
+// (onNodeTolerating) go there, not those other tests run meanwhile; those
+// pods keep whatever status a test writes. It goes when the test ends, with the pods
 // of ns, which no kubelet would ever finish deleting.
 func testNode(t *testing.T, c Cluster, ns string) string {
 	t.Helper()
@@ -338,6 +334,7 @@ func testNode(t *testing.T, c Cluster, ns string) string {
 	node := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Node",
 		"metadata": map[string]any{"name": name, "labels": map[string]any{"meshdock.dev/test-node": name}},
+		"spec": map[string]any{"taints": []any{map[string]any{"key": "meshdock.dev/test-node", "value": name, "effect": "NoSchedule"}}},
 	}}
 	ctx := t.Context()
 	created, err := dyn.Resource(nodesGVR).Create(ctx, node, metav1.CreateOptions{})
@@ -375,6 +372,12 @@ func testNode(t *testing.T, c Cluster, ns string) string {
 	}
 	t.Fatalf("node %s kept changing", name)
 	return ""
+}
+
+// onNodeTolerating is the pod spec lines that put a pod on a testNode.
+func onNodeTolerating(node string) string {
+	return "      nodeSelector: {meshdock.dev/test-node: " + node + "}\n" +
+		"      tolerations: [{key: meshdock.dev/test-node, operator: Exists, effect: NoSchedule}]"
 }
 
 // scheduledPod waits until the pod of Deployment name is on a node.
@@ -450,7 +453,7 @@ func TestWatchPodReasons(t *testing.T) {
 	c := testCluster(t)
 	ns := testNamespace(t, c)
 	node := testNode(t, c, ns)
-	onNode := "      nodeSelector: {meshdock.dev/test-node: " + node + "}"
+	onNode := onNodeTolerating(node)
 	started := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	tests := []struct {
 		name     string
@@ -540,7 +543,7 @@ func TestWatchOldRevision(t *testing.T) {
 	c := testCluster(t)
 	ns := testNamespace(t, c)
 	node := testNode(t, c, ns)
-	doc := deployment("web", "      nodeSelector: {meshdock.dev/test-node: "+node+"}")
+	doc := deployment("web", onNodeTolerating(node))
 	if _, err := c.Apply(t.Context(), objects(t, doc), ApplyOptions{Namespace: ns}); err != nil {
 		t.Fatal(err)
 	}
@@ -703,13 +706,11 @@ func TestWatchForbidden(t *testing.T) {
 	})
 }
 
-// BenchmarkWatch waits for five Deployments, with Watch and, for
-// comparison, WaitRollout: new ones (create, a first deploy, each time in a
-// new namespace) and a new revision of the same ones (update, a redeploy:
-// the old pods must go first). Watch sees the end of a rollout when the
-// server sends it, WaitRollout up to one interval (100 ms) later; on the
-// test cluster both mostly wait for the controller manager, whose client
-// allows 20 requests a second.
+// BenchmarkWatch waits for five Deployments: new ones (create, a first
+// deploy, each time in a new namespace) and a new revision of the same ones
+// (update, a redeploy: the old pods must go first). Watch sees the end of a
+// rollout when the server sends it; on the test cluster it mostly waits for
+// the controller manager.
 func BenchmarkWatch(b *testing.B) {
 	c := testCluster(b)
 	waits := []struct {
@@ -717,7 +718,6 @@ func BenchmarkWatch(b *testing.B) {
 		wait func(context.Context, []Ref) error
 	}{
 		{"Watch", func(ctx context.Context, refs []Ref) error { return c.Watch(ctx, refs, WatchOptions{}) }},
-		{"WaitRollout", func(ctx context.Context, refs []Ref) error { return c.WaitRollout(ctx, refs, RolloutOptions{}) }},
 	}
 	for _, mode := range []string{"create", "update"} {
 		for _, wait := range waits {

@@ -19,7 +19,7 @@ build:
 
 # The main job: serve the app on localhost with the bundled example imported.
 run: build
-	./$(BIN) serve --addr $(ADDR) --example examples/shop
+	./$(BIN) serve --addr $(ADDR) --allow-clusters --example examples/shop
 
 # Everything: unit tests, then the real Docker Engine and Kubernetes control
 # plane, the integration tests against them, and the environment stopped.
@@ -33,7 +33,7 @@ test: test-unit
 test-unit:
 	go vet $(GO_PKGS)
 	go test -short -count=1 $(GO_PKGS)
-	go test -short -count=1 -race ./backend/... ./store/... ./compose/... ./convert/...
+	go test -short -count=1 -race ./app/... ./backend/... ./store/... ./compose/... ./convert/...
 
 # Against a running environment (scripts/testenv up).
 test-integration:
@@ -46,11 +46,12 @@ testenv-down:
 	scripts/testenv down
 
 # Benchmarks (those that need the cluster run against the test environment:
-# kube.Apply against kubectl apply), and meshdock convert against the kompose
-# CLI on the same inputs.
+# kube.Apply against kubectl apply, meshdock deploy --wait against kubectl
+# apply + rollout status), and meshdock convert against the kompose CLI on
+# the same inputs.
 bench:
 	scripts/testenv up
-	status=0; (eval "$$(scripts/testenv env)"; go test -run '^$$' -bench . -benchtime 2s $(GO_PKGS)) || status=$$?; \
+	status=0; (eval "$$(scripts/testenv env)"; go test -run '^$$' -bench . -benchtime 2s $(GO_PKGS) && scripts/bench-deploy) || status=$$?; \
 	  scripts/testenv down; [ $$status = 0 ]
 	scripts/bench-convert
 

@@ -1,4 +1,4 @@
-package backend
+package app
 
 import (
 	"context"
@@ -110,19 +110,19 @@ func newGuardedDirs(dataDir, home string) guardedDirs {
 // directory or a folder above them. Folders are compared by path and by
 // identity, so that a bind mount does not hide one. Messages name only the
 // folder the user gave.
-func (s *Server) projectDir(dir string) (string, error) {
+func (s *Service) projectDir(dir string) (string, error) {
 	if !filepath.IsAbs(dir) {
-		return "", meshdock.Errorf(meshdock.EINVALID, "dir %s must be an absolute path", quotePath(dir))
+		return "", meshdock.Errorf(meshdock.EINVALID, "dir %s must be an absolute path", meshdock.QuotePath(dir))
 	}
 	real, err := filepath.EvalSymlinks(filepath.Clean(dir))
 	if err != nil {
-		return "", meshdock.Wrap(meshdock.EINVALID, err, "dir %s does not exist or cannot be read", quotePath(dir))
+		return "", meshdock.Wrap(meshdock.EINVALID, err, "dir %s does not exist or cannot be read", meshdock.QuotePath(dir))
 	}
 	if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
-		return "", meshdock.Errorf(meshdock.EINVALID, "dir %s is not a directory", quotePath(dir))
+		return "", meshdock.Errorf(meshdock.EINVALID, "dir %s is not a directory", meshdock.QuotePath(dir))
 	}
 	refuse := func(why string) error {
-		return meshdock.Errorf(meshdock.EFORBIDDEN, "dir %s is refused: %s; name the folder of a compose project", quotePath(dir), why)
+		return meshdock.Errorf(meshdock.EFORBIDDEN, "dir %s is refused: %s; name the folder of a compose project", meshdock.QuotePath(dir), why)
 	}
 	g, here := s.guarded, chain(real)
 	if here[0].is(g.root) {
@@ -161,7 +161,7 @@ func (s *Server) projectDir(dir string) (string, error) {
 // every file of the project that loading it reads (compose.Snapshot), and
 // nothing outside dir. The app keeps these copies, so it does not change when
 // the directory does. An app from a folder has the same bounds as an upload.
-func (s *Server) readDir(ctx context.Context, dir string, src compose.Source) (*compose.Project, compose.Source, error) {
+func (s *Service) readDir(ctx context.Context, dir string, src compose.Source) (*compose.Project, compose.Source, error) {
 	root, real, err := s.openDir(dir)
 	if err != nil {
 		return nil, compose.Source{}, err
@@ -174,14 +174,14 @@ func (s *Server) readDir(ctx context.Context, dir string, src compose.Source) (*
 // opened: every read then goes through the returned root, so a folder
 // swapped for a link once vetted is never read. It returns the folder's
 // real path too; the caller closes the root.
-func (s *Server) openDir(dir string) (*os.Root, string, error) {
+func (s *Service) openDir(dir string) (*os.Root, string, error) {
 	real, err := s.projectDir(dir)
 	if err != nil {
 		return nil, "", err
 	}
 	root, err := os.OpenRoot(real)
 	if err != nil {
-		return nil, "", meshdock.Wrap(meshdock.EINVALID, err, "dir %s cannot be opened", quotePath(dir))
+		return nil, "", meshdock.Wrap(meshdock.EINVALID, err, "dir %s cannot be opened", meshdock.QuotePath(dir))
 	}
 	// What was opened must be what is vetted now: a directory has one
 	// place, so if the folder at the vetted path is the opened one, the
@@ -192,7 +192,7 @@ func (s *Server) openDir(dir string) (*os.Root, string, error) {
 		if again, err = s.projectDir(dir); err == nil {
 			var now os.FileInfo
 			if now, err = os.Stat(again); err == nil && !os.SameFile(now, opened) {
-				err = meshdock.Errorf(meshdock.ECONFLICT, "dir %s changed while it was opened; try again", quotePath(dir))
+				err = meshdock.Errorf(meshdock.ECONFLICT, "dir %s changed while it was opened; try again", meshdock.QuotePath(dir))
 			}
 			real = again
 		}
@@ -200,7 +200,7 @@ func (s *Server) openDir(dir string) (*os.Root, string, error) {
 	if err != nil {
 		root.Close()
 		if meshdock.ErrorCode(err) == meshdock.EINTERNAL {
-			err = meshdock.Wrap(meshdock.EINVALID, err, "dir %s cannot be read", quotePath(dir))
+			err = meshdock.Wrap(meshdock.EINVALID, err, "dir %s cannot be read", meshdock.QuotePath(dir))
 		}
 		return nil, "", err
 	}
@@ -209,7 +209,7 @@ func (s *Server) openDir(dir string) (*os.Root, string, error) {
 
 // snapshot loads the project in an opened folder (see readDir), and
 // returns it with its in-memory copy.
-func (s *Server) snapshot(ctx context.Context, root *os.Root, real, dir string, src compose.Source) (*compose.Project, compose.Source, error) {
+func (s *Service) snapshot(ctx context.Context, root *os.Root, real, dir string, src compose.Source) (*compose.Project, compose.Source, error) {
 	src.Dir, src.Root = real, root
 	p, out, err := compose.Snapshot(ctx, src)
 	if err != nil {
@@ -222,10 +222,10 @@ func (s *Server) snapshot(ctx context.Context, root *os.Root, real, dir string, 
 	total := int64(0)
 	for _, f := range out.Files {
 		if int64(len(f.Content)) > int64(lim.FileSize) {
-			return nil, compose.Source{}, meshdock.Errorf(meshdock.ETOOLARGE, "%s is over %s: at most %s per file", f.Name, size(int64(lim.FileSize)), size(int64(lim.FileSize)))
+			return nil, compose.Source{}, meshdock.Errorf(meshdock.ETOOLARGE, "%s is over %s: at most %s per file", f.Name, meshdock.FormatSize(lim.FileSize), meshdock.FormatSize(lim.FileSize))
 		}
-		if total += int64(len(f.Content)); total > lim.Body {
-			return nil, compose.Source{}, meshdock.Errorf(meshdock.ETOOLARGE, "%s: the project's files are over %s together", dir, size(lim.Body))
+		if total += int64(len(f.Content)); total > lim.Total {
+			return nil, compose.Source{}, meshdock.Errorf(meshdock.ETOOLARGE, "%s: the project's files are over %s together", dir, meshdock.FormatSize(int(lim.Total)))
 		}
 	}
 	return p, out, nil

@@ -1,4 +1,4 @@
-package backend
+package app
 
 import (
 	"context"
@@ -14,10 +14,23 @@ import (
 	"github.com/meshdock/meshdock/store"
 )
 
+// ImportRequest is an import: where the compose app comes from (files in
+// Source, a folder Dir of this machine, or the compose project named
+// Project that the Docker Engine runs) and how to convert it.
+type ImportRequest struct {
+	// Source holds the uploaded files, or for a folder or a project the
+	// project name, env and profiles asked for.
+	Source  compose.Source
+	Dir     string
+	Project string
+	Options convert.Options
+	// AllowDir permits reading this machine's disk: a folder, or a
+	// compose project's files at the paths its labels record.
+	AllowDir bool
+}
+
 // Import converts the app a request describes and stores it with its
-// source and result. allowDir permits reading the server's disk: a
-// directory, or a compose project's files at the paths its labels record.
-// Nothing is stored unless the conversion succeeds.
+// source and result. Nothing is stored unless the conversion succeeds.
 //
 // At most Limits.Imports imports run at once: one more is refused as busy
 // at once rather than queued. Each has Limits.ImportTimeout to finish; at
@@ -25,7 +38,7 @@ import (
 // interrupted (compose-go, kompose) is still running. That step keeps its
 // slot until it ends, since it still costs what a slot stands for, and
 // whatever it makes is thrown away.
-func (s *Server) Import(ctx context.Context, req ImportRequest, allowDir bool) (*store.App, error) {
+func (s *Service) Import(ctx context.Context, req ImportRequest) (*store.App, error) {
 	select {
 	case s.imports <- struct{}{}:
 	default:
@@ -36,7 +49,7 @@ func (s *Server) Import(ctx context.Context, req ImportRequest, allowDir bool) (
 	go func() {
 		defer func() { <-s.imports }()
 		defer cancel()
-		app, err := s.importApp(ictx, req, allowDir)
+		app, err := s.importApp(ictx, req)
 		done <- importResult{app, err}
 	}()
 	var r importResult
@@ -53,7 +66,7 @@ func (s *Server) Import(ctx context.Context, req ImportRequest, allowDir bool) (
 	if r.err != nil && ctx.Err() == nil && errors.Is(ictx.Err(), context.DeadlineExceeded) {
 		// Whatever the step that noticed it made of the deadline, the
 		// cause is the time, and it is the server's to report.
-		s.log.Warn("import timed out", "timeout", s.limits.ImportTimeout, "name", req.Name, "dir", req.Dir, "project", req.Project, "err", r.err)
+		s.log.Warn("import timed out", "timeout", s.limits.ImportTimeout, "name", req.Source.Name, "dir", req.Dir, "project", req.Project, "err", r.err)
 		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, r.err, "the import did not finish within %s: the server is busy or the project is too large; try again later", s.limits.ImportTimeout)
 	}
 	return r.app, r.err
@@ -66,19 +79,19 @@ type importResult struct {
 
 // discardLate waits for an import whose client was told it timed out and
 // removes what it stored, if it got that far before noticing.
-func (s *Server) discardLate(done <-chan importResult, req ImportRequest) {
+func (s *Service) discardLate(done <-chan importResult, req ImportRequest) {
 	r := <-done
 	if r.err != nil || r.app == nil {
 		return
 	}
-	s.log.Warn("an import that timed out finished late; its app is removed", "id", r.app.ID, "name", req.Name)
+	s.log.Warn("an import that timed out finished late; its app is removed", "id", r.app.ID, "name", req.Source.Name)
 	if err := s.store.DeleteApp(context.Background(), r.app.ID); err != nil {
 		s.log.Error("cannot remove a late import", "id", r.app.ID, "err", err)
 	}
 }
 
-func (s *Server) importApp(ctx context.Context, req ImportRequest, allowDir bool) (*store.App, error) {
-	src, loaded, origin, warnings, err := s.importSource(ctx, req, allowDir)
+func (s *Service) importApp(ctx context.Context, req ImportRequest) (*store.App, error) {
+	src, loaded, origin, warnings, err := s.importSource(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -87,12 +100,12 @@ func (s *Server) importApp(ctx context.Context, req ImportRequest, allowDir bool
 			return nil, err
 		}
 	}
-	res, err := convert.Convert(ctx, loaded, req.options())
+	res, err := convert.Convert(ctx, loaded, req.Options)
 	if err != nil {
 		return nil, err
 	}
 	res.Warnings = append(warnings, res.Warnings...)
-	app := storedApp(origin, src, req.options(), res)
+	app := storedApp(origin, src, req.Options, res)
 	if err := s.store.CreateApp(ctx, app); err != nil {
 		return nil, err
 	}
@@ -104,7 +117,7 @@ func (s *Server) importApp(ctx context.Context, req ImportRequest, allowDir bool
 func storedApp(origin store.Origin, src compose.Source, opt convert.Options, res *convert.Result) *store.App {
 	a := &store.App{Name: res.Project, Origin: origin, Project: src.Name, ComposeFiles: src.ComposeFiles, EnvFiles: src.EnvFiles,
 		Env: src.Env, Profiles: src.Profiles, Namespace: opt.Namespace, BindMounts: string(opt.BindMounts),
-		Objects: res.Objects, Warnings: res.Warnings, Graph: res.Graph}
+		Objects: res.Objects, Warnings: res.Warnings, Graph: res.Graph, Builds: res.Builds}
 	for _, f := range src.Files {
 		a.Files = append(a.Files, store.File{Name: f.Name, Content: f.Content})
 	}
@@ -113,25 +126,25 @@ func storedApp(origin store.Origin, src compose.Source, opt convert.Options, res
 
 // importSource gathers the in-memory source of an import, and the project
 // loaded from it when gathering it took a load (a folder's snapshot).
-func (s *Server) importSource(ctx context.Context, req ImportRequest, allowDir bool) (compose.Source, *compose.Project, store.Origin, []meshdock.Warning, error) {
+func (s *Service) importSource(ctx context.Context, req ImportRequest) (compose.Source, *compose.Project, store.Origin, []meshdock.Warning, error) {
 	switch {
 	case req.Dir != "":
-		if !allowDir {
+		if !req.AllowDir {
 			return compose.Source{}, nil, "", nil, meshdock.Errorf(meshdock.EFORBIDDEN,
 				"importing a directory of the server is not allowed here (start meshdock serve with --allow-dir on a loopback address)")
 		}
-		p, src, err := s.readDir(ctx, req.Dir, req.source())
+		p, src, err := s.readDir(ctx, req.Dir, req.Source)
 		return src, p, store.OriginDir, nil, err
 	case req.Project != "":
-		return s.projectSource(ctx, req, allowDir)
+		return s.projectSource(ctx, req)
 	}
-	return req.source(), nil, store.OriginFiles, nil, nil
+	return req.Source, nil, store.OriginFiles, nil, nil
 }
 
 // projectSource finds a running compose project's source: its own files
 // when they can be read where its labels say they are, else a compose file
 // rebuilt from its containers.
-func (s *Server) projectSource(ctx context.Context, req ImportRequest, allowDir bool) (compose.Source, *compose.Project, store.Origin, []meshdock.Warning, error) {
+func (s *Service) projectSource(ctx context.Context, req ImportRequest) (compose.Source, *compose.Project, store.Origin, []meshdock.Warning, error) {
 	projects, err := s.engine.Projects(ctx)
 	if err != nil {
 		return compose.Source{}, nil, "", nil, err
@@ -143,11 +156,11 @@ func (s *Server) projectSource(ctx context.Context, req ImportRequest, allowDir 
 		}
 	}
 	if proj == nil {
-		return compose.Source{}, nil, "", nil, meshdock.Errorf(meshdock.ENOTFOUND, "no compose project named %s: the Docker Engine has no containers of it", quoteName(req.Project))
+		return compose.Source{}, nil, "", nil, meshdock.Errorf(meshdock.ENOTFOUND, "no compose project named %s: the Docker Engine has no containers of it", meshdock.QuoteName(req.Project))
 	}
 	var why string
 	switch {
-	case !allowDir:
+	case !req.AllowDir:
 		why = "this server does not read its disk"
 	case len(proj.ConfigFiles) == 0 || proj.WorkingDir == "":
 		why = "its containers do not record the compose files"
@@ -162,8 +175,8 @@ func (s *Server) projectSource(ctx context.Context, req ImportRequest, allowDir 
 	if err != nil {
 		return compose.Source{}, nil, "", nil, err
 	}
-	warnings = append([]meshdock.Warning{{Message: fmt.Sprintf("the compose files of %s were not used (%s): the app was rebuilt from its containers", quoteName(proj.Name), why)}}, warnings...)
-	src := compose.Source{Name: proj.Name, Files: files, Env: req.Env}
+	warnings = append([]meshdock.Warning{{Message: fmt.Sprintf("the compose files of %s were not used (%s): the app was rebuilt from its containers", meshdock.QuoteName(proj.Name), why)}}, warnings...)
+	src := compose.Source{Name: proj.Name, Files: files, Env: req.Source.Env}
 	return src, nil, store.OriginRebuilt, warnings, nil
 }
 
@@ -171,13 +184,13 @@ func (s *Server) projectSource(ctx context.Context, req ImportRequest, allowDir 
 // compose recorded) from its working directory, under the same rule as a
 // folder import: the labels are anyone's to write, and a working directory
 // of / must not open the server's disk. It loads the project once.
-func (s *Server) projectFiles(ctx context.Context, proj *engine.Project, req ImportRequest) (*compose.Project, compose.Source, error) {
+func (s *Service) projectFiles(ctx context.Context, proj *engine.Project, req ImportRequest) (*compose.Project, compose.Source, error) {
 	root, dir, err := s.openDir(proj.WorkingDir)
 	if err != nil {
 		return nil, compose.Source{}, err
 	}
 	defer root.Close()
-	src := compose.Source{Name: proj.Name, Env: req.Env, Profiles: req.Profiles}
+	src := compose.Source{Name: proj.Name, Env: req.Source.Env, Profiles: req.Source.Profiles}
 	for _, list := range []struct {
 		from []string
 		to   *[]string
@@ -187,10 +200,10 @@ func (s *Server) projectFiles(ctx context.Context, proj *engine.Project, req Imp
 			// compose saw it, before its links are resolved.
 			r := rel(proj.WorkingDir, f)
 			if r == "" {
-				return nil, compose.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s is outside the working directory %s", quotePath(f), quotePath(proj.WorkingDir))
+				return nil, compose.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s is outside the working directory %s", meshdock.QuotePath(f), meshdock.QuotePath(proj.WorkingDir))
 			}
 			if _, err := root.Stat(filepath.FromSlash(r)); err != nil {
-				return nil, compose.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s cannot be read", quotePath(f))
+				return nil, compose.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s cannot be read", meshdock.QuotePath(f))
 			}
 			*list.to = append(*list.to, r)
 		}
@@ -226,4 +239,33 @@ func runningProfiles(p *compose.Project, proj *engine.Project) []string {
 	}
 	sort.Strings(profiles)
 	return profiles
+}
+
+// ImportIfEmpty imports the compose app in dir when the store has no app
+// yet, so that a first start shows something. It reports whether it did.
+func (s *Service) ImportIfEmpty(ctx context.Context, dir string) (bool, error) {
+	apps, err := s.store.Apps(ctx)
+	if err != nil || len(apps) > 0 {
+		return false, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false, err
+	}
+	app, err := s.Import(ctx, ImportRequest{Dir: abs, AllowDir: true})
+	if err != nil {
+		return false, meshdock.Wrap(meshdock.ErrorCode(err), err, "import %s: %s", dir, meshdock.ErrorMessage(err))
+	}
+	s.log.Info("imported an app into the empty store", "name", app.Name, "id", app.ID, "dir", dir)
+	return true, nil
+}
+
+// Convert loads a compose project and converts it, keeping nothing: the
+// command line's convert and deploy.
+func Convert(ctx context.Context, src compose.Source, opt convert.Options) (*convert.Result, error) {
+	p, err := compose.Load(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	return convert.Convert(ctx, p, opt)
 }

@@ -1,4 +1,4 @@
-package backend
+package app
 
 import (
 	"context"
@@ -24,18 +24,20 @@ type operations struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	changed map[string]chan struct{} // closed when the op's log grows
+	changed map[string]chan struct{}      // closed when the op's log grows
+	cancels map[string]context.CancelFunc // of the operations running
 }
 
 func newOperations(st Store, log *slog.Logger) *operations {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &operations{store: st, log: log, ctx: ctx, cancel: cancel, changed: map[string]chan struct{}{}}
+	return &operations{store: st, log: log, ctx: ctx, cancel: cancel, changed: map[string]chan struct{}{},
+		cancels: map[string]context.CancelFunc{}}
 }
 
 // StartOperation stores a new operation and runs work in the background.
 // The operation outlives the request that started it; it ends as
 // succeeded, failed, canceled or, when the server stops, interrupted.
-func (s *Server) StartOperation(ctx context.Context, kind, appID string, work Work) (*store.Operation, error) {
+func (s *Service) StartOperation(ctx context.Context, kind, appID string, work Work) (*store.Operation, error) {
 	o := s.ops
 	if o.ctx.Err() != nil {
 		return nil, meshdock.Errorf(meshdock.EUNAVAILABLE, "the server is stopping")
@@ -44,13 +46,46 @@ func (s *Server) StartOperation(ctx context.Context, kind, appID string, work Wo
 	if err != nil {
 		return nil, err
 	}
+	octx, cancel := context.WithCancel(o.ctx)
+	o.mu.Lock()
+	o.cancels[op.ID] = cancel
+	o.mu.Unlock()
 	o.wg.Add(1)
-	go o.run(op, work)
+	go o.run(octx, op, work)
 	return op, nil
 }
 
-func (o *operations) run(op *store.Operation, work Work) {
+// CancelOperation asks a running operation to stop; it ends as canceled
+// once its work has returned.
+func (s *Service) CancelOperation(ctx context.Context, id string) error {
+	o := s.ops
+	o.mu.Lock()
+	cancel, ok := o.cancels[id]
+	o.mu.Unlock()
+	if ok {
+		cancel()
+		return nil
+	}
+	op, err := o.store.Operation(ctx, id)
+	if err != nil {
+		return err
+	}
+	if op.State.Final() {
+		return meshdock.Errorf(meshdock.ECONFLICT, "operation %s has ended already (%s)", id, op.State)
+	}
+	return meshdock.Errorf(meshdock.ECONFLICT, "operation %s is not run by this server", id)
+}
+
+func (o *operations) run(ctx context.Context, op *store.Operation, work Work) {
 	defer o.wg.Done()
+	defer func() {
+		o.mu.Lock()
+		if cancel := o.cancels[op.ID]; cancel != nil {
+			cancel()
+		}
+		delete(o.cancels, op.ID)
+		o.mu.Unlock()
+	}()
 	emit := func(typ string, data any) error {
 		if typ == store.EventEnd {
 			return meshdock.Errorf(meshdock.EINVALID, "event type %q is reserved", typ)
@@ -59,12 +94,12 @@ func (o *operations) run(op *store.Operation, work Work) {
 		o.notify(op.ID)
 		return err
 	}
-	err := o.safely(op, work, emit)
+	err := o.safely(ctx, op, work, emit)
 	state, msg := store.Succeeded, ""
 	switch {
 	case o.ctx.Err() != nil:
 		state, msg = store.Interrupted, "the server stopped while it ran"
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled) || meshdock.ErrorCode(err) == meshdock.ECANCELED:
 		state, msg = store.Canceled, "canceled"
 	case err != nil:
 		state, msg = store.Failed, meshdock.ErrorMessage(err)
@@ -84,15 +119,23 @@ func (o *operations) run(op *store.Operation, work Work) {
 
 // safely runs work, turning a panic into an error so that the operation
 // still ends.
-func (o *operations) safely(op *store.Operation, work Work, emit func(string, any) error) (err error) {
+func (o *operations) safely(ctx context.Context, op *store.Operation, work Work, emit func(string, any) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			o.log.Error("operation panicked", "op", op.ID, "kind", op.Kind, "panic", r)
 			err = meshdock.Errorf(meshdock.EINTERNAL, "internal error")
 		}
 	}()
-	return work(o.ctx, emit)
+	return work(ctx, emit)
 }
+
+// WatchOperation returns a channel that is closed when opID's log next
+// grows or the operation ends. Take it before reading the log, so nothing
+// is missed.
+func (s *Service) WatchOperation(opID string) <-chan struct{} { return s.ops.watch(opID) }
+
+// ForgetOperation drops what WatchOperation keeps for a finished operation.
+func (s *Service) ForgetOperation(opID string) { s.ops.forget(opID) }
 
 // watch returns a channel that is closed when opID's log next grows or the
 // operation ends. Take it before reading the log, so nothing is missed.

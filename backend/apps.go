@@ -58,7 +58,7 @@ func (h *handlers) createApp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	app, err := h.Import(r.Context(), req, h.allowDir)
+	app, err := h.Import(r.Context(), req.appRequest(h.allowDir))
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (h *handlers) getApp(c echo.Context) error {
 }
 
 func (h *handlers) deleteApp(c echo.Context) error {
-	if err := h.store.DeleteApp(c.Request().Context(), c.Param("id")); err != nil {
+	if err := h.DeleteApp(c.Request().Context(), c.Param("id")); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

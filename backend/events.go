@@ -124,7 +124,7 @@ func (s *Server) stream(ctx context.Context, opID string, after int64, send func
 	heartbeat := time.NewTicker(s.heartbeat)
 	defer heartbeat.Stop()
 	for {
-		changed := s.ops.watch(opID)
+		changed := s.WatchOperation(opID)
 		evs, err := s.store.Events(ctx, opID, after, 100)
 		if err != nil {
 			return err
@@ -135,7 +135,7 @@ func (s *Server) stream(ctx context.Context, opID string, after int64, send func
 			}
 			after = evs[i].Seq
 			if evs[i].Type == store.EventEnd {
-				s.ops.forget(opID)
+				s.ForgetOperation(opID)
 				return nil
 			}
 		}
@@ -150,7 +150,7 @@ func (s *Server) stream(ctx context.Context, opID string, after int64, send func
 				return err
 			}
 			if op.State.Final() && !hasEventsAfter(ctx, s.store, opID, after) {
-				s.ops.forget(opID)
+				s.ForgetOperation(opID)
 				return nil
 			}
 		}

@@ -4,18 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"path"
 	"regexp"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/app"
 	"github.com/meshdock/meshdock/compose"
 	"github.com/meshdock/meshdock/convert"
 )
@@ -70,7 +69,7 @@ func DecodeImport(contentType string, body io.Reader, lim Limits) (ImportRequest
 		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
 			return ImportRequest{}, meshdock.Errorf(meshdock.EUNSUPPORTED, "charset %s: JSON is sent as UTF-8", quoteName(cs))
 		}
-		err = decodeJSON(body, &req)
+		err = decodeJSON(body, &req, requestKeys)
 	case "multipart/form-data":
 		err = decodeMultipart(body, params["boundary"], &req, lim)
 	default:
@@ -82,7 +81,7 @@ func DecodeImport(contentType string, body io.Reader, lim Limits) (ImportRequest
 	return req, req.validate(lim)
 }
 
-func decodeJSON(body io.Reader, req *ImportRequest) error {
+func decodeJSON(body io.Reader, req any, rule *keyRule) error {
 	// The body is capped (limitBody): read it once, walk it, decode it.
 	data, err := io.ReadAll(body)
 	if err != nil {
@@ -95,7 +94,7 @@ func decodeJSON(body io.Reader, req *ImportRequest) error {
 		return meshdock.Errorf(meshdock.EINVALID, "the body is not UTF-8: JSON is sent as UTF-8")
 	}
 	var me *meshdock.Error
-	if err := checkKeys(data); errors.As(err, &me) {
+	if err := checkKeys(data, rule); errors.As(err, &me) {
 		return err
 	} // a syntax error: the decoder says where
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -262,23 +261,10 @@ func unprintable(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) }) >= 0
 }
 
-// quoteName quotes a value the client sent for a message, cut to 60
-// characters: an answer repeats what it must, not a whole request.
-func quoteName(s string) string { return quoteCut(s, 60) }
-
-// quotePath quotes a path the client sent, cut only where no path is that
-// long.
-func quotePath(s string) string { return quoteCut(s, maxPath) }
-
 // maxPath is the longest path a folder import may name (Linux's PATH_MAX).
 const maxPath = 4096
 
-func quoteCut(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return strconv.Quote(s)
-	}
-	return fmt.Sprintf("%.*q...", n, s)
-}
+var quoteName, quotePath = meshdock.QuoteName, meshdock.QuotePath
 
 // validate checks a decoded request against the limits and the naming rules.
 func (req *ImportRequest) validate(lim Limits) error {
@@ -384,6 +370,12 @@ func checkListed(field string, names []string, limit int) error {
 		seen[clean] = true
 	}
 	return nil
+}
+
+// appRequest is the import use case's request; allowDir permits reading
+// this machine's disk.
+func (req *ImportRequest) appRequest(allowDir bool) app.ImportRequest {
+	return app.ImportRequest{Source: req.source(), Dir: req.Dir, Project: req.Project, Options: req.options(), AllowDir: allowDir}
 }
 
 // source is the compose.Source of an import of files.

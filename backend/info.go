@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshdock/meshdock"
 )
@@ -37,7 +36,9 @@ type clustersView struct {
 	Configured     bool   `json:"configured"`
 	Contexts       int    `json:"contexts"`
 	CurrentContext string `json:"currentContext,omitempty"`
-	Error          string `json:"error,omitempty"`
+	// Posted is true when the kubeconfig was posted by a client.
+	Posted bool   `json:"posted,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 func (h *handlers) info(c echo.Context) error {
@@ -52,19 +53,13 @@ func (h *handlers) info(c echo.Context) error {
 	return c.JSON(http.StatusOK, v)
 }
 
-// kubeconfigs reads the kubeconfig files. A file that cannot be read is
-// reported without the parser's words, which may quote the file (tokens,
-// keys): those go to the server's log.
+// kubeconfigs says what the kubeconfig in use holds (a posted one, or
+// this machine's).
 func (h *handlers) kubeconfigs() clustersView {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	var v clustersView
-	cfg, err := rules.Load()
+	n, current, posted, err := h.clusters.Summary()
+	v := clustersView{Contexts: n, CurrentContext: current, Configured: n > 0, Posted: posted}
 	if err != nil {
-		h.log.Warn("cannot read the kubeconfig", "files", rules.GetLoadingPrecedence(), "err", err)
-		v.Error = "a kubeconfig file cannot be read: the server's log says why"
-		return v
+		v.Error = meshdock.ErrorMessage(err)
 	}
-	v.Contexts, v.CurrentContext = len(cfg.Contexts), cfg.CurrentContext
-	v.Configured = v.Contexts > 0
 	return v
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/app"
 )
 
 // keyRule says which keys an object of the request may have: fields (nil
@@ -26,6 +27,8 @@ var (
 	fileKeys    = &keyRule{fields: jsonFields(reflect.TypeFor[FileUpload]()), about: "a file has the fields"}
 	requestKeys = &keyRule{fields: jsonFields(reflect.TypeFor[ImportRequest]()), about: "the fields are",
 		sub: map[string]*keyRule{"files": {elem: fileKeys}, "env": {}}}
+	deployKeys = &keyRule{fields: jsonFields(reflect.TypeFor[app.DeployRequest]()), about: "the fields are",
+		sub: map[string]*keyRule{"options": {fields: jsonFields(reflect.TypeFor[meshdock.DeployOptions]()), about: "options has the fields"}}}
 )
 
 // maxDepth is deeper than any request is nested: a body of brackets only
@@ -37,7 +40,7 @@ const maxDepth = 32
 // at any depth (the decoder keeps the last), and a key the request does
 // not have, named with where it is (files[2], not only its name). Syntax
 // and type errors are left to the decoder, which says them better.
-func checkKeys(body []byte) error {
+func checkKeys(body []byte, rule *keyRule) error {
 	type frame struct {
 		obj     bool
 		rule    *keyRule
@@ -89,7 +92,7 @@ func checkKeys(body []byte) error {
 			f := &frame{obj: tok == json.Delim('{'), seen: map[string]bool{}, wantKey: tok == json.Delim('{')}
 			switch {
 			case top == nil:
-				f.rule, f.where = requestKeys, "the request"
+				f.rule, f.where = rule, "the request"
 			case top.obj:
 				f.where = top.key
 				if r := top.rule; r != nil && r.sub[top.key] != nil && (r.sub[top.key].elem != nil) == !f.obj {

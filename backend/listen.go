@@ -131,25 +131,6 @@ func (s *Server) Serve(ctx context.Context, ls ...Listening) error {
 	return err
 }
 
-// ImportIfEmpty imports the compose app in dir when the store has no app
-// yet, so that a first start shows something. It reports whether it did.
-func (s *Server) ImportIfEmpty(ctx context.Context, dir string) (bool, error) {
-	apps, err := s.store.Apps(ctx)
-	if err != nil || len(apps) > 0 {
-		return false, err
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return false, err
-	}
-	app, err := s.Import(ctx, ImportRequest{Dir: abs}, true)
-	if err != nil {
-		return false, meshdock.Wrap(meshdock.ErrorCode(err), err, "import %s: %s", dir, meshdock.ErrorMessage(err))
-	}
-	s.log.Info("imported an app into the empty store", "name", app.Name, "id", app.ID, "dir", dir)
-	return true, nil
-}
-
 // jsonErrors gives the answers net/http writes itself, before any handler
 // runs (a malformed request, headers over the limit, a transfer encoding or
 // protocol version it does not support), the API's JSON error shape, as

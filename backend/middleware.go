@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/app"
 )
 
 // checkHost refuses requests whose Host is not a loopback name. A web page
@@ -108,7 +109,7 @@ func (s *Server) detach(next echo.HandlerFunc) echo.HandlerFunc {
 		r := c.Request()
 		ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
 		defer cancel(nil)
-		stop := context.AfterFunc(s.ops.ctx, func() { cancel(errStopping) })
+		stop := context.AfterFunc(s.Stopping(), func() { cancel(errStopping) })
 		defer stop()
 		timeout := s.limits.RequestTimeout
 		if c.Path() == importPath && r.Method == http.MethodPost {
@@ -139,7 +140,7 @@ func (s *Server) detach(next echo.HandlerFunc) echo.HandlerFunc {
 func checkQuery(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if _, err := url.ParseQuery(c.Request().URL.RawQuery); err != nil {
-			return meshdock.Wrap(meshdock.EINVALID, err, "cannot read the query string: %s", quoteCut(err.Error(), 60))
+			return meshdock.Wrap(meshdock.EINVALID, err, "cannot read the query string: %s", meshdock.Quote(err.Error(), 60))
 		}
 		return next(c)
 	}
@@ -180,8 +181,11 @@ func refuseEncodedBodies(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		limit := int64(64 << 10)
-		if c.Path() == importPath {
+		switch c.Path() {
+		case importPath:
 			limit = s.limits.Body
+		case kubeconfigPath:
+			limit = app.MaxKubeconfig
 		}
 		r := c.Request()
 		if r.ContentLength > limit {
@@ -210,7 +214,7 @@ func bodyError(err error, what string) error {
 	}
 	// The reader's words may quote the body (a header line of a part):
 	// cut them short.
-	return meshdock.Wrap(meshdock.EINVALID, err, "%s: %s", what, quoteCut(err.Error(), 120))
+	return meshdock.Wrap(meshdock.EINVALID, err, "%s: %s", what, meshdock.Quote(err.Error(), 120))
 }
 
 // recoverPanics turns a panic into an unclassified error, which the error

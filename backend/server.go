@@ -10,24 +10,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/meshdock/meshdock/app"
 	"github.com/meshdock/meshdock/engine"
-	"github.com/meshdock/meshdock/store"
 )
 
 // Store is what the backend needs of the store; *store.DB implements it.
-type Store interface {
-	CreateApp(ctx context.Context, a *store.App) error
-	App(ctx context.Context, id string) (*store.App, error)
-	Apps(ctx context.Context) ([]store.AppSummary, error)
-	DeleteApp(ctx context.Context, id string) error
-
-	CreateOperation(ctx context.Context, kind, appID string) (*store.Operation, error)
-	Operation(ctx context.Context, id string) (*store.Operation, error)
-	AppendEvent(ctx context.Context, opID, typ string, data any) (store.Event, error)
-	FinishOperation(ctx context.Context, opID string, state store.State, errMsg string) (store.Event, error)
-	Events(ctx context.Context, opID string, after int64, limit int) ([]store.Event, error)
-	InterruptRunning(ctx context.Context, reason string) (int, error)
-}
+type Store = app.Store
 
 // Config is what a Server is built from.
 type Config struct {
@@ -43,21 +31,23 @@ type Config struct {
 	// the user the server runs as: a folder import never reads either (nor
 	// the data directory's contents, nor a folder above either of them).
 	DataDir, Home string
+	// Clusters is the kubeconfig in use; nil means this machine's, and a
+	// posted one kept in DataDir.
+	Clusters *app.Clusters
 }
 
 // Server is the API. Build it with New, serve Handler on each listener and
 // call Shutdown when stopping.
 type Server struct {
+	*app.Service
 	store     Store
 	engine    engine.Engine
+	clusters  *app.Clusters
 	version   string
 	log       *slog.Logger
 	limits    Limits
 	heartbeat time.Duration
-	ops       *operations
-	imports   chan struct{} // a slot per import running
 	streams   streams
-	guarded   guardedDirs
 
 	// done is closed by Shutdown; event streams end when it is.
 	done     chan struct{}
@@ -80,21 +70,15 @@ func New(cfg Config) *Server {
 	if s.version == "" {
 		s.version = "dev"
 	}
-	s.ops = newOperations(s.store, s.log)
-	s.imports = make(chan struct{}, s.limits.Imports)
-	s.streams.perOp = map[string]int{}
-	s.guarded = newGuardedDirs(cfg.DataDir, cfg.Home)
-	return s
-}
-
-// Start prepares the store for serving: operations left running by a
-// previous process are marked interrupted, since nothing runs them now.
-func (s *Server) Start(ctx context.Context) error {
-	n, err := s.store.InterruptRunning(ctx, "the server stopped while it ran")
-	if n > 0 {
-		s.log.Info("marked operations of a previous run interrupted", "count", n)
+	s.clusters = cfg.Clusters
+	if s.clusters == nil {
+		s.clusters = app.NewClusters(app.ClustersConfig{DataDir: cfg.DataDir, Logger: s.log})
 	}
-	return err
+	s.Service = app.New(app.Config{Store: s.store, Engine: s.engine, Clusters: s.clusters, Logger: s.log,
+		DataDir: cfg.DataDir, Home: cfg.Home, Limits: app.Limits{Imports: s.limits.Imports, ImportTimeout: s.limits.ImportTimeout,
+			Files: s.limits.Files, FileSize: s.limits.FileSize, Total: s.limits.Body}})
+	s.streams.perOp = map[string]int{}
+	return s
 }
 
 // Shutdown ends event streams, cancels operations in flight and marks them
@@ -102,7 +86,7 @@ func (s *Server) Start(ctx context.Context) error {
 // wait for the streams.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.doneOnce.Do(func() { close(s.done) })
-	return s.ops.shutdown(ctx)
+	return s.Service.Shutdown(ctx)
 }
 
 // Listener says which kind of listener a Handler serves; the rules differ.
@@ -115,6 +99,10 @@ type Listener struct {
 	// can reach the listener can then make the server read any folder it
 	// can read.
 	AllowDir bool
+	// AllowClusters lets a TCP listener use the server's clusters: list
+	// the contexts of its kubeconfig, take a posted one, deploy and
+	// delete. The socket always may (Docker Desktop alone reaches it).
+	AllowClusters bool
 }
 
 // Handler returns the API for one listener:
@@ -129,7 +117,15 @@ type Listener struct {
 //	GET    /api/v1/apps/{id}/warnings        {"warnings":[...]}
 //	GET    /api/v1/apps/{id}/graph           {"nodes":[...],"edges":[...]}
 //	GET    /api/v1/compose-projects          {"projects":[...]} from the Docker Engine
+//	GET    /api/v1/clusters                  {"clusters":[...]}: contexts, reachable, version, kind
+//	POST   /api/v1/clusters/kubeconfig       a kubeconfig (YAML or JSON body) -> {"contexts":[...]}
+//	DELETE /api/v1/clusters/kubeconfig       204: this machine's kubeconfig again
+//	POST   /api/v1/apps/{id}/deployments     app.DeployRequest -> 202 {deployment, operation}
+//	GET    /api/v1/apps/{id}/deployments     {"deployments":[...]}
+//	GET    /api/v1/apps/{id}/deployments/{d} deployment: objects, workloads, URLs, last operation
+//	DELETE /api/v1/apps/{id}/deployments/{d} ?volumes=true -> 202 {deployment, operation}
 //	GET    /api/v1/operations/{id}           operation
+//	POST   /api/v1/operations/{id}/cancel    202
 //	GET    /api/v1/operations/{id}/events    text/event-stream; resumes after Last-Event-ID
 //
 // Every GET answers HEAD as well.
@@ -148,7 +144,7 @@ func (s *Server) Handler(l Listener) http.Handler {
 		e.Pre(checkHost, checkOrigin)
 	}
 	e.Use(checkQuery, refuseEncodedBodies, s.limitBody, s.detach)
-	h := &handlers{Server: s, allowDir: l.AllowDir}
+	h := &handlers{Server: s, allowDir: l.AllowDir, allowClusters: !l.TCP || l.AllowClusters}
 	api := e.Group(apiPrefix)
 	// Every GET answers HEAD too: the same status and headers, no body
 	// (net/http drops what a handler writes to a HEAD).
@@ -163,20 +159,29 @@ func (s *Server) Handler(l Listener) http.Handler {
 	get("/apps/:id/warnings", h.warnings)
 	get("/apps/:id/graph", h.graph)
 	get("/compose-projects", h.composeProjects)
+	get("/clusters", h.listClusters)
+	api.POST("/clusters/kubeconfig", h.postKubeconfig)
+	api.DELETE("/clusters/kubeconfig", h.deleteKubeconfig)
+	api.POST("/apps/:id/deployments", h.createDeployment)
+	get("/apps/:id/deployments", h.listDeployments)
+	get("/apps/:id/deployments/:dep", h.getDeployment)
+	api.DELETE("/apps/:id/deployments/:dep", h.deleteDeployment)
 	get("/operations/:id", h.getOperation)
+	api.POST("/operations/:id/cancel", h.cancelOperation)
 	get(strings.TrimPrefix(eventsPath, apiPrefix), h.operationEvents)
 	return e
 }
 
 // The routes some middleware tells apart.
 const (
-	apiPrefix  = "/api/v1"
-	importPath = apiPrefix + "/apps"
-	eventsPath = apiPrefix + "/operations/:id/events"
+	apiPrefix      = "/api/v1"
+	importPath     = apiPrefix + "/apps"
+	eventsPath     = apiPrefix + "/operations/:id/events"
+	kubeconfigPath = apiPrefix + "/clusters/kubeconfig"
 )
 
 // handlers are the route handlers of one listener.
 type handlers struct {
 	*Server
-	allowDir bool
+	allowDir, allowClusters bool
 }

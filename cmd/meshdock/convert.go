@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/app"
 	"github.com/meshdock/meshdock/compose"
 	"github.com/meshdock/meshdock/convert"
 )
@@ -40,22 +41,11 @@ func runConvert(args []string, stdout, stderr io.Writer) int {
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var files, envFiles, profiles, envs stringList
-	fs.Var(&files, "f", "compose file (repeatable; - reads standard input; default: compose.yaml or docker-compose.yml and its override)")
-	fs.Var(&files, "file", "same as -f")
-	fs.Var(&envFiles, "env-file", "file of variables for interpolation (repeatable; default: .env)")
-	fs.Var(&envs, "e", "variable for interpolation, KEY=VALUE (repeatable; wins over env files)")
-	fs.Var(&profiles, "profile", "profile to enable (repeatable)")
-	project := fs.String("p", "", "project name")
-	fs.StringVar(project, "project-name", "", "same as -p")
-	dir := fs.String("project-directory", "", "project directory (default: the first compose file's directory)")
-	namespace := fs.String("n", "", "namespace of the objects")
-	fs.StringVar(namespace, "namespace", "", "same as -n")
+	var cf composeFlags
+	cf.register(fs)
 	output := fs.String("o", "yaml", "output format: yaml or json")
 	fs.StringVar(output, "output", "yaml", "same as -o")
 	outDir := fs.String("out", "", "write the manifests into this directory (one file per object) instead of stdout")
-	bind := fs.String("bind-mounts", "skip", "what to do with bind mounts: skip, hostpath or configmap")
-	waitImage := fs.String("wait-image", convert.DefaultWaitImage, "image of the init containers that wait for depends_on (needs sh, nslookup and nc)")
 	quiet := fs.Bool("q", false, "do not print warnings")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: meshdock convert [-f compose.yaml]... [--env-file F] [--profile P] [-p NAME] [-n NAMESPACE] [-o yaml|json] [--out DIR]")
@@ -68,15 +58,7 @@ func runConvert(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "meshdock convert: -o must be yaml or json, not %q\n", *output)
 		return exitUsage
 	}
-	mode := convert.BindMounts(*bind)
-	if mode != convert.BindMountsSkip && mode != convert.BindMountsHostPath && mode != convert.BindMountsConfigMap {
-		fmt.Fprintf(stderr, "meshdock convert: --bind-mounts must be skip, hostpath or configmap, not %q\n", *bind)
-		return exitUsage
-	}
-	src, err := cliSource(files, envFiles, envs, profiles, *project, *dir)
-	if err == nil && len(files) == 1 && files[0] == "-" {
-		src, err = stdinSource(stdin, src)
-	}
+	src, opt, err := cf.source()
 	if err != nil {
 		fmt.Fprintf(stderr, "meshdock convert: %v\n", err)
 		return exitUsage
@@ -84,11 +66,7 @@ func runConvert(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	p, err := compose.Load(ctx, src)
-	var res *convert.Result
-	if err == nil {
-		res, err = convert.Convert(ctx, p, convert.Options{Namespace: *namespace, BindMounts: mode, WaitImage: *waitImage})
-	}
+	res, err := app.Convert(ctx, src, opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "meshdock convert: %s\n", meshdock.ErrorMessage(err))
 		if meshdock.ErrorCode(err) == meshdock.EINTERNAL {
@@ -117,6 +95,41 @@ func runConvert(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// composeFlags are the flags that name a compose project and how to
+// convert it, shared by convert and deploy.
+type composeFlags struct {
+	files, envFiles, profiles, envs      stringList
+	project, dir, namespace, bind, image string
+}
+
+func (cf *composeFlags) register(fs *flag.FlagSet) {
+	fs.Var(&cf.files, "f", "compose file (repeatable; - reads standard input; default: compose.yaml or docker-compose.yml and its override)")
+	fs.Var(&cf.files, "file", "same as -f")
+	fs.Var(&cf.envFiles, "env-file", "file of variables for interpolation (repeatable; default: .env)")
+	fs.Var(&cf.envs, "e", "variable for interpolation, KEY=VALUE (repeatable; wins over env files)")
+	fs.Var(&cf.profiles, "profile", "profile to enable (repeatable)")
+	fs.StringVar(&cf.project, "p", "", "project name")
+	fs.StringVar(&cf.project, "project-name", "", "same as -p")
+	fs.StringVar(&cf.dir, "project-directory", "", "project directory (default: the first compose file's directory)")
+	fs.StringVar(&cf.namespace, "n", "", "namespace of the objects")
+	fs.StringVar(&cf.namespace, "namespace", "", "same as -n")
+	fs.StringVar(&cf.bind, "bind-mounts", "skip", "what to do with bind mounts: skip, hostpath or configmap")
+	fs.StringVar(&cf.image, "wait-image", convert.DefaultWaitImage, "image of the init containers that wait for depends_on (needs sh, nslookup and nc)")
+}
+
+// source is the project the flags name, and the conversion's options.
+func (cf *composeFlags) source() (compose.Source, convert.Options, error) {
+	mode := convert.BindMounts(cf.bind)
+	if mode != convert.BindMountsSkip && mode != convert.BindMountsHostPath && mode != convert.BindMountsConfigMap {
+		return compose.Source{}, convert.Options{}, fmt.Errorf("--bind-mounts must be skip, hostpath or configmap, not %q", cf.bind)
+	}
+	src, err := cliSource(cf.files, cf.envFiles, cf.envs, cf.profiles, cf.project, cf.dir)
+	if err == nil && len(cf.files) == 1 && cf.files[0] == "-" {
+		src, err = stdinSource(stdin, src)
+	}
+	return src, convert.Options{Namespace: cf.namespace, BindMounts: mode, WaitImage: cf.image}, err
 }
 
 // cliSource builds the Source for files on disk: the project directory is

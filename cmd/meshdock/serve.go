@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/app"
 	"github.com/meshdock/meshdock/backend"
 	"github.com/meshdock/meshdock/engine"
 	"github.com/meshdock/meshdock/store"
@@ -26,7 +27,7 @@ func init() {
 // serveFlags are the options of `meshdock serve`.
 type serveFlags struct {
 	socket, addr, data, example, dockerHost string
-	allowDir                                bool
+	allowDir, allowClusters, inContainer    bool
 	dataGiven                               bool // --data was given: the directory may not be meshdock's alone
 }
 
@@ -40,10 +41,15 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.allowDir, "allow-dir", false, "on the loopback port, allow importing a project folder of this machine. Whoever can reach the port can\n"+
 		"then make the server read any folder it can read, except /, system folders (/etc, /proc...), its data\n"+
 		"directory and its home, and the folders above them. Never on the socket")
+	fs.BoolVar(&f.allowClusters, "allow-clusters", false, "on the loopback port, allow deploying into the clusters of this machine's kubeconfig ($KUBECONFIG or\n"+
+		"~/.kube/config) and taking a kubeconfig posted by a client: whoever can reach the port can then deploy\n"+
+		"with those credentials. The socket always allows it")
+	fs.BoolVar(&f.inContainer, "in-container", false, "the server runs in a container (the Docker Desktop extension): use only a posted kubeconfig, and\n"+
+		"reach API servers on the host's loopback through host.docker.internal")
 	fs.StringVar(&f.example, "example", "", "import the compose app in this directory when the store is empty")
 	fs.StringVar(&f.dockerHost, "docker-host", "", "Docker Engine address (default $DOCKER_HOST, else the default socket)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: meshdock serve [--socket PATH] [--addr 127.0.0.1:7878] [--data DIR] [--allow-dir] [--example DIR]")
+		fmt.Fprintln(stderr, "Usage: meshdock serve [--socket PATH] [--addr 127.0.0.1:7878] [--data DIR] [--allow-dir] [--allow-clusters] [--example DIR]")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args, stderr); !ok {
@@ -96,7 +102,8 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, log *slog.Logger
 		return err
 	}
 	home, _ := os.UserHomeDir() // none known: only the other folders are refused
-	srv := backend.New(backend.Config{Store: db, Engine: eng, Version: version, Logger: log, DataDir: f.data, Home: home})
+	clusters := app.NewClusters(app.ClustersConfig{DataDir: f.data, InContainer: f.inContainer, NoDefault: f.inContainer, Logger: log})
+	srv := backend.New(backend.Config{Store: db, Engine: eng, Version: version, Logger: log, DataDir: f.data, Home: home, Clusters: clusters})
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
@@ -120,7 +127,7 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, log *slog.Logger
 		if err != nil {
 			return err
 		}
-		ls = append(ls, backend.Listening{Net: l, Listener: backend.Listener{TCP: true, AllowDir: f.allowDir}})
+		ls = append(ls, backend.Listening{Net: l, Listener: backend.Listener{TCP: true, AllowDir: f.allowDir, AllowClusters: f.allowClusters}})
 		urls = append(urls, "http://"+l.Addr().String()+"/")
 	}
 	go releaseStartupMemory()

@@ -1,0 +1,353 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"strconv"
+	"sync"
+	"testing/fstest"
+
+	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/kube"
+	"github.com/meshdock/meshdock/store"
+)
+
+// DeployRequest asks for an app to be deployed.
+type DeployRequest struct {
+	// Context is the kubeconfig context; empty means the current one.
+	Context string `json:"context,omitempty"`
+	// Namespace is the app's namespace; empty means one named after the
+	// app (or the namespace it was converted for).
+	Namespace string                 `json:"namespace,omitempty"`
+	Options   meshdock.DeployOptions `json:"options"`
+	// Expose is how published ports are reached: loadbalancer,
+	// port-forward or none; empty picks by the kind of cluster.
+	Expose string `json:"expose,omitempty"`
+}
+
+// Check refuses a request that cannot be carried out, before any work.
+func (r DeployRequest) Check() error {
+	switch r.Expose {
+	case "", ExposeLoadBalancer, ExposePortForward, ExposeNone:
+	default:
+		return meshdock.Errorf(meshdock.EINVALID, "expose must be loadbalancer, port-forward or none, not %s", meshdock.QuoteName(r.Expose))
+	}
+	if r.Namespace != "" {
+		if err := CheckNamespace(r.Namespace); err != nil {
+			return err
+		}
+	}
+	if r.Options.Timeout < 0 {
+		return meshdock.Errorf(meshdock.EINVALID, "timeout must not be negative")
+	}
+	return nil
+}
+
+// deploys tracks what runs per deployment: the operation working on it,
+// and the port-forwards held for it.
+type deploys struct {
+	mu       sync.Mutex
+	running  map[string]string // deployment id -> operation id
+	forwards map[string][]*kube.Forward
+}
+
+func newDeploys() *deploys {
+	return &deploys{running: map[string]string{}, forwards: map[string][]*kube.Forward{}}
+}
+
+// claim marks a deployment busy with an operation; false when another
+// runs on it.
+func (d *deploys) claim(depID string) (string, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if op, ok := d.running[depID]; ok {
+		return op, false
+	}
+	d.running[depID] = "starting"
+	return "", true
+}
+
+func (d *deploys) started(depID, opID string) {
+	d.mu.Lock()
+	d.running[depID] = opID
+	d.mu.Unlock()
+}
+
+func (d *deploys) release(depID string) {
+	d.mu.Lock()
+	delete(d.running, depID)
+	d.mu.Unlock()
+}
+
+func (d *deploys) setForwards(depID string, fs []*kube.Forward) {
+	d.mu.Lock()
+	old := d.forwards[depID]
+	if len(fs) == 0 {
+		delete(d.forwards, depID)
+	} else {
+		d.forwards[depID] = fs
+	}
+	d.mu.Unlock()
+	for _, f := range old {
+		f.Close()
+	}
+}
+
+func (d *deploys) stopForwards() {
+	d.mu.Lock()
+	all := d.forwards
+	d.forwards = map[string][]*kube.Forward{}
+	d.mu.Unlock()
+	for _, fs := range all {
+		for _, f := range fs {
+			f.Close()
+		}
+	}
+}
+
+// StartDeploy deploys a stored app as an operation, and returns the
+// deployment (created, or the app's earlier one in that namespace) and
+// the operation whose events tell the progress.
+func (s *Service) StartDeploy(ctx context.Context, appID string, req DeployRequest) (*meshdock.Deployment, *store.Operation, error) {
+	if err := req.Check(); err != nil {
+		return nil, nil, err
+	}
+	a, err := s.store.App(ctx, appID)
+	if err != nil {
+		return nil, nil, err
+	}
+	cluster, err := s.clusters.Cluster(req.Context)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, _ := cluster.Config()
+	ns := req.Namespace
+	if ns == "" {
+		ns = a.Namespace
+	}
+	if ns == "" {
+		ns = NamespaceFor(a.Name)
+	}
+	dep, err := s.deploymentFor(ctx, a, cfg.Context, ns, req.Options)
+	if err != nil {
+		return nil, nil, err
+	}
+	if op, ok := s.deploys.claim(dep.ID); !ok {
+		return nil, nil, meshdock.Errorf(meshdock.ECONFLICT, "deployment %s is busy with operation %s: wait for it or cancel it", dep.ID, op)
+	}
+	plan := Plan{Project: a.Name, Objects: a.Objects, Builds: a.Builds, Graph: a.Graph, Files: filesFS(a.Files), Options: req.Options, Expose: req.Expose}
+	op, err := s.StartOperation(ctx, "deploy", a.ID, func(ctx context.Context, emit func(string, any) error) error {
+		defer s.deploys.release(dep.ID)
+		return s.runDeploy(ctx, dep, cluster, plan, emit)
+	})
+	if err != nil {
+		s.deploys.release(dep.ID)
+		return nil, nil, err
+	}
+	s.deploys.started(dep.ID, op.ID)
+	dep.State, dep.LastOperation, dep.Message = meshdock.Deploying, op.ID, ""
+	dep.Options = req.Options
+	if err := s.store.UpdateDeployment(context.WithoutCancel(ctx), dep); err != nil {
+		return nil, nil, err
+	}
+	return dep, op, nil
+}
+
+// deploymentFor returns the app's deployment in a namespace of a context,
+// making it if there is none. A namespace another app is deployed into is
+// refused; one whose deployment was deleted is taken over.
+func (s *Service) deploymentFor(ctx context.Context, a *store.App, kubeContext, ns string, opts meshdock.DeployOptions) (*meshdock.Deployment, error) {
+	list, err := s.store.Deployments(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range list {
+		if d.Context == kubeContext && d.Namespace == ns {
+			return d, nil
+		}
+	}
+	d := &meshdock.Deployment{AppID: a.ID, Context: kubeContext, Namespace: ns, Options: opts, State: meshdock.Deploying}
+	err = s.store.CreateDeployment(ctx, d)
+	if meshdock.ErrorCode(err) == meshdock.ECONFLICT {
+		if other, oerr := s.store.DeploymentAt(ctx, kubeContext, ns); oerr == nil && other.State == meshdock.Deleted {
+			if err = s.store.DeleteDeployment(ctx, other.ID); err == nil {
+				err = s.store.CreateDeployment(ctx, d)
+			}
+		}
+	}
+	return d, err
+}
+
+// runDeploy is the work of a deploy operation: the deploy itself, then the
+// deployment's record and its port-forwards.
+func (s *Service) runDeploy(ctx context.Context, dep *meshdock.Deployment, cluster kube.Cluster, plan Plan, emit Emit) error {
+	kind := s.clusters.Kind(ctx, dep.Context)
+	out, err := s.Deploy(ctx, Target{Cluster: cluster, Kind: kind, Context: dep.Context, Namespace: dep.Namespace}, plan, emit)
+	if out != nil {
+		dep.Objects, dep.Workloads = out.Objects, out.Workloads
+	}
+	dep.URLs = nil
+	s.deploys.setForwards(dep.ID, nil)
+	switch {
+	case err != nil:
+		dep.State, dep.Message = meshdock.Failed, meshdock.ErrorMessage(err)
+		if errors.Is(err, context.Canceled) || meshdock.ErrorCode(err) == meshdock.ECANCELED {
+			dep.Message = "canceled"
+		}
+	default:
+		dep.State, dep.Message, dep.Kept = meshdock.Deployed, "", nil
+		dep.URLs = s.expose(ctx, cluster, dep, out, emit)
+	}
+	if uerr := s.store.UpdateDeployment(context.WithoutCancel(ctx), dep); uerr != nil {
+		return errors.Join(err, uerr)
+	}
+	return err
+}
+
+// expose makes the published ports reachable and says where: the
+// LoadBalancer's localhost port, or a port-forward this service holds.
+func (s *Service) expose(ctx context.Context, cluster kube.Cluster, dep *meshdock.Deployment, out *Outcome, emit Emit) []meshdock.URL {
+	var urls []meshdock.URL
+	var forwards []*kube.Forward
+	for _, p := range out.Published {
+		u := meshdock.URL{Service: p.Service, Port: p.HostPort, Via: out.Expose}
+		switch out.Expose {
+		case ExposeNone:
+			continue
+		case ExposeLoadBalancer:
+			u.URL = fmt.Sprintf("http://localhost:%d", p.HostPort)
+		case ExposePortForward:
+			f, err := s.forward(ctx, cluster, dep.Namespace, p)
+			if err != nil {
+				u.Error = meshdock.ErrorMessage(err)
+			} else {
+				forwards = append(forwards, f)
+				u.URL = "http://" + f.Local
+			}
+		}
+		urls = append(urls, u)
+		_ = emit(EventURL, u)
+	}
+	s.deploys.setForwards(dep.ID, forwards)
+	return urls
+}
+
+// forward opens a port-forward to a ready pod of a published port, on the
+// port compose publishes when it is free, else on any free port.
+func (s *Service) forward(ctx context.Context, cluster kube.Cluster, ns string, p Published) (*kube.Forward, error) {
+	pod, err := cluster.ReadyPod(ctx, ns, p.Selector)
+	if err != nil {
+		return nil, err
+	}
+	local := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(p.HostPort)))
+	if l, err := net.Listen("tcp", local); err != nil {
+		local = "127.0.0.1:0" // taken, by the compose app itself perhaps
+	} else {
+		l.Close()
+	}
+	// The forward outlives the operation: it is held until the next
+	// deploy, a delete or shutdown.
+	return cluster.PortForward(context.WithoutCancel(ctx), ns, pod, local, p.Port)
+}
+
+// filesFS serves an app's stored files, where its build contexts are.
+func filesFS(files []store.File) fs.FS {
+	m := fstest.MapFS{}
+	for _, f := range files {
+		m[f.Name] = &fstest.MapFile{Data: f.Content, Mode: 0o644}
+	}
+	return m
+}
+
+// Deployments lists an app's deployments.
+func (s *Service) Deployments(ctx context.Context, appID string) ([]*meshdock.Deployment, error) {
+	if _, err := s.store.App(ctx, appID); err != nil {
+		return nil, err
+	}
+	return s.store.Deployments(ctx, appID)
+}
+
+// Deployment returns one deployment of an app.
+func (s *Service) Deployment(ctx context.Context, appID, id string) (*meshdock.Deployment, error) {
+	d, err := s.store.Deployment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if d.AppID != appID {
+		return nil, meshdock.Errorf(meshdock.ENOTFOUND, "app %s has no deployment %s", meshdock.QuoteName(appID), meshdock.QuoteName(id))
+	}
+	return d, nil
+}
+
+// StartDelete removes a deployment's objects from its cluster as an
+// operation; its claims stay unless volumes is true (the deployment then
+// lists those kept).
+func (s *Service) StartDelete(ctx context.Context, appID, id string, volumes bool) (*meshdock.Deployment, *store.Operation, error) {
+	dep, err := s.Deployment(ctx, appID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	cluster, err := s.clusters.Cluster(dep.Context)
+	if err != nil {
+		return nil, nil, err
+	}
+	if op, ok := s.deploys.claim(dep.ID); !ok {
+		return nil, nil, meshdock.Errorf(meshdock.ECONFLICT, "deployment %s is busy with operation %s: wait for it or cancel it", dep.ID, op)
+	}
+	op, err := s.StartOperation(ctx, "delete", appID, func(ctx context.Context, emit func(string, any) error) error {
+		defer s.deploys.release(dep.ID)
+		s.deploys.setForwards(dep.ID, nil)
+		kept, err := s.Delete(ctx, cluster, dep.Namespace, volumes, emit)
+		dep.Kept = kept
+		if err != nil {
+			dep.State, dep.Message = meshdock.Failed, meshdock.ErrorMessage(err)
+		} else {
+			dep.State, dep.Message, dep.Objects, dep.Workloads, dep.URLs = meshdock.Deleted, "", nil, nil, nil
+		}
+		return errors.Join(err, s.store.UpdateDeployment(context.WithoutCancel(ctx), dep))
+	})
+	if err != nil {
+		s.deploys.release(dep.ID)
+		return nil, nil, err
+	}
+	s.deploys.started(dep.ID, op.ID)
+	dep.State, dep.LastOperation = meshdock.Deleting, op.ID
+	if err := s.store.UpdateDeployment(context.WithoutCancel(ctx), dep); err != nil {
+		return nil, nil, err
+	}
+	return dep, op, nil
+}
+
+// Delete removes what meshdock deployed into a namespace, keeping its
+// claims unless volumes is true, and returns those kept.
+func (s *Service) Delete(ctx context.Context, cluster kube.Cluster, ns string, volumes bool, emit Emit) ([]meshdock.ObjectRef, error) {
+	deleted, kept, err := cluster.Delete(ctx, ns, volumes)
+	for _, r := range deleted {
+		_ = emit(EventDeleted, refOf(r))
+	}
+	var out []meshdock.ObjectRef
+	for _, r := range kept {
+		out = append(out, refOf(r))
+		_ = emit(EventKept, refOf(r))
+	}
+	return out, err
+}
+
+// DeleteApp removes a stored app; one still deployed somewhere is refused
+// (delete its deployments first, or the cluster keeps objects nobody
+// tracks).
+func (s *Service) DeleteApp(ctx context.Context, id string) error {
+	deps, err := s.store.Deployments(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, d := range deps {
+		if d.State != meshdock.Deleted {
+			return meshdock.Errorf(meshdock.ECONFLICT, "app %s is deployed into namespace %s of %s: delete that deployment first", meshdock.QuoteName(id), d.Namespace, d.Context)
+		}
+	}
+	return s.store.DeleteApp(ctx, id)
+}

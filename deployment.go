@@ -1,6 +1,9 @@
 package meshdock
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // DeploymentState is where a deployment stands.
 type DeploymentState string
@@ -112,11 +115,16 @@ type Duration time.Duration
 // MarshalText implements encoding.TextMarshaler.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
+// UnmarshalJSON takes only a string: a bare number would be nanoseconds,
+// which nobody means.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Errorf(EINVALID, "%.40s is not a duration: write one as a string such as \"90s\" or \"5m\"", b)
+	}
+	v, err := time.ParseDuration(s)
 	if err != nil {
-		return Errorf(EINVALID, "%q is not a duration (such as 90s or 5m)", b)
+		return Errorf(EINVALID, "%q is not a duration (such as 90s or 5m)", s)
 	}
 	*d = Duration(v)
 	return nil

@@ -15,8 +15,12 @@ import (
 	"github.com/meshdock/meshdock/kube"
 )
 
-// MaxKubeconfig bounds a posted kubeconfig.
-const MaxKubeconfig = 1 << 20
+// MaxKubeconfig bounds a posted kubeconfig, and MaxContexts the contexts
+// in it (each is probed when clusters are listed).
+const (
+	MaxKubeconfig = 1 << 20
+	MaxContexts   = 50
+)
 
 // kubeconfigFile is the name, in the data directory, of the kubeconfig a
 // client posted.
@@ -80,6 +84,9 @@ func parseKubeconfig(data []byte) (*clientcmdapi.Config, error) {
 	}
 	if len(raw.Contexts) == 0 {
 		return nil, meshdock.Errorf(meshdock.EINVALID, "the kubeconfig has no contexts")
+	}
+	if len(raw.Contexts) > MaxContexts {
+		return nil, meshdock.Errorf(meshdock.ETOOLARGE, "the kubeconfig has %d contexts: at most %d are taken (kubectl config view --minify --flatten writes one)", len(raw.Contexts), MaxContexts)
 	}
 	if err := kube.CheckEmbedded(raw); err != nil {
 		return nil, err
@@ -197,6 +204,12 @@ func (c *Clusters) Cluster(name string) (kube.Cluster, error) {
 		return cl, nil
 	}
 	cfg, err := kube.LoadConfig(*raw, name)
+	if err != nil && meshdock.ErrorCode(err) != meshdock.ENOTFOUND {
+		// client-go's words name the files the kubeconfig refers to,
+		// which are this machine's: they go to the log only.
+		c.log.Warn("a kubeconfig context cannot be used", "context", name, "err", err)
+		return kube.Cluster{}, meshdock.Wrap(meshdock.EINVALID, err, "kubeconfig context %s cannot be used: a file it names cannot be read, or it is incomplete (the server's log says which)", meshdock.QuoteName(name))
+	}
 	if err != nil {
 		return kube.Cluster{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"path"
 	"regexp"
 	"slices"
@@ -18,6 +19,9 @@ import (
 	"github.com/meshdock/meshdock/engine"
 	"github.com/meshdock/meshdock/kube"
 )
+
+// ApplyTimeout bounds the checks, the apply and the prune of a deploy.
+const ApplyTimeout = 2 * time.Minute
 
 // DefaultRolloutTimeout bounds the wait for a rollout when a deploy names
 // no timeout.
@@ -180,7 +184,11 @@ func (s *Service) Deploy(ctx context.Context, t Target, p Plan, emit Emit) (*Out
 		return out, err
 	}
 	_ = emit(EventStep, Step{Step: "apply", Message: fmt.Sprintf("applying %d objects into namespace %s", len(objs), t.Namespace)})
-	res, err := t.Cluster.Deploy(ctx, t.Namespace, objs, kube.DeployOptions{Force: p.Options.ForceConflicts, Progress: func(a kube.ApplyResult) {
+	// An API server that takes connections and never answers must not hold
+	// a deploy for ever: the apply has a deadline of its own.
+	actx, cancelApply := context.WithTimeout(ctx, ApplyTimeout)
+	defer cancelApply()
+	res, err := t.Cluster.Deploy(actx, t.Namespace, objs, kube.DeployOptions{Force: p.Options.ForceConflicts, Owner: p.Project, Progress: func(a kube.ApplyResult) {
 		st := meshdock.ObjectState{ObjectRef: refOf(a.Ref), Action: string(a.Action)}
 		out.Objects = append(out.Objects, st)
 		_ = emit(EventObject, st)
@@ -188,6 +196,9 @@ func (s *Service) Deploy(ctx context.Context, t Target, p Plan, emit Emit) (*Out
 	for _, r := range res.Pruned {
 		out.Pruned = append(out.Pruned, refOf(r))
 		_ = emit(EventPruned, refOf(r))
+	}
+	if err != nil && ctx.Err() == nil && actx.Err() != nil {
+		err = meshdock.Wrap(meshdock.EUNAVAILABLE, err, "the API server did not take the app's objects within %s: %s", ApplyTimeout, meshdock.ErrorMessage(err))
 	}
 	if err != nil {
 		return out, err
@@ -370,9 +381,20 @@ func (s *Service) images(ctx context.Context, t Target, p Plan, objs []*unstruct
 		return nil
 	}
 	_ = emit(EventStep, Step{Step: "images", Message: fmt.Sprintf("%d images come from this machine", len(locals))})
+	builds := false
+	for _, li := range locals {
+		builds = builds || (li.build != nil && li.build.Why == "" && p.Files != nil && !p.Options.NoBuild)
+	}
+	if builds {
+		// A build runs the app's Dockerfiles on this machine's engine:
+		// not for a deploy that the cluster would refuse anyway.
+		if err := t.Cluster.Preflight(ctx, t.Namespace, objs, p.Options.ForceConflicts); err != nil {
+			return err
+		}
+	}
 	for _, li := range locals {
 		if li.build != nil && li.build.Why == "" && p.Files != nil && !p.Options.NoBuild {
-			if err := s.build(ctx, *li.build, p.Files, emit); err != nil {
+			if err := s.build(ctx, p.Project, *li.build, p.Files, emit); err != nil {
 				return err
 			}
 			_ = emit(EventImage, ImageState{Image: li.image, State: "built"})
@@ -458,8 +480,17 @@ func containersOf(o *unstructured.Unstructured) []map[string]any {
 // maxBuildLines bounds the build log kept as events, per image.
 const maxBuildLines = 2000
 
-func (s *Service) build(ctx context.Context, b meshdock.Build, files fs.FS, emit Emit) error {
+// Labels of the images meshdock builds: which service of which project.
+const (
+	labelBuiltProject = "meshdock.io/project"
+	labelBuiltService = "meshdock.io/service"
+)
+
+func (s *Service) build(ctx context.Context, project string, b meshdock.Build, files fs.FS, emit Emit) error {
 	_ = emit(EventStep, Step{Step: "build", Message: fmt.Sprintf("building %s for service %s", b.Image, b.Service)})
+	if err := s.mayTag(ctx, project, b); err != nil {
+		return err
+	}
 	dir := path.Clean(b.Context)
 	sub, err := fs.Sub(files, dir)
 	if err != nil {
@@ -478,7 +509,7 @@ func (s *Service) build(ctx context.Context, b meshdock.Build, files fs.FS, emit
 	}
 	lines := 0
 	err = s.engine.Build(ctx, engine.BuildSpec{Tag: b.Image, Context: sub, Dockerfile: dockerfile, Args: args, Target: b.Target,
-		Labels: map[string]string{"com.docker.compose.service": b.Service}}, func(line string) {
+		Labels: map[string]string{labelBuiltProject: project, labelBuiltService: b.Service}}, func(line string) {
 		if lines++; lines <= maxBuildLines {
 			_ = emit(EventBuild, BuildLine{Service: b.Service, Image: b.Image, Line: line})
 		}
@@ -487,6 +518,25 @@ func (s *Service) build(ctx context.Context, b meshdock.Build, files fs.FS, emit
 		return err
 	}
 	return nil
+}
+
+// mayTag refuses to build over an image the service does not own. The
+// name compose gives a build (<project>-<service>) is the service's, as
+// docker compose build replaces it too; any other name (an image: such as
+// postgres:16) is replaced only when meshdock built it for this very
+// service, so that a deploy cannot swap an image others run.
+func (s *Service) mayTag(ctx context.Context, project string, b meshdock.Build) error {
+	if b.Image == project+"-"+b.Service {
+		return nil
+	}
+	labels, exists, err := s.engine.ImageLabels(ctx, b.Image)
+	if err != nil || !exists {
+		return err
+	}
+	if labels[labelBuiltProject] == project && labels[labelBuiltService] == b.Service {
+		return nil
+	}
+	return meshdock.Errorf(meshdock.ECONFLICT, "image %s of service %s exists and meshdock did not build it for this service: it is not replaced; build it yourself (docker compose build %s), or remove it first", b.Image, b.Service, b.Service)
 }
 
 // makeAvailable gets the machine's images to the cluster's nodes: into
@@ -498,7 +548,7 @@ func (s *Service) makeAvailable(ctx context.Context, t Target, locals []localIma
 	if err != nil {
 		return err
 	}
-	containers, err := s.engine.NodeContainers(ctx, nodes)
+	containers, err := s.engine.NodeContainers(ctx, apiPort(t.Cluster), nodes)
 	if err != nil {
 		return err
 	}
@@ -549,4 +599,24 @@ func loadHint(t Target, image string) string {
 		return fmt.Sprintf("run: minikube image load %s", image)
 	}
 	return fmt.Sprintf("the cluster's nodes are not containers of this Docker Engine: push %s to a registry the cluster pulls from, or load it into each node", image)
+}
+
+// apiPort is the port of the cluster's API server, by which the engine
+// tells which of its containers are that cluster's nodes.
+func apiPort(c kube.Cluster) int {
+	cfg, err := c.Config()
+	if err != nil {
+		return 0
+	}
+	u, err := url.Parse(cfg.Server)
+	if err != nil {
+		return 0
+	}
+	if p, err := strconv.Atoi(u.Port()); err == nil {
+		return p
+	}
+	if u.Scheme == "http" {
+		return 80
+	}
+	return 443
 }

@@ -326,6 +326,26 @@ func TestDeployBuildsImages(t *testing.T) {
 		t.Errorf("workloads: %+v", out.Workloads)
 	}
 
+	// An image name that is not compose's own for the build, and that
+	// exists without meshdock having built it for this service, is not
+	// replaced: a deploy cannot swap an image others run.
+	victim := "meshdock-test/victim-" + strings.TrimPrefix(ns, "app-test-") + ":1"
+	if out, err := exec.Command("docker", "tag", "meshdock/testimage:dev", victim).CombinedOutput(); err != nil {
+		t.Skipf("no image to tag: %s", out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", victim).Run() })
+	idOf := func(ref string) string {
+		out, _ := exec.Command("docker", "image", "inspect", "-f", "{{.Id}}", ref).Output()
+		return strings.TrimSpace(string(out))
+	}
+	before := idOf(victim)
+	write("compose.yaml", "name: "+project+"\nservices:\n  api:\n    build: ./api\n    image: "+victim+"\n")
+	_, err = svc.Deploy(ctx, app.Target{Cluster: c, Kind: kube.KindOther, Namespace: ns}, planOf(convertDir(t, dir), dir), rec.emit)
+	if meshdock.ErrorCode(err) != meshdock.ECONFLICT || !strings.Contains(meshdock.ErrorMessage(err), "is not replaced") || idOf(victim) != before {
+		t.Errorf("building over an image meshdock did not build: %v (%s); image %s then %s", err, meshdock.ErrorCode(err), before, idOf(victim))
+	}
+	write("compose.yaml", "name: "+project+"\nservices:\n  api:\n    build: ./api\n    ports: [\"8000:8000\"]\n")
+
 	// A failing build: nothing is applied, the namespace is not made.
 	write("api/Dockerfile", "FROM scratch\nCOPY missing.txt /x\n")
 	ns2 := namespace(t, c)

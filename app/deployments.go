@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"testing/fstest"
+	"time"
 
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/kube"
@@ -40,11 +41,18 @@ func (r DeployRequest) Check() error {
 			return err
 		}
 	}
-	if r.Options.Timeout < 0 {
-		return meshdock.Errorf(meshdock.EINVALID, "timeout must not be negative")
+	if r.Options.Timeout < 0 || time.Duration(r.Options.Timeout) > MaxRolloutTimeout {
+		return meshdock.Errorf(meshdock.EINVALID, "options.timeout must be between 0 (the default, %s) and %s", DefaultRolloutTimeout, MaxRolloutTimeout)
 	}
 	return nil
 }
+
+// MaxRolloutTimeout bounds how long a deploy may wait for its rollout.
+const MaxRolloutTimeout = time.Hour
+
+// MaxDeploys is how many deploys and deletes run at once; one more is
+// refused as busy rather than queued.
+const MaxDeploys = 4
 
 // deploys tracks what runs per deployment: the operation working on it,
 // and the port-forwards held for it.
@@ -58,16 +66,19 @@ func newDeploys() *deploys {
 	return &deploys{running: map[string]string{}, forwards: map[string][]*kube.Forward{}}
 }
 
-// claim marks a deployment busy with an operation; false when another
-// runs on it.
-func (d *deploys) claim(depID string) (string, bool) {
+// claim marks a deployment busy with an operation; it fails when another
+// runs on it, or when MaxDeploys run already.
+func (d *deploys) claim(depID string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if op, ok := d.running[depID]; ok {
-		return op, false
+		return meshdock.Errorf(meshdock.ECONFLICT, "deployment %s is busy with operation %s: wait for it or cancel it", depID, op)
+	}
+	if len(d.running) >= MaxDeploys {
+		return meshdock.Errorf(meshdock.EUNAVAILABLE, "busy: %d deploys and deletes run at a time, try again when one has ended", MaxDeploys)
 	}
 	d.running[depID] = "starting"
-	return "", true
+	return nil
 }
 
 func (d *deploys) started(depID, opID string) {
@@ -131,29 +142,52 @@ func (s *Service) StartDeploy(ctx context.Context, appID string, req DeployReque
 	if ns == "" {
 		ns = NamespaceFor(a.Name)
 	}
+	if err := CheckNamespace(ns); err != nil {
+		return nil, nil, err
+	}
 	dep, err := s.deploymentFor(ctx, a, cfg.Context, ns, req.Options)
 	if err != nil {
 		return nil, nil, err
 	}
-	if op, ok := s.deploys.claim(dep.ID); !ok {
-		return nil, nil, meshdock.Errorf(meshdock.ECONFLICT, "deployment %s is busy with operation %s: wait for it or cancel it", dep.ID, op)
-	}
 	plan := Plan{Project: a.Name, Objects: a.Objects, Builds: a.Builds, Graph: a.Graph, Files: filesFS(a.Files), Options: req.Options, Expose: req.Expose}
-	op, err := s.StartOperation(ctx, "deploy", a.ID, func(ctx context.Context, emit func(string, any) error) error {
+	return s.startOnDeployment(ctx, dep, "deploy", func(d *meshdock.Deployment) {
+		d.State, d.Message, d.Options = meshdock.Deploying, "", req.Options
+	}, func(ctx context.Context, d *meshdock.Deployment, emit Emit) error {
+		return s.runDeploy(ctx, d, cluster, plan, emit)
+	})
+}
+
+// startOnDeployment runs work on a deployment as an operation, one at a
+// time per deployment. The record says the operation runs before the work
+// may touch it: the work owns its own copy from then on.
+func (s *Service) startOnDeployment(ctx context.Context, dep *meshdock.Deployment, kind string, begin func(*meshdock.Deployment),
+	work func(context.Context, *meshdock.Deployment, Emit) error) (*meshdock.Deployment, *store.Operation, error) {
+	if err := s.deploys.claim(dep.ID); err != nil {
+		return nil, nil, err
+	}
+	ready := make(chan *meshdock.Deployment, 1)
+	op, err := s.StartOperation(ctx, kind, dep.AppID, func(ctx context.Context, emit func(string, any) error) error {
 		defer s.deploys.release(dep.ID)
-		return s.runDeploy(ctx, dep, cluster, plan, emit)
+		d := <-ready
+		if d == nil {
+			return meshdock.Errorf(meshdock.EUNAVAILABLE, "the deployment's record could not be written")
+		}
+		return work(ctx, d, emit)
 	})
 	if err != nil {
 		s.deploys.release(dep.ID)
 		return nil, nil, err
 	}
 	s.deploys.started(dep.ID, op.ID)
-	dep.State, dep.LastOperation, dep.Message = meshdock.Deploying, op.ID, ""
-	dep.Options = req.Options
+	begin(dep)
+	dep.LastOperation = op.ID
 	if err := s.store.UpdateDeployment(context.WithoutCancel(ctx), dep); err != nil {
+		ready <- nil
 		return nil, nil, err
 	}
-	return dep, op, nil
+	shown := *dep
+	ready <- dep
+	return &shown, op, nil
 }
 
 // deploymentFor returns the app's deployment in a namespace of a context,
@@ -294,31 +328,18 @@ func (s *Service) StartDelete(ctx context.Context, appID, id string, volumes boo
 	if err != nil {
 		return nil, nil, err
 	}
-	if op, ok := s.deploys.claim(dep.ID); !ok {
-		return nil, nil, meshdock.Errorf(meshdock.ECONFLICT, "deployment %s is busy with operation %s: wait for it or cancel it", dep.ID, op)
-	}
-	op, err := s.StartOperation(ctx, "delete", appID, func(ctx context.Context, emit func(string, any) error) error {
-		defer s.deploys.release(dep.ID)
-		s.deploys.setForwards(dep.ID, nil)
-		kept, err := s.Delete(ctx, cluster, dep.Namespace, volumes, emit)
-		dep.Kept = kept
-		if err != nil {
-			dep.State, dep.Message = meshdock.Failed, meshdock.ErrorMessage(err)
-		} else {
-			dep.State, dep.Message, dep.Objects, dep.Workloads, dep.URLs = meshdock.Deleted, "", nil, nil, nil
-		}
-		return errors.Join(err, s.store.UpdateDeployment(context.WithoutCancel(ctx), dep))
-	})
-	if err != nil {
-		s.deploys.release(dep.ID)
-		return nil, nil, err
-	}
-	s.deploys.started(dep.ID, op.ID)
-	dep.State, dep.LastOperation = meshdock.Deleting, op.ID
-	if err := s.store.UpdateDeployment(context.WithoutCancel(ctx), dep); err != nil {
-		return nil, nil, err
-	}
-	return dep, op, nil
+	return s.startOnDeployment(ctx, dep, "delete", func(d *meshdock.Deployment) { d.State = meshdock.Deleting },
+		func(ctx context.Context, d *meshdock.Deployment, emit Emit) error {
+			s.deploys.setForwards(d.ID, nil)
+			kept, err := s.Delete(ctx, cluster, d.Namespace, volumes, emit)
+			d.Kept = kept
+			if err != nil {
+				d.State, d.Message = meshdock.Failed, meshdock.ErrorMessage(err)
+			} else {
+				d.State, d.Message, d.Objects, d.Workloads, d.URLs = meshdock.Deleted, "", nil, nil, nil
+			}
+			return errors.Join(err, s.store.UpdateDeployment(context.WithoutCancel(ctx), d))
+		})
 }
 
 // Delete removes what meshdock deployed into a namespace, keeping its

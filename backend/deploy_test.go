@@ -13,6 +13,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshdock/meshdock"
@@ -90,9 +91,10 @@ func TestDeploymentsAPI(t *testing.T) {
 		dyn, _ := c.Dynamic()
 		_ = dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Delete(context.Background(), ns, metav1.DeleteOptions{})
 	})
+	expose := "port-forward"
 	deploy := func() meshdock.Deployment {
 		t.Helper()
-		r := ts.postJSON(t, "/api/v1/apps/"+app.ID+"/deployments", map[string]any{"namespace": ns, "expose": "port-forward",
+		r := ts.postJSON(t, "/api/v1/apps/"+app.ID+"/deployments", map[string]any{"namespace": ns, "expose": expose,
 			"options": map[string]any{"timeout": "1m"}})
 		if r.Status != http.StatusAccepted {
 			t.Fatalf("deploy: %d %s", r.Status, r.Body)
@@ -110,6 +112,14 @@ func TestDeploymentsAPI(t *testing.T) {
 		return got
 	}
 	first := deploy()
+	evs, _ := ts.DB.Events(context.Background(), first.LastOperation, 0, 1000)
+	types := map[string]int{}
+	for _, e := range evs {
+		types[e.Type]++
+	}
+	if types["object"] != len(first.Objects) || types["workload"] < len(first.Workloads) || types["step"] == 0 || types["url"] != 2 || types["end"] != 1 {
+		t.Errorf("the deploy's events: %v", types)
+	}
 	if len(first.Objects) == 0 || len(first.Workloads) == 0 {
 		t.Fatalf("no objects or workloads recorded: %+v", first)
 	}
@@ -138,6 +148,30 @@ func TestDeploymentsAPI(t *testing.T) {
 			t.Errorf("second deploy: %s %s", o.ObjectRef, o.Action)
 		}
 	}
+	// As on Docker Desktop: a LoadBalancer Service per published service,
+	// which binds the host's port on localhost.
+	expose = "loadbalancer"
+	third := deploy()
+	urls := map[string]bool{}
+	for _, u := range third.URLs {
+		urls[u.URL+" "+u.Via] = u.Error == ""
+	}
+	if !urls["http://localhost:8080 loadbalancer"] || !urls["http://localhost:8000 loadbalancer"] || len(urls) != 2 {
+		t.Errorf("loadbalancer urls: %+v", third.URLs)
+	}
+	dyn, _ := c.Dynamic()
+	lb, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "services"}).Namespace(ns).Get(context.Background(), "web-published", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ, _, _ := unstructured.NestedString(lb.Object, "spec", "type"); typ != "LoadBalancer" {
+		t.Errorf("web-published is a %s Service", typ)
+	}
+	ports, _, _ := unstructured.NestedSlice(lb.Object, "spec", "ports")
+	if len(ports) != 1 || ports[0].(map[string]any)["port"] != int64(8080) || ports[0].(map[string]any)["targetPort"] != int64(80) {
+		t.Errorf("web-published ports: %v", ports)
+	}
+
 	var list struct{ Deployments []meshdock.Deployment }
 	ts.get(t, "/api/v1/apps/"+app.ID+"/deployments").decode(t, &list)
 	if len(list.Deployments) != 1 {
@@ -178,8 +212,11 @@ func TestDeploymentRequestsRefused(t *testing.T) {
 		{map[string]any{"namespace": "kube-system"}, "belongs to the cluster"},
 		{map[string]any{"expose": "ingress"}, "expose must be"},
 		{map[string]any{"options": map[string]any{"timeout": "soon"}}, "not a duration"},
+		{map[string]any{"options": map[string]any{"timeout": 90}}, "as a string"},
+		{map[string]any{"options": map[string]any{"timeout": "1000h"}}, "between 0"},
 		{map[string]any{"options": map[string]any{"force": true}}, "options has the fields"},
 		{map[string]any{"cluster": "x"}, "cluster"},
+		{map[string]any{"options": map[string]any{"timeout": 99999999999999999999.0}}, "as a string"},
 	} {
 		r := ts.postJSON(t, "/api/v1/apps/"+app.ID+"/deployments", tt.body)
 		code, msg := r.errorOf(t)
@@ -200,7 +237,8 @@ func TestClustersNeedPermissionOnTCP(t *testing.T) {
 	for _, r := range []answer{
 		ts.get(t, "/api/v1/clusters"),
 		ts.postJSON(t, "/api/v1/apps/"+app.ID+"/deployments", map[string]any{}),
-		ts.do(t, "POST", "/api/v1/clusters/kubeconfig", "application/yaml", strings.NewReader("apiVersion: v1\nkind: Config\n")),
+		ts.get(t, "/api/v1/apps/"+app.ID+"/deployments"),
+		ts.do(t, "POST", "/api/v1/operations/x/cancel", "", nil),
 	} {
 		if code, msg := r.errorOf(t); r.Status != http.StatusForbidden || !strings.Contains(msg, "--allow-clusters") {
 			t.Errorf("%d %s %s", r.Status, code, msg)
@@ -210,13 +248,19 @@ func TestClustersNeedPermissionOnTCP(t *testing.T) {
 
 // A posted kubeconfig is kept private in the data directory, never sent
 // back, and refused when it would make the server read its files or run
-// its programs.
+// its programs. It is taken only over the socket: on the loopback port it
+// would change where every client deploys.
 func TestPostedKubeconfig(t *testing.T) {
-	ts := startServer(t, "", withListener(backend.Listener{TCP: true, AllowClusters: true}))
+	tcp := startServer(t, "", withListener(backend.Listener{TCP: true, AllowClusters: true}))
+	r := tcp.do(t, "POST", "/api/v1/clusters/kubeconfig", "application/yaml", strings.NewReader("apiVersion: v1\nkind: Config\n"))
+	if _, msg := r.errorOf(t); r.Status != http.StatusForbidden || !strings.Contains(msg, "socket") {
+		t.Errorf("a kubeconfig posted on the port: %d %s", r.Status, msg)
+	}
+	ts := startServer(t, "", withListener(backend.Listener{}))
 	const secret = "s3cr3t-token-value"
 	good := "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n" +
 		"users: [{name: u, user: {token: " + secret + "}}]\ncontexts: [{name: one, context: {cluster: c, user: u}}]\ncurrent-context: one\n"
-	r := ts.do(t, "POST", "/api/v1/clusters/kubeconfig", "application/yaml", strings.NewReader(good))
+	r = ts.do(t, "POST", "/api/v1/clusters/kubeconfig", "application/yaml", strings.NewReader(good))
 	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"one"`) || strings.Contains(string(r.Body), secret) {
 		t.Fatalf("post: %d %s", r.Status, r.Body)
 	}

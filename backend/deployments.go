@@ -24,6 +24,16 @@ func (h *handlers) clustersAllowed() error {
 	return nil
 }
 
+// kubeconfigAllowed: a posted kubeconfig replaces the clusters every
+// client of the server deploys to, so only the socket (Docker Desktop's UI)
+// may post one; on the loopback port the machine's kubeconfig is used.
+func (h *handlers) kubeconfigAllowed() error {
+	if h.tcp {
+		return meshdock.Errorf(meshdock.EFORBIDDEN, "a kubeconfig is posted only over the socket; on this port the server uses this machine's kubeconfig ($KUBECONFIG or ~/.kube/config)")
+	}
+	return nil
+}
+
 // started is the answer to a request that started an operation.
 type started struct {
 	Deployment *meshdock.Deployment `json:"deployment"`
@@ -45,7 +55,7 @@ func (h *handlers) listClusters(c echo.Context) error {
 // JSON, as kubectl config view --minify --flatten prints it). The answer
 // names its contexts; the kubeconfig itself is never sent back nor logged.
 func (h *handlers) postKubeconfig(c echo.Context) error {
-	if err := h.clustersAllowed(); err != nil {
+	if err := h.kubeconfigAllowed(); err != nil {
 		return err
 	}
 	data, err := io.ReadAll(c.Request().Body)
@@ -60,7 +70,7 @@ func (h *handlers) postKubeconfig(c echo.Context) error {
 }
 
 func (h *handlers) deleteKubeconfig(c echo.Context) error {
-	if err := h.clustersAllowed(); err != nil {
+	if err := h.kubeconfigAllowed(); err != nil {
 		return err
 	}
 	if err := h.clusters.ForgetKubeconfig(); err != nil {
@@ -86,6 +96,9 @@ func (h *handlers) createDeployment(c echo.Context) error {
 }
 
 func (h *handlers) listDeployments(c echo.Context) error {
+	if err := h.clustersAllowed(); err != nil {
+		return err
+	}
 	list, err := h.Deployments(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
@@ -94,6 +107,9 @@ func (h *handlers) listDeployments(c echo.Context) error {
 }
 
 func (h *handlers) getDeployment(c echo.Context) error {
+	if err := h.clustersAllowed(); err != nil {
+		return err
+	}
 	d, err := h.Deployment(c.Request().Context(), c.Param("id"), c.Param("dep"))
 	if err != nil {
 		return err
@@ -123,6 +139,9 @@ func (h *handlers) deleteDeployment(c echo.Context) error {
 }
 
 func (h *handlers) cancelOperation(c echo.Context) error {
+	if err := h.clustersAllowed(); err != nil {
+		return err // the operations are deploys and deletes
+	}
 	if err := h.CancelOperation(c.Request().Context(), c.Param("id")); err != nil {
 		return err
 	}

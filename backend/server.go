@@ -144,7 +144,7 @@ func (s *Server) Handler(l Listener) http.Handler {
 		e.Pre(checkHost, checkOrigin)
 	}
 	e.Use(checkQuery, refuseEncodedBodies, s.limitBody, s.detach)
-	h := &handlers{Server: s, allowDir: l.AllowDir, allowClusters: !l.TCP || l.AllowClusters}
+	h := &handlers{Server: s, allowDir: l.AllowDir, allowClusters: !l.TCP || l.AllowClusters, tcp: l.TCP}
 	api := e.Group(apiPrefix)
 	// Every GET answers HEAD too: the same status and headers, no body
 	// (net/http drops what a handler writes to a HEAD).
@@ -183,5 +183,5 @@ const (
 // handlers are the route handlers of one listener.
 type handlers struct {
 	*Server
-	allowDir, allowClusters bool
+	allowDir, allowClusters, tcp bool
 }

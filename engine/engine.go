@@ -29,11 +29,15 @@ type Engine interface {
 	// ImageExists reports whether the engine has the image ref, found as
 	// `docker image inspect` finds it.
 	ImageExists(ctx context.Context, ref string) (bool, error)
+	// ImageLabels returns the labels of the image ref, and whether the
+	// engine has it.
+	ImageLabels(ctx context.Context, ref string) (map[string]string, bool, error)
 	// NodeContainers returns, for each of the Kubernetes node names, the
-	// ID of the engine's running container of that name (kind, k3d and
-	// Docker Desktop run their nodes as containers named after them);
-	// nodes without one are left out.
-	NodeContainers(ctx context.Context, nodes []string) (map[string]string, error)
+	// engine's running container of that name, when the engine shows that
+	// the container belongs to the cluster whose API server is published on
+	// apiPort of this machine (kind and k3d run their nodes as containers
+	// named after them); names with no such container are left out.
+	NodeContainers(ctx context.Context, apiPort int, nodes []string) (map[string]string, error)
 	// LoadImage imports the engine's image into the containerd of a node
 	// container, as `kind load docker-image` does.
 	LoadImage(ctx context.Context, image, container string) error
@@ -113,8 +117,13 @@ func (u Unavailable) Build(context.Context, BuildSpec, func(string)) error { ret
 // ImageExists implements Engine.
 func (u Unavailable) ImageExists(context.Context, string) (bool, error) { return false, u.err() }
 
+// ImageLabels implements Engine.
+func (u Unavailable) ImageLabels(context.Context, string) (map[string]string, bool, error) {
+	return nil, false, u.err()
+}
+
 // NodeContainers implements Engine.
-func (u Unavailable) NodeContainers(context.Context, []string) (map[string]string, error) {
+func (u Unavailable) NodeContainers(context.Context, int, []string) (map[string]string, error) {
 	return nil, u.err()
 }
 

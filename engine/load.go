@@ -18,24 +18,52 @@ import (
 	"github.com/meshdock/meshdock"
 )
 
-// NodeContainers implements Engine.
-func (d *Docker) NodeContainers(ctx context.Context, nodes []string) (map[string]string, error) {
+// Labels kind and k3d put on their node containers, naming the cluster.
+var clusterLabels = []string{"io.x-k8s.kind.cluster", "k3d.cluster"}
+
+// NodeContainers implements Engine. A container is taken for a node only
+// when the engine itself ties it to the cluster: some container of the same
+// kind or k3d cluster (by its label) publishes the API server's port on this
+// machine, so the kubeconfig reaches that very cluster. Node names alone are
+// the cluster's to choose, and a cluster that lists another's containers as
+// its nodes must not get images loaded into them.
+func (d *Docker) NodeContainers(ctx context.Context, apiPort int, nodes []string) (map[string]string, error) {
 	out := map[string]string{}
-	if len(nodes) == 0 {
+	if len(nodes) == 0 || apiPort <= 0 {
 		return out, nil
 	}
 	want := map[string]bool{}
 	for _, n := range nodes {
 		want[n] = true
 	}
-	// The engine's name filter is a regular expression that matches part
-	// of a name: the names are compared here, whole.
 	list, err := d.c.ContainerList(ctx, container.ListOptions{
 		Filters: filters.NewArgs(filters.Arg("status", string(container.StateRunning)))})
 	if err != nil {
 		return nil, d.failed(err, "list containers")
 	}
+	// The cluster whose container publishes the API server's port.
+	key, cluster := "", ""
 	for _, c := range list {
+		for _, p := range c.Ports {
+			if int(p.PublicPort) != apiPort || (p.IP != "127.0.0.1" && p.IP != "0.0.0.0" && p.IP != "::" && p.IP != "") {
+				continue
+			}
+			for _, l := range clusterLabels {
+				if v := c.Labels[l]; v != "" {
+					key, cluster = l, v
+				}
+			}
+		}
+	}
+	if cluster == "" {
+		return out, nil
+	}
+	// The engine's name filter matches part of a name: names are compared
+	// here, whole.
+	for _, c := range list {
+		if c.Labels[key] != cluster {
+			continue
+		}
 		for _, name := range c.Names {
 			if name = strings.TrimPrefix(name, "/"); want[name] {
 				out[name] = c.ID

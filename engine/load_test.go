@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -16,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/docker/go-connections/nat"
 
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/engine"
@@ -49,12 +51,15 @@ func nodeImage(t testing.TB, e engine.Engine, c *client.Client, dockerfile strin
 }
 
 // startNode runs a node container named name; env goes to it, and so to
-// what runs in it.
-func startNode(t testing.TB, c *client.Client, tag, name string, start bool, env ...string) string {
+// what runs in it. It carries kind's label of cluster, when given.
+func startNode(t testing.TB, c *client.Client, tag, name string, start bool, cluster string, env ...string) string {
 	t.Helper()
 	ctx := context.Background()
-	created, err := c.ContainerCreate(ctx, &container.Config{Image: tag, Hostname: name, Env: env},
-		&container.HostConfig{NetworkMode: "none"}, nil, nil, name)
+	cfg := &container.Config{Image: tag, Hostname: name, Env: env}
+	if cluster != "" {
+		cfg.Labels = map[string]string{"io.x-k8s.kind.cluster": cluster}
+	}
+	created, err := c.ContainerCreate(ctx, cfg, &container.HostConfig{NetworkMode: "none"}, nil, nil, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +72,36 @@ func startNode(t testing.TB, c *client.Client, tag, name string, start bool, env
 		}
 	}
 	return created.ID
+}
+
+// apiServerOf runs a container of cluster that publishes port 6443 on
+// 127.0.0.1, as kind's control-plane node publishes its API server, and
+// returns the host's port.
+func apiServerOf(t *testing.T, c *client.Client, tag, cluster string) int {
+	t.Helper()
+	ctx := context.Background()
+	port := nat.Port("6443/tcp")
+	created, err := c.ContainerCreate(ctx,
+		&container.Config{Image: tag, Labels: map[string]string{"io.x-k8s.kind.cluster": cluster}, ExposedPorts: nat.PortSet{port: {}}},
+		&container.HostConfig{PortBindings: nat.PortMap{port: {{HostIP: "127.0.0.1"}}}}, nil, nil, cluster+"-api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true}) })
+	if err := c.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.ContainerInspect(ctx, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range info.NetworkSettings.Ports[port] {
+		if p, err := strconv.Atoi(b.HostPort); err == nil {
+			return p
+		}
+	}
+	t.Fatal("the API server's container publishes no port")
+	return 0
 }
 
 // execOutput runs cmd in a container and returns its standard output.
@@ -109,23 +144,32 @@ func TestLoadImage(t *testing.T) {
 	t.Logf("built the node images in %s", time.Since(start).Round(time.Millisecond))
 	suffix := app[strings.LastIndex(app, ":")+1:]
 	node := "meshdock-test-control-plane-" + suffix
-	nodeID := startNode(t, c, withCtr, node, true)
+	cluster := "meshdock-test-" + suffix
+	nodeID := startNode(t, c, withCtr, node, true, cluster)
 	bare := "meshdock-test-minikube-" + suffix
-	bareID := startNode(t, c, withoutCtr, bare, true)
+	bareID := startNode(t, c, withoutCtr, bare, true, cluster)
 	full := "meshdock-test-full-" + suffix
-	fullID := startNode(t, c, withCtr, full, true, "FAKECTR_FAIL=failed to ingest layer: no space left on device")
+	fullID := startNode(t, c, withCtr, full, true, cluster, "FAKECTR_FAIL=failed to ingest layer: no space left on device")
 	stopped := "meshdock-test-stopped-" + suffix
-	stoppedID := startNode(t, c, withCtr, stopped, false)
+	stoppedID := startNode(t, c, withCtr, stopped, false, cluster)
+	// A container of another cluster (or of none) named like a node of
+	// this one is never taken for it.
+	other := "meshdock-test-other-" + suffix
+	startNode(t, c, withCtr, other, true, "another-"+suffix)
+	apiPort := apiServerOf(t, c, withCtr, cluster)
 
-	got, err := e.NodeContainers(ctx, []string{node, "no-such-node-" + suffix, bare, stopped})
+	got, err := e.NodeContainers(ctx, apiPort, []string{node, "no-such-node-" + suffix, bare, stopped, other})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 2 || got[node] != nodeID || got[bare] != bareID {
 		t.Errorf("NodeContainers: %v; want %s and %s", got, node, bare)
 	}
-	if got, err := e.NodeContainers(ctx, []string{"meshdock-test"}); err != nil || len(got) != 0 {
+	if got, err := e.NodeContainers(ctx, apiPort, []string{"meshdock-test"}); err != nil || len(got) != 0 {
 		t.Errorf("NodeContainers of a part of a name: %v, %v", got, err)
+	}
+	if got, err := e.NodeContainers(ctx, apiPort+1, []string{node, bare}); err != nil || len(got) != 0 {
+		t.Errorf("NodeContainers for an API server no container of the engine publishes: %v, %v", got, err)
 	}
 
 	start = time.Now()
@@ -141,7 +185,7 @@ func TestLoadImage(t *testing.T) {
 
 	// Without containerd to ask, ctr is left to its default.
 	worker := "meshdock-test-worker-" + suffix
-	workerID := startNode(t, c, onlyCtr, worker, true)
+	workerID := startNode(t, c, onlyCtr, worker, true, "")
 	if err := e.LoadImage(ctx, app, workerID); err != nil {
 		t.Fatalf("LoadImage into a node without containerd: %v", err)
 	}
@@ -193,7 +237,7 @@ func BenchmarkLoadImage(b *testing.B) {
 		b.Fatal(err)
 	}
 	name := "meshdock-bench-control-plane-" + app[strings.LastIndex(app, ":")+1:]
-	node := startNode(b, c, nodeImage(b, e, c, kindNode), name, true)
+	node := startNode(b, c, nodeImage(b, e, c, kindNode), name, true, "")
 	b.SetBytes(16 << 20)
 	for b.Loop() {
 		if err := e.LoadImage(ctx, app, node); err != nil {

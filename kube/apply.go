@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/meshdock/meshdock"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -50,6 +51,7 @@ const (
 	Created    Action = "created"    // it did not exist
 	Configured Action = "configured" // it existed and changed
 	Unchanged  Action = "unchanged"  // it existed and the apply changed nothing
+	Replaced   Action = "replaced"   // a field that cannot change did: it was deleted and created again
 )
 
 // ApplyOptions tune Apply.
@@ -206,6 +208,18 @@ func (c *conn) apply(ctx context.Context, obj *unstructured.Unstructured, opts A
 		ao.DryRun = []string{metav1.DryRunAll}
 	}
 	after, err := ri.Apply(ctx, ref.Name, obj, ao)
+	if err != nil && before != nil && immutable(err) && ref.Kind != "PersistentVolumeClaim" {
+		// A field the server never lets change (a Service that becomes
+		// headless, a Job's template, a selector) did: the object is
+		// replaced, as kubectl apply --force does. A claim never is: its
+		// data would go with it.
+		if opts.DryRun {
+			return ApplyResult{Ref: ref, Action: Replaced, Object: before}, nil
+		}
+		if after, err = c.replace(ctx, ri, ref, before, obj, ao); err == nil {
+			return ApplyResult{Ref: ref, Action: Replaced, Object: after}, nil
+		}
+	}
 	if err != nil {
 		if c := conflicts(err); c != "" {
 			return fail(meshdock.Wrap(meshdock.ECONFLICT, err, "%s; deploy with --force-conflicts to take them over", c))
@@ -286,6 +300,53 @@ func appliedEntry(o *unstructured.Unstructured) (metav1.ManagedFieldsEntry, bool
 	return metav1.ManagedFieldsEntry{}, false
 }
 
+// immutable reports the server's refusal to change a field that is fixed
+// once the object exists.
+func immutable(err error) bool {
+	if !apierrors.IsInvalid(err) {
+		return false
+	}
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) || status.Status().Details == nil {
+		return false
+	}
+	causes := status.Status().Details.Causes
+	for _, c := range causes {
+		if !strings.Contains(c.Message, "field is immutable") && !strings.Contains(c.Message, "may not change once set") &&
+			!strings.Contains(c.Message, "updates to statefulset spec for fields other than") {
+			return false
+		}
+	}
+	return len(causes) > 0
+}
+
+// replace deletes an object, waits (at most 30 s) until it is gone, and
+// applies it again.
+func (c *conn) replace(ctx context.Context, ri dynamic.ResourceInterface, ref Ref, before, obj *unstructured.Unstructured, ao metav1.ApplyOptions) (*unstructured.Unstructured, error) {
+	policy := metav1.DeletePropagationBackground
+	uid := before.GetUID()
+	err := ri.Delete(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cur, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) || (err == nil && cur.GetUID() != uid) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, meshdock.Errorf(meshdock.EUNAVAILABLE, "%s must be replaced and was not gone 30s after its deletion", ref)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return ri.Apply(ctx, ref.Name, obj, ao)
+}
+
 // conflicts describes the fields an apply would take from other managers,
 // as the server lists them: "field .spec.replicas is owned by kubectl".
 func conflicts(err error) string {
@@ -339,10 +400,8 @@ func errorCode(err error) string {
 	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err):
 		return meshdock.EFORBIDDEN
 	}
-	var status apierrors.APIStatus
-	if errors.As(err, &status) && !apierrors.IsServiceUnavailable(err) && !apierrors.IsServerTimeout(err) && !apierrors.IsTimeout(err) {
-		return meshdock.EINTERNAL
-	}
+	// Anything else the server answered (a 500 of its own, a proxy's page)
+	// is the cluster failing, an outside world: not meshdock's fault.
 	return meshdock.EUNAVAILABLE
 }
 

@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -287,5 +288,37 @@ func TestApplyConflict(t *testing.T) {
 	res, err := c.Apply(ctx, ours, ApplyOptions{Namespace: ns, Force: true})
 	if err != nil || res[0].Action != Configured {
 		t.Fatalf("forced: %v %v", res, err)
+	}
+}
+
+// A field the server never lets change (a Service that becomes headless
+// when its ports go) is applied by replacing the object, in a dry run too;
+// a claim is never replaced.
+func TestApplyReplacesImmutable(t *testing.T) {
+	c := testCluster(t)
+	ns := testNamespace(t, c)
+	ctx := context.Background()
+	svc := "apiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec: {selector: {app: db}%s}\n"
+	if _, err := c.Apply(ctx, objects(t, fmt.Sprintf(svc, ", ports: [{port: 5432}]")), ApplyOptions{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	headless := objects(t, fmt.Sprintf(svc, ", clusterIP: None"))
+	res, err := c.Apply(ctx, headless, ApplyOptions{Namespace: ns, DryRun: true})
+	if err != nil || res[0].Action != Replaced {
+		t.Fatalf("dry run: %v %v", res, err)
+	}
+	res, err = c.Apply(ctx, headless, ApplyOptions{Namespace: ns})
+	if err != nil || res[0].Action != Replaced {
+		t.Fatalf("apply: %v %v", res, err)
+	}
+	if ip, _, _ := unstructured.NestedString(res[0].Object.Object, "spec", "clusterIP"); ip != "None" {
+		t.Errorf("clusterIP after the replace: %q", ip)
+	}
+	pvc := "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec: {accessModes: [%s], resources: {requests: {storage: 1Mi}}}\n"
+	if _, err := c.Apply(ctx, objects(t, fmt.Sprintf(pvc, "ReadWriteOnce")), ApplyOptions{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Apply(ctx, objects(t, fmt.Sprintf(pvc, "ReadWriteMany")), ApplyOptions{Namespace: ns}); meshdock.ErrorCode(err) != meshdock.EINVALID {
+		t.Errorf("a claim whose fixed fields change: %v, want invalid", err)
 	}
 }

@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
@@ -45,8 +47,12 @@ type ClusterInfo struct {
 	Kind    Kind   `json:"kind"`
 }
 
-// ProbeTimeout bounds the questions asked of one API server.
-const ProbeTimeout = 3 * time.Second
+// ProbeTimeout bounds the questions asked of one API server, and
+// probeWorkers how many are asked at once.
+const (
+	ProbeTimeout = 3 * time.Second
+	probeWorkers = 8
+)
 
 // Probe resolves every context of a kubeconfig and asks each API server,
 // all at once and for at most ProbeTimeout each, for its version and its
@@ -59,9 +65,14 @@ func Probe(ctx context.Context, raw clientcmdapi.Config) []ClusterInfo {
 	sort.Strings(names)
 	out := make([]ClusterInfo, len(names))
 	var wg sync.WaitGroup
+	sem := make(chan struct{}, probeWorkers)
 	for i, name := range names {
 		out[i] = ClusterInfo{Context: name, Current: name == raw.CurrentContext, Kind: kindOfName(name)}
-		wg.Go(func() { probeOne(ctx, raw, &out[i]) })
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			probeOne(ctx, raw, &out[i])
+		})
 	}
 	wg.Wait()
 	return out
@@ -80,7 +91,7 @@ func ProbeDefault(ctx context.Context) ([]ClusterInfo, error) {
 func probeOne(ctx context.Context, raw clientcmdapi.Config, info *ClusterInfo) {
 	cfg, err := resolve(clientcmd.NewNonInteractiveClientConfig(raw, info.Context, &clientcmd.ConfigOverrides{}, nil), info.Context)
 	if err != nil {
-		info.Reason = meshdock.ErrorMessage(err)
+		info.Reason = safeReason(err, info.Context)
 		return
 	}
 	info.Server = cfg.Server
@@ -120,6 +131,17 @@ func probeOne(ctx context.Context, raw clientcmdapi.Config, info *ClusterInfo) {
 	}
 }
 
+// safeReason is why a context cannot be used: meshdock's own words, or,
+// where client-go's would name the files the context refers to, a
+// pointer to kubectl.
+func safeReason(err error, context string) string {
+	var me *meshdock.Error
+	if errors.As(err, &me) && me.Err == nil {
+		return me.Message
+	}
+	return "the context cannot be used: a file it names cannot be read, or it is incomplete (kubectl --context " + context + " version says why)"
+}
+
 // unreachable says in a few words why an API server did not answer.
 func unreachable(err error) string {
 	var ne net.Error
@@ -136,7 +158,13 @@ func unreachable(err error) string {
 	case strings.Contains(msg, "Unauthorized"):
 		return "the API server refused the kubeconfig's credentials"
 	}
-	return msg
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		// What the server sent back is its own business, and may be
+		// anything when it is no API server at all.
+		return fmt.Sprintf("the server answered HTTP %d (%s): is it a Kubernetes API server?", status.Status().Code, status.Status().Reason)
+	}
+	return "the API server cannot be asked for its version"
 }
 
 // kindOfName tells a local cluster by the context names their tools

@@ -36,6 +36,10 @@ type DeployOptions struct {
 	Force bool
 	// Progress, if set, is called with each object applied.
 	Progress func(ApplyResult)
+	// Owner names the app (its compose project): a namespace whose
+	// inventory names another is refused, so that one app never prunes
+	// another's objects.
+	Owner string
 }
 
 // inventoryRef is how the inventory writes one object.
@@ -61,23 +65,24 @@ func (c Cluster) Deploy(ctx context.Context, ns string, objs []*unstructured.Uns
 	if c.conn == nil {
 		return DeployResult{}, ErrNoCluster
 	}
-	exists, err := c.namespaceExists(ctx, ns)
+	exists, err := c.preflight(ctx, ns, objs, opts.Force)
 	if err != nil {
 		return DeployResult{}, err
 	}
-	if err := c.checkAccess(ctx, ns, objs, !exists); err != nil {
-		return DeployResult{}, err
-	}
-	if exists {
-		if _, err := c.Apply(ctx, objs, ApplyOptions{Namespace: ns, Force: opts.Force, DryRun: true}); err != nil {
+	if !exists {
+		if err := c.createNamespace(ctx, ns); err != nil {
 			return DeployResult{}, err
 		}
-	} else if err := c.createNamespace(ctx, ns); err != nil {
-		return DeployResult{}, err
 	}
-	previous, err := c.inventory(ctx, ns)
+	previous, owner, err := c.inventory(ctx, ns)
 	if err != nil {
 		return DeployResult{}, err
+	}
+	if owner != "" && opts.Owner != "" && owner != opts.Owner {
+		return DeployResult{}, meshdock.Errorf(meshdock.ECONFLICT, "namespace %s holds the app %s, which meshdock deployed there: deploy %s into another namespace, or delete that app first", ns, meshdock.QuoteName(owner), meshdock.QuoteName(opts.Owner))
+	}
+	if owner == "" {
+		owner = opts.Owner
 	}
 	if opts.Progress == nil {
 		opts.Progress = func(ApplyResult) {}
@@ -93,26 +98,56 @@ func (c Cluster) Deploy(ctx context.Context, ns string, objs []*unstructured.Uns
 	}
 	if err != nil && !exists {
 		// Nothing was there before: take it all away again.
-		_ = c.remove(context.WithoutCancel(ctx), Ref{GroupVersionKind: schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, Name: ns})
+		_ = c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Delete(context.WithoutCancel(ctx), ns, metav1.DeleteOptions{})
 		return DeployResult{}, err
 	}
 	if err != nil {
 		// Keep track of both: what is there now may be either.
-		_ = c.writeInventory(context.WithoutCancel(ctx), ns, append(previous, Refs(applied)...))
+		_ = c.writeInventory(context.WithoutCancel(ctx), ns, owner, append(previous, Refs(applied)...))
 		return res, err
 	}
 	for i, r := range previous {
 		if now[r] || r.Kind == "Namespace" {
 			continue
 		}
-		if err := c.remove(ctx, r); err != nil {
+		removed, err := c.remove(ctx, r)
+		if err != nil {
 			// What is left to prune stays listed, for the next deploy.
-			_ = c.writeInventory(context.WithoutCancel(ctx), ns, append(Refs(applied), previous[i:]...))
+			_ = c.writeInventory(context.WithoutCancel(ctx), ns, owner, append(Refs(applied), previous[i:]...))
 			return res, err
 		}
-		res.Pruned = append(res.Pruned, r)
+		if removed {
+			res.Pruned = append(res.Pruned, r)
+		}
 	}
-	return res, c.writeInventory(ctx, ns, Refs(applied))
+	return res, c.writeInventory(ctx, ns, owner, Refs(applied))
+}
+
+// Preflight checks, changing nothing, what Deploy checks before it applies
+// anything: the namespace, the credentials' permissions and, in a namespace
+// that exists, a dry run of every object. A caller with expensive work to do
+// before the deploy (building images) asks first.
+func (c Cluster) Preflight(ctx context.Context, ns string, objs []*unstructured.Unstructured, force bool) error {
+	if c.conn == nil {
+		return ErrNoCluster
+	}
+	_, err := c.preflight(ctx, ns, objs, force)
+	return err
+}
+
+func (c Cluster) preflight(ctx context.Context, ns string, objs []*unstructured.Unstructured, force bool) (exists bool, err error) {
+	if exists, err = c.namespaceExists(ctx, ns); err != nil {
+		return false, err
+	}
+	if err := c.checkAccess(ctx, ns, objs, !exists); err != nil {
+		return false, err
+	}
+	if exists {
+		if _, err := c.Apply(ctx, objs, ApplyOptions{Namespace: ns, Force: force, DryRun: true}); err != nil {
+			return false, err
+		}
+	}
+	return exists, nil
 }
 
 // namespaceExists tells whether the namespace of an app is there, and
@@ -156,7 +191,7 @@ func (c Cluster) Delete(ctx context.Context, ns string, volumes bool) (deleted, 
 	if c.conn == nil {
 		return nil, nil, ErrNoCluster
 	}
-	refs, err := c.inventory(ctx, ns)
+	refs, owner, err := c.inventory(ctx, ns)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -168,14 +203,17 @@ func (c Cluster) Delete(ctx context.Context, ns string, volumes bool) (deleted, 
 			}
 			continue
 		}
-		if err := c.remove(ctx, r); err != nil {
+		removed, err := c.remove(ctx, r)
+		if err != nil {
 			return deleted, kept, err
 		}
-		deleted = append(deleted, r)
+		if removed {
+			deleted = append(deleted, r)
+		}
 	}
 	if len(kept) > 0 {
 		slices.Reverse(kept)
-		return deleted, kept, c.writeInventory(ctx, ns, kept)
+		return deleted, kept, c.writeInventory(ctx, ns, owner, kept)
 	}
 	cm := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns)
 	if err := cm.Delete(ctx, InventoryName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -184,58 +222,80 @@ func (c Cluster) Delete(ctx context.Context, ns string, volumes bool) (deleted, 
 	return deleted, kept, nil
 }
 
-// remove deletes one object, in the background (its dependents go after
-// it); one already gone counts as removed.
-func (c Cluster) remove(ctx context.Context, r Ref) error {
+// remove deletes one object meshdock manages, in the background (its
+// dependents go after it), and reports whether it did: one already gone,
+// or one meshdock does not manage (an inventory is a ConfigMap anyone who
+// may write the namespace can edit), is left alone.
+func (c Cluster) remove(ctx context.Context, r Ref) (bool, error) {
 	m, err := c.conn.mapping(r.GroupVersionKind)
 	if err != nil {
 		if meta.IsNoMatchError(errors.Unwrap(err)) || meta.IsNoMatchError(err) {
-			return nil // its kind is gone, and it with it
+			return false, nil // its kind is gone, and it with it
 		}
-		return &ObjectError{Ref: r, Err: err}
+		return false, &ObjectError{Ref: r, Err: err}
+	}
+	if m.Scope.Name() != meta.RESTScopeNameNamespace {
+		return false, nil // an app's objects live in its namespace
 	}
 	ri := c.conn.dynamic.Resource(m.Resource).Namespace(r.Namespace)
-	if m.Scope.Name() != meta.RESTScopeNameNamespace {
-		ri = c.conn.dynamic.Resource(m.Resource)
-	}
-	policy := metav1.DeletePropagationBackground
-	if err := ri.Delete(ctx, r.Name, metav1.DeleteOptions{PropagationPolicy: &policy}); err != nil && !apierrors.IsNotFound(err) {
-		return &ObjectError{Ref: r, Err: err}
-	}
-	return nil
-}
-
-// inventory reads the objects the last deploy into ns applied; none when
-// nothing was deployed there.
-func (c Cluster) inventory(ctx context.Context, ns string) ([]Ref, error) {
-	cm, err := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns).Get(ctx, InventoryName, metav1.GetOptions{})
+	cur, err := ri.Get(ctx, r.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, nil
+		return false, nil
 	}
 	if err != nil {
-		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "read the inventory of namespace %s: %v", ns, err)
+		return false, &ObjectError{Ref: r, Err: err}
+	}
+	if cur.GetLabels()["app.kubernetes.io/managed-by"] != "meshdock" {
+		return false, nil
+	}
+	policy := metav1.DeletePropagationBackground
+	uid := cur.GetUID()
+	err = ri.Delete(ctx, r.Name, metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: &uid}})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return false, nil // gone, or replaced by another since
+	}
+	if err != nil {
+		return false, &ObjectError{Ref: r, Err: err}
+	}
+	return true, nil
+}
+
+// AnnotationApp, on an inventory, names the app deployed in its namespace.
+const AnnotationApp = "meshdock.io/app"
+
+// inventory reads the objects the last deploy into ns applied, and the app
+// they are of; none when nothing was deployed there. Only objects of ns
+// are taken from it: an inventory is the namespace's own business.
+func (c Cluster) inventory(ctx context.Context, ns string) ([]Ref, string, error) {
+	cm, err := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns).Get(ctx, InventoryName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", meshdock.Wrap(errorCode(err), err, "read the inventory of namespace %s: %v", ns, err)
 	}
 	if cm.GetLabels()[LabelInventory] != "true" {
-		return nil, meshdock.Errorf(meshdock.ECONFLICT, "namespace %s has a ConfigMap %s that meshdock did not write: deploy into another namespace", ns, InventoryName)
+		return nil, "", meshdock.Errorf(meshdock.ECONFLICT, "namespace %s has a ConfigMap %s that meshdock did not write: deploy into another namespace", ns, InventoryName)
 	}
 	data, _, _ := unstructured.NestedString(cm.Object, "data", "objects")
 	var list []inventoryRef
 	if err := json.Unmarshal([]byte(data), &list); err != nil {
-		return nil, meshdock.Errorf(meshdock.ECONFLICT, "the inventory of namespace %s cannot be read: %v", ns, err)
+		return nil, "", meshdock.Errorf(meshdock.ECONFLICT, "the inventory of namespace %s cannot be read: %v", ns, err)
 	}
 	refs := make([]Ref, 0, len(list))
 	for _, r := range list {
 		gv, err := schema.ParseGroupVersion(r.APIVersion)
-		if err != nil {
+		if err != nil || r.Namespace != ns || r.Name == "" {
 			continue
 		}
 		refs = append(refs, Ref{GroupVersionKind: gv.WithKind(r.Kind), Namespace: r.Namespace, Name: r.Name})
 	}
-	return refs, nil
+	return refs, cm.GetAnnotations()[AnnotationApp], nil
 }
 
-// writeInventory records refs as the inventory of ns, each object once.
-func (c Cluster) writeInventory(ctx context.Context, ns string, refs []Ref) error {
+// writeInventory records refs as the inventory of ns, each object once,
+// with the app they are of.
+func (c Cluster) writeInventory(ctx context.Context, ns, owner string, refs []Ref) error {
 	seen := map[Ref]bool{}
 	list := []inventoryRef{}
 	for _, r := range refs {
@@ -252,7 +312,8 @@ func (c Cluster) writeInventory(ctx context.Context, ns string, refs []Ref) erro
 	cm := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]any{"name": InventoryName, "namespace": ns,
-			"labels": map[string]any{LabelInventory: "true", "app.kubernetes.io/managed-by": "meshdock"}},
+			"labels":      map[string]any{LabelInventory: "true", "app.kubernetes.io/managed-by": "meshdock"},
+			"annotations": map[string]any{AnnotationApp: owner}},
 		"data": map[string]any{"objects": string(data)},
 	}}
 	if _, err := c.Apply(ctx, []*unstructured.Unstructured{cm}, ApplyOptions{Namespace: ns, Force: true}); err != nil {
@@ -267,7 +328,7 @@ func (c Cluster) Status(ctx context.Context, ns string) ([]WorkloadStatus, error
 	if c.conn == nil {
 		return nil, ErrNoCluster
 	}
-	refs, err := c.inventory(ctx, ns)
+	refs, _, err := c.inventory(ctx, ns)
 	if err != nil {
 		return nil, err
 	}

@@ -16,22 +16,22 @@ import (
 
 const appDocs = `apiVersion: v1
 kind: ConfigMap
-metadata: {name: a}
+metadata: {name: a, labels: {app.kubernetes.io/managed-by: meshdock}}
 data: {k: v}
 ---
 apiVersion: v1
 kind: ConfigMap
-metadata: {name: b}
+metadata: {name: b, labels: {app.kubernetes.io/managed-by: meshdock}}
 data: {k: v}
 ---
 apiVersion: v1
 kind: PersistentVolumeClaim
-metadata: {name: data}
+metadata: {name: data, labels: {app.kubernetes.io/managed-by: meshdock}}
 spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}
 ---
 apiVersion: v1
 kind: Service
-metadata: {name: web}
+metadata: {name: web, labels: {app.kubernetes.io/managed-by: meshdock}}
 spec: {ports: [{port: 80}], selector: {app: web}}
 `
 
@@ -107,6 +107,48 @@ func TestDeployRefusesAForeignInventory(t *testing.T) {
 	_, err := c.Deploy(context.Background(), ns, objects(t, appDocs), DeployOptions{})
 	if meshdock.ErrorCode(err) != meshdock.ECONFLICT {
 		t.Fatalf("deploy over a foreign inventory: %v, want a conflict", err)
+	}
+}
+
+// An inventory is a ConfigMap that whoever may write the namespace can
+// edit: a deploy prunes only what it lists in its own namespace and what
+// meshdock manages, and a namespace holding another app is refused.
+func TestDeployTrustsNoForgedInventory(t *testing.T) {
+	c := testCluster(t)
+	ctx := context.Background()
+	victim := testNamespace(t, c)
+	ns := testNamespace(t, c)
+	precious := objects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: precious, labels: {app.kubernetes.io/managed-by: meshdock}}\n")
+	if _, err := c.Apply(ctx, precious, ApplyOptions{Namespace: victim}); err != nil {
+		t.Fatal(err)
+	}
+	theirs := objects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: theirs}\n")
+	if _, err := c.Apply(ctx, theirs, ApplyOptions{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	forged := fmt.Sprintf(`[{"apiVersion":"v1","kind":"ConfigMap","namespace":%q,"name":"precious"},{"apiVersion":"v1","kind":"ConfigMap","namespace":%q,"name":"theirs"},{"apiVersion":"v1","kind":"Namespace","name":%q}]`, victim, ns, victim)
+	if err := c.writeInventory(ctx, ns, "shop", nil); err != nil {
+		t.Fatal(err)
+	}
+	dyn, _ := c.Dynamic()
+	cms := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"})
+	patch := fmt.Sprintf(`{"data":{"objects":%q}}`, forged)
+	if _, err := cms.Namespace(ns).Patch(ctx, InventoryName, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Deploy(ctx, ns, objects(t, appDocs), DeployOptions{Owner: "shop"})
+	if err != nil || len(res.Pruned) != 0 {
+		t.Fatalf("deploy over a forged inventory: pruned %v, %v", res.Pruned, err)
+	}
+	if _, err := cms.Namespace(victim).Get(ctx, "precious", metav1.GetOptions{}); err != nil {
+		t.Errorf("an object of another namespace was pruned: %v", err)
+	}
+	if _, err := cms.Namespace(ns).Get(ctx, "theirs", metav1.GetOptions{}); err != nil {
+		t.Errorf("an object meshdock does not manage was pruned: %v", err)
+	}
+	_, err = c.Deploy(ctx, ns, objects(t, appDocs), DeployOptions{Owner: "other"})
+	if meshdock.ErrorCode(err) != meshdock.ECONFLICT || !strings.Contains(meshdock.ErrorMessage(err), `holds the app "shop"`) {
+		t.Errorf("another app into the namespace: %v", err)
 	}
 }
 

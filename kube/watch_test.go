@@ -334,7 +334,7 @@ func testNode(t *testing.T, c Cluster, ns string) string {
 	node := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Node",
 		"metadata": map[string]any{"name": name, "labels": map[string]any{"meshdock.dev/test-node": name}},
-		"spec": map[string]any{"taints": []any{map[string]any{"key": "meshdock.dev/test-node", "value": name, "effect": "NoSchedule"}}},
+		"spec":     map[string]any{"taints": []any{map[string]any{"key": "meshdock.dev/test-node", "value": name, "effect": "NoSchedule"}}},
 	}}
 	ctx := t.Context()
 	created, err := dyn.Resource(nodesGVR).Create(ctx, node, metav1.CreateOptions{})

@@ -349,7 +349,7 @@ func (p *progress) summary(out *app.Outcome, ns string, took time.Duration) {
 		actions[o.Action]++
 	}
 	var parts []string
-	for _, a := range []string{"created", "configured", "unchanged"} {
+	for _, a := range []string{"created", "configured", "replaced", "unchanged"} {
 		if actions[a] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", actions[a], a))
 		}

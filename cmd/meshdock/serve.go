@@ -42,8 +42,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		"then make the server read any folder it can read, except /, system folders (/etc, /proc...), its data\n"+
 		"directory and its home, and the folders above them. Never on the socket")
 	fs.BoolVar(&f.allowClusters, "allow-clusters", false, "on the loopback port, allow deploying into the clusters of this machine's kubeconfig ($KUBECONFIG or\n"+
-		"~/.kube/config) and taking a kubeconfig posted by a client: whoever can reach the port can then deploy\n"+
-		"with those credentials. The socket always allows it")
+		"~/.kube/config), which builds the apps' images with this machine's Docker Engine: whoever can reach the\n"+
+		"port can then deploy with those credentials and build images. The socket always allows it (and only the\n"+
+		"socket takes a posted kubeconfig)")
 	fs.BoolVar(&f.inContainer, "in-container", false, "the server runs in a container (the Docker Desktop extension): use only a posted kubeconfig, and\n"+
 		"reach API servers on the host's loopback through host.docker.internal")
 	fs.StringVar(&f.example, "example", "", "import the compose app in this directory when the store is empty")

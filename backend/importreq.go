@@ -264,7 +264,7 @@ func unprintable(s string) bool {
 // maxPath is the longest path a folder import may name (Linux's PATH_MAX).
 const maxPath = 4096
 
-var quoteName, quotePath = meshdock.QuoteName, meshdock.QuotePath
+var quoteName = meshdock.QuoteName
 
 // validate checks a decoded request against the limits and the naming rules.
 func (req *ImportRequest) validate(lim Limits) error {

@@ -123,7 +123,6 @@ func runDeploy(args []string, stdout, stderr io.Writer) int {
 	}
 	start := time.Now()
 	out, err := svc.Deploy(ctx, app.Target{Cluster: cluster, Kind: kind, Context: cfg.Context, Namespace: ns}, plan, p.emit)
-	p.finish()
 	if err != nil {
 		return fail(err)
 	}
@@ -256,7 +255,6 @@ type progress struct {
 	workloads []meshdock.WorkloadState
 	index     map[string]int
 	drawn     int // workload lines on screen
-	counts    map[string]int
 }
 
 func newProgress(w io.Writer) *progress {
@@ -266,13 +264,12 @@ func newProgress(w io.Writer) *progress {
 			tty = true
 		}
 	}
-	return &progress{w: w, tty: tty, index: map[string]int{}, counts: map[string]int{}}
+	return &progress{w: w, tty: tty, index: map[string]int{}}
 }
 
 func (p *progress) emit(typ string, data any) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.counts[typ]++
 	switch d := data.(type) {
 	case meshdock.WorkloadState:
 		key := d.ObjectRef.String()
@@ -339,8 +336,6 @@ func (p *progress) redraw() {
 	}
 	p.drawn = len(p.workloads)
 }
-
-func (p *progress) finish() {}
 
 // summary says what the deploy did, in one line.
 func (p *progress) summary(out *app.Outcome, ns string, took time.Duration) {

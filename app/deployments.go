@@ -187,6 +187,9 @@ func (s *Service) startOnDeployment(ctx context.Context, dep *meshdock.Deploymen
 	}
 	shown := *dep
 	ready <- dep
+	if shown.Objects == nil {
+		shown.Objects, shown.Workloads, shown.URLs = []meshdock.ObjectState{}, []meshdock.WorkloadState{}, []meshdock.URL{}
+	}
 	return &shown, op, nil
 }
 

@@ -409,7 +409,7 @@ func (s *Service) images(ctx context.Context, t Target, p Plan, objs []*unstruct
 		}
 		_ = emit(EventImage, ImageState{Image: li.image, State: "present"})
 	}
-	return s.makeAvailable(ctx, t, locals, emit)
+	return s.makeAvailable(ctx, t, p.Project, locals, emit)
 }
 
 func missingImage(li localImage, p Plan) error {
@@ -539,16 +539,18 @@ func (s *Service) mayTag(ctx context.Context, project string, b meshdock.Build) 
 	return meshdock.Errorf(meshdock.ECONFLICT, "image %s of service %s exists and meshdock did not build it for this service: it is not replaced; build it yourself (docker compose build %s), or remove it first", b.Image, b.Service, b.Service)
 }
 
-// makeAvailable gets the machine's images to the cluster's nodes: into
+// makeAvailable gets the machine's images to the cluster's nodes: those it
+// names <project>-<service>, into
 // each node that is a container of this engine (kind, k3d, Docker
 // Desktop's kind nodes), or, for Docker Desktop's own node, nothing (it
 // uses the engine's images). Otherwise it says what to run.
-func (s *Service) makeAvailable(ctx context.Context, t Target, locals []localImage, emit Emit) error {
+func (s *Service) makeAvailable(ctx context.Context, t Target, project string, locals []localImage, emit Emit) error {
 	nodes, err := t.Cluster.Nodes(ctx)
 	if err != nil {
 		return err
 	}
-	containers, err := s.engine.NodeContainers(ctx, apiPort(t.Cluster), nodes)
+	host, port := apiServer(t.Cluster)
+	containers, err := s.engine.NodeContainers(ctx, host, port, nodes)
 	if err != nil {
 		return err
 	}
@@ -568,6 +570,14 @@ func (s *Service) makeAvailable(ctx context.Context, t Target, locals []localIma
 	}
 	sort.Strings(names)
 	for _, li := range locals {
+		if li.build == nil || li.image != project+"-"+li.build.Service {
+			// Loading writes the node's containerd, below everything the
+			// cluster admits: only the names compose gives builds, which
+			// no system image has, are written there.
+			_ = emit(EventImage, ImageState{Image: li.image, State: "unavailable",
+				Message: "meshdock loads into nodes only the images it names itself (<project>-<service>); " + loadHint(t, li.image)})
+			continue
+		}
 		for _, node := range names {
 			err := s.engine.LoadImage(ctx, li.image, containers[node])
 			if meshdock.ErrorCode(err) == meshdock.EUNSUPPORTED {
@@ -601,22 +611,22 @@ func loadHint(t Target, image string) string {
 	return fmt.Sprintf("the cluster's nodes are not containers of this Docker Engine: push %s to a registry the cluster pulls from, or load it into each node", image)
 }
 
-// apiPort is the port of the cluster's API server, by which the engine
-// tells which of its containers are that cluster's nodes.
-func apiPort(c kube.Cluster) int {
+// apiServer is the host and port of the cluster's API server, by which
+// the engine tells which of its containers are that cluster's nodes.
+func apiServer(c kube.Cluster) (string, int) {
 	cfg, err := c.Config()
 	if err != nil {
-		return 0
+		return "", 0
 	}
 	u, err := url.Parse(cfg.Server)
 	if err != nil {
-		return 0
+		return "", 0
 	}
 	if p, err := strconv.Atoi(u.Port()); err == nil {
-		return p
+		return u.Hostname(), p
 	}
 	if u.Scheme == "http" {
-		return 80
+		return u.Hostname(), 80
 	}
-	return 443
+	return u.Hostname(), 443
 }

@@ -223,7 +223,10 @@ func TestDeployExample(t *testing.T) {
 	}
 
 	var del recorder
-	kept, err := svc.Delete(ctx, c, ns, false, del.emit)
+	if _, err := svc.Delete(ctx, c, ns, "other", false, del.emit); meshdock.ErrorCode(err) != meshdock.ECONFLICT || len(del.events) != 0 {
+		t.Fatalf("delete as another app: %v, events %v", err, del.events)
+	}
+	kept, err := svc.Delete(ctx, c, ns, res.Project, false, del.emit)
 	if err != nil {
 		t.Fatal(meshdock.ErrorMessage(err))
 	}
@@ -236,7 +239,7 @@ func TestDeployExample(t *testing.T) {
 	if l, _ := dyn.Resource(depResource).Namespace(ns).List(ctx, metav1.ListOptions{}); len(l.Items) != 0 {
 		t.Errorf("deployments left after delete: %d", len(l.Items))
 	}
-	kept, err = svc.Delete(ctx, c, ns, true, del.emit)
+	kept, err = svc.Delete(ctx, c, ns, res.Project, true, del.emit)
 	if err != nil || len(kept) != 0 {
 		t.Fatalf("delete with volumes: kept %v, %v", kept, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing/fstest"
 	"time"
@@ -68,16 +69,17 @@ func newDeploys() *deploys {
 
 // claim marks a deployment busy with an operation; it fails when another
 // runs on it, or when MaxDeploys run already.
-func (d *deploys) claim(depID string) error {
+func (d *deploys) claim(key string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if op, ok := d.running[depID]; ok {
-		return meshdock.Errorf(meshdock.ECONFLICT, "deployment %s is busy with operation %s: wait for it or cancel it", depID, op)
+	if op, ok := d.running[key]; ok {
+		kubeContext, ns, _ := strings.Cut(key, "\x00")
+		return meshdock.Errorf(meshdock.ECONFLICT, "namespace %s of %s is busy with operation %s: wait for it or cancel it", ns, meshdock.QuoteName(kubeContext), op)
 	}
 	if len(d.running) >= MaxDeploys {
 		return meshdock.Errorf(meshdock.EUNAVAILABLE, "busy: %d deploys and deletes run at a time, try again when one has ended", MaxDeploys)
 	}
-	d.running[depID] = "starting"
+	d.running[key] = "starting"
 	return nil
 }
 
@@ -145,29 +147,39 @@ func (s *Service) StartDeploy(ctx context.Context, appID string, req DeployReque
 	if err := CheckNamespace(ns); err != nil {
 		return nil, nil, err
 	}
-	dep, err := s.deploymentFor(ctx, a, cfg.Context, ns, req.Options)
+	// The place is claimed before any record is made: a deploy refused
+	// as busy leaves nothing behind.
+	key := placeOf(cfg.Context, ns)
+	if err := s.deploys.claim(key); err != nil {
+		return nil, nil, err
+	}
+	dep, fresh, err := s.deploymentFor(ctx, a, cfg.Context, ns, req.Options)
 	if err != nil {
+		s.deploys.release(key)
 		return nil, nil, err
 	}
 	plan := Plan{Project: a.Name, Objects: a.Objects, Builds: a.Builds, Graph: a.Graph, Files: filesFS(a.Files), Options: req.Options, Expose: req.Expose}
-	return s.startOnDeployment(ctx, dep, "deploy", func(d *meshdock.Deployment) {
+	return s.startOnDeployment(ctx, dep, key, fresh, "deploy", func(d *meshdock.Deployment) {
 		d.State, d.Message, d.Options = meshdock.Deploying, "", req.Options
 	}, func(ctx context.Context, d *meshdock.Deployment, emit Emit) error {
-		return s.runDeploy(ctx, d, cluster, plan, emit)
+		return s.runDeploy(ctx, d, fresh, cluster, plan, emit)
 	})
 }
 
-// startOnDeployment runs work on a deployment as an operation, one at a
-// time per deployment. The record says the operation runs before the work
-// may touch it: the work owns its own copy from then on.
-func (s *Service) startOnDeployment(ctx context.Context, dep *meshdock.Deployment, kind string, begin func(*meshdock.Deployment),
+// placeOf names a namespace of a cluster context, where one operation
+// runs at a time.
+func placeOf(kubeContext, ns string) string { return kubeContext + "\x00" + ns }
+
+// startOnDeployment runs work on a deployment as an operation, its place
+// claimed already (one operation per namespace of a cluster). The record
+// says the operation runs before the work may touch it: the work owns its
+// own copy from then on. A fresh record is removed when the operation
+// cannot start.
+func (s *Service) startOnDeployment(ctx context.Context, dep *meshdock.Deployment, key string, fresh bool, kind string, begin func(*meshdock.Deployment),
 	work func(context.Context, *meshdock.Deployment, Emit) error) (*meshdock.Deployment, *store.Operation, error) {
-	if err := s.deploys.claim(dep.ID); err != nil {
-		return nil, nil, err
-	}
 	ready := make(chan *meshdock.Deployment, 1)
 	op, err := s.StartOperation(ctx, kind, dep.AppID, func(ctx context.Context, emit func(string, any) error) error {
-		defer s.deploys.release(dep.ID)
+		defer s.deploys.release(key)
 		d := <-ready
 		if d == nil {
 			return meshdock.Errorf(meshdock.EUNAVAILABLE, "the deployment's record could not be written")
@@ -175,10 +187,13 @@ func (s *Service) startOnDeployment(ctx context.Context, dep *meshdock.Deploymen
 		return work(ctx, d, emit)
 	})
 	if err != nil {
-		s.deploys.release(dep.ID)
+		s.deploys.release(key)
+		if fresh {
+			_ = s.store.DeleteDeployment(context.WithoutCancel(ctx), dep.ID)
+		}
 		return nil, nil, err
 	}
-	s.deploys.started(dep.ID, op.ID)
+	s.deploys.started(key, op.ID)
 	begin(dep)
 	dep.LastOperation = op.ID
 	if err := s.store.UpdateDeployment(context.WithoutCancel(ctx), dep); err != nil {
@@ -196,14 +211,14 @@ func (s *Service) startOnDeployment(ctx context.Context, dep *meshdock.Deploymen
 // deploymentFor returns the app's deployment in a namespace of a context,
 // making it if there is none. A namespace another app is deployed into is
 // refused; one whose deployment was deleted is taken over.
-func (s *Service) deploymentFor(ctx context.Context, a *store.App, kubeContext, ns string, opts meshdock.DeployOptions) (*meshdock.Deployment, error) {
+func (s *Service) deploymentFor(ctx context.Context, a *store.App, kubeContext, ns string, opts meshdock.DeployOptions) (*meshdock.Deployment, bool, error) {
 	list, err := s.store.Deployments(ctx, a.ID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for _, d := range list {
 		if d.Context == kubeContext && d.Namespace == ns {
-			return d, nil
+			return d, false, nil
 		}
 	}
 	d := &meshdock.Deployment{AppID: a.ID, Context: kubeContext, Namespace: ns, Options: opts, State: meshdock.Deploying}
@@ -215,12 +230,12 @@ func (s *Service) deploymentFor(ctx context.Context, a *store.App, kubeContext, 
 			}
 		}
 	}
-	return d, err
+	return d, err == nil, err
 }
 
 // runDeploy is the work of a deploy operation: the deploy itself, then the
 // deployment's record and its port-forwards.
-func (s *Service) runDeploy(ctx context.Context, dep *meshdock.Deployment, cluster kube.Cluster, plan Plan, emit Emit) error {
+func (s *Service) runDeploy(ctx context.Context, dep *meshdock.Deployment, fresh bool, cluster kube.Cluster, plan Plan, emit Emit) error {
 	kind := s.clusters.Kind(ctx, dep.Context)
 	out, err := s.Deploy(ctx, Target{Cluster: cluster, Kind: kind, Context: dep.Context, Namespace: dep.Namespace}, plan, emit)
 	if out != nil {
@@ -237,6 +252,11 @@ func (s *Service) runDeploy(ctx context.Context, dep *meshdock.Deployment, clust
 	default:
 		dep.State, dep.Message, dep.Kept = meshdock.Deployed, "", nil
 		dep.URLs = s.expose(ctx, cluster, dep, out, emit)
+	}
+	if err != nil && fresh && len(dep.Objects) == 0 {
+		// Nothing of it reached the cluster: no deployment to keep (the
+		// operation says why).
+		return errors.Join(err, s.store.DeleteDeployment(context.WithoutCancel(ctx), dep.ID))
 	}
 	if uerr := s.store.UpdateDeployment(context.WithoutCancel(ctx), dep); uerr != nil {
 		return errors.Join(err, uerr)
@@ -255,7 +275,7 @@ func (s *Service) expose(ctx context.Context, cluster kube.Cluster, dep *meshdoc
 		case ExposeNone:
 			continue
 		case ExposeLoadBalancer:
-			u.URL = fmt.Sprintf("http://localhost:%d", p.HostPort)
+			u.URL = fmt.Sprintf("http://127.0.0.1:%d", p.HostPort)
 		case ExposePortForward:
 			f, err := s.forward(ctx, cluster, dep.Namespace, p)
 			if err != nil {
@@ -331,10 +351,20 @@ func (s *Service) StartDelete(ctx context.Context, appID, id string, volumes boo
 	if err != nil {
 		return nil, nil, err
 	}
-	return s.startOnDeployment(ctx, dep, "delete", func(d *meshdock.Deployment) { d.State = meshdock.Deleting },
+	a, err := s.store.App(ctx, appID)
+	if err != nil {
+		return nil, nil, err
+	}
+	key := placeOf(dep.Context, dep.Namespace)
+	if err := s.deploys.claim(key); err != nil {
+		return nil, nil, err
+	}
+	return s.startOnDeployment(ctx, dep, key, false, "delete", func(d *meshdock.Deployment) { d.State = meshdock.Deleting },
 		func(ctx context.Context, d *meshdock.Deployment, emit Emit) error {
 			s.deploys.setForwards(d.ID, nil)
-			kept, err := s.Delete(ctx, cluster, d.Namespace, volumes, emit)
+			ctx, cancel := context.WithTimeout(ctx, ApplyTimeout)
+			defer cancel()
+			kept, err := s.Delete(ctx, cluster, d.Namespace, a.Name, volumes, emit)
 			d.Kept = kept
 			if err != nil {
 				d.State, d.Message = meshdock.Failed, meshdock.ErrorMessage(err)
@@ -346,9 +376,10 @@ func (s *Service) StartDelete(ctx context.Context, appID, id string, volumes boo
 }
 
 // Delete removes what meshdock deployed into a namespace, keeping its
-// claims unless volumes is true, and returns those kept.
-func (s *Service) Delete(ctx context.Context, cluster kube.Cluster, ns string, volumes bool, emit Emit) ([]meshdock.ObjectRef, error) {
-	deleted, kept, err := cluster.Delete(ctx, ns, volumes)
+// claims unless volumes is true, and returns those kept. With an owner (an
+// app's project name), a namespace that holds another app is refused.
+func (s *Service) Delete(ctx context.Context, cluster kube.Cluster, ns, owner string, volumes bool, emit Emit) ([]meshdock.ObjectRef, error) {
+	deleted, kept, err := cluster.Delete(ctx, ns, owner, volumes)
 	for _, r := range deleted {
 		_ = emit(EventDeleted, refOf(r))
 	}

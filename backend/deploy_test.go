@@ -156,7 +156,7 @@ func TestDeploymentsAPI(t *testing.T) {
 	for _, u := range third.URLs {
 		urls[u.URL+" "+u.Via] = u.Error == ""
 	}
-	if !urls["http://localhost:8080 loadbalancer"] || !urls["http://localhost:8000 loadbalancer"] || len(urls) != 2 {
+	if !urls["http://127.0.0.1:8080 loadbalancer"] || !urls["http://127.0.0.1:8000 loadbalancer"] || len(urls) != 2 {
 		t.Errorf("loadbalancer urls: %+v", third.URLs)
 	}
 	dyn, _ := c.Dynamic()

@@ -46,14 +46,16 @@ func requireCluster(t testing.TB) kube.Cluster {
 var namespaces = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 
 // ensureNamespace creates a namespace for real (dry-run objects still need
-// theirs to exist) and deletes it when the test ends.
+// theirs to exist), marked as meshdock's as a deploy makes it, and deletes
+// it when the test ends.
 func ensureNamespace(t testing.TB, c kube.Cluster, name string) {
 	t.Helper()
 	dyn, err := c.Dynamic()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name}}}
+	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name,
+		"labels": map[string]any{kube.LabelManagedBy: kube.FieldManager}}}}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		_, err = dyn.Resource(namespaces).Create(context.Background(), ns, metav1.CreateOptions{})

@@ -33,6 +33,10 @@ type BuildSpec struct {
 	Labels     map[string]string
 }
 
+// MaxLogLine bounds one line of a build's log; the rest of a longer line
+// is dropped.
+const MaxLogLine = 4 << 10
+
 // Build implements Engine. It sends the context as it reads it and builds
 // with the classic builder, which every engine has (BuildKit needs a
 // plugin the engine may lack). A failing Dockerfile is the user's
@@ -149,7 +153,15 @@ func readBuildOutput(r io.Reader, tag string, log func(string)) error {
 			s := m.Stream
 			for {
 				line, rest, found := strings.Cut(s, "\n")
-				partial.WriteString(strings.TrimSuffix(line, "\r"))
+				// A line is kept to MaxLogLine: a build that writes without
+				// a newline must not grow the server without bound.
+				if room := MaxLogLine - partial.Len(); room > 0 {
+					line = strings.TrimSuffix(line, "\r")
+					if len(line) > room {
+						line = line[:room]
+					}
+					partial.WriteString(line)
+				}
 				if !found {
 					break
 				}

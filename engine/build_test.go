@@ -335,7 +335,7 @@ func TestNoEngineBuildsNothing(t *testing.T) {
 	if _, err := e.ImageExists(ctx, "app-web"); meshdock.ErrorCode(err) != meshdock.EUNAVAILABLE {
 		t.Errorf("ImageExists without an engine: %v", err)
 	}
-	if _, err := e.NodeContainers(ctx, 6443, []string{"kind-control-plane"}); meshdock.ErrorCode(err) != meshdock.EUNAVAILABLE {
+	if _, err := e.NodeContainers(ctx, "127.0.0.1", 6443, []string{"kind-control-plane"}); meshdock.ErrorCode(err) != meshdock.EUNAVAILABLE {
 		t.Errorf("NodeContainers without an engine: %v", err)
 	}
 	if err := e.LoadImage(ctx, "app-web", "kind-control-plane"); meshdock.ErrorCode(err) != meshdock.EUNAVAILABLE {

@@ -35,9 +35,10 @@ type Engine interface {
 	// NodeContainers returns, for each of the Kubernetes node names, the
 	// engine's running container of that name, when the engine shows that
 	// the container belongs to the cluster whose API server is published on
-	// apiPort of this machine (kind and k3d run their nodes as containers
-	// named after them); names with no such container are left out.
-	NodeContainers(ctx context.Context, apiPort int, nodes []string) (map[string]string, error)
+	// apiHost:apiPort of this machine (kind and k3d run their nodes as
+	// containers named after them); names with no such container are left
+	// out, and all of them for a host that is not this machine's.
+	NodeContainers(ctx context.Context, apiHost string, apiPort int, nodes []string) (map[string]string, error)
 	// LoadImage imports the engine's image into the containerd of a node
 	// container, as `kind load docker-image` does.
 	LoadImage(ctx context.Context, image, container string) error
@@ -123,7 +124,7 @@ func (u Unavailable) ImageLabels(context.Context, string) (map[string]string, bo
 }
 
 // NodeContainers implements Engine.
-func (u Unavailable) NodeContainers(context.Context, int, []string) (map[string]string, error) {
+func (u Unavailable) NodeContainers(context.Context, string, int, []string) (map[string]string, error) {
 	return nil, u.err()
 }
 

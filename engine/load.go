@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"path"
 	"regexp"
 	"strings"
@@ -18,6 +19,30 @@ import (
 	"github.com/meshdock/meshdock"
 )
 
+// localHost reports whether an API server's host is this machine: its
+// loopback, or the host as a container sees it.
+func localHost(h string) bool {
+	if h == "localhost" || h == "host.docker.internal" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
+}
+
+// binds reports whether a port published on ip is what a client of host
+// reaches: one bound to every address is reached at any of this machine's,
+// one bound to 127.0.0.1 only there (localhost and, from a container,
+// host.docker.internal lead to it).
+func binds(ip, host string) bool {
+	switch ip {
+	case "", "0.0.0.0", "::":
+		return true
+	case "127.0.0.1":
+		return host == "127.0.0.1" || host == "localhost" || host == "host.docker.internal"
+	}
+	return ip == host
+}
+
 // Labels kind and k3d put on their node containers, naming the cluster.
 var clusterLabels = []string{"io.x-k8s.kind.cluster", "k3d.cluster"}
 
@@ -27,9 +52,11 @@ var clusterLabels = []string{"io.x-k8s.kind.cluster", "k3d.cluster"}
 // machine, so the kubeconfig reaches that very cluster. Node names alone are
 // the cluster's to choose, and a cluster that lists another's containers as
 // its nodes must not get images loaded into them.
-func (d *Docker) NodeContainers(ctx context.Context, apiPort int, nodes []string) (map[string]string, error) {
+func (d *Docker) NodeContainers(ctx context.Context, apiHost string, apiPort int, nodes []string) (map[string]string, error) {
 	out := map[string]string{}
-	if len(nodes) == 0 || apiPort <= 0 {
+	// Only an engine of this machine publishes ports on this machine's
+	// loopback, where a kubeconfig of kind or k3d points.
+	if len(nodes) == 0 || apiPort <= 0 || !localHost(apiHost) || !strings.HasPrefix(d.host, "unix://") {
 		return out, nil
 	}
 	want := map[string]bool{}
@@ -41,15 +68,19 @@ func (d *Docker) NodeContainers(ctx context.Context, apiPort int, nodes []string
 	if err != nil {
 		return nil, d.failed(err, "list containers")
 	}
-	// The cluster whose container publishes the API server's port.
+	// The cluster whose container publishes the API server's port: one,
+	// or none is trusted.
 	key, cluster := "", ""
 	for _, c := range list {
 		for _, p := range c.Ports {
-			if int(p.PublicPort) != apiPort || (p.IP != "127.0.0.1" && p.IP != "0.0.0.0" && p.IP != "::" && p.IP != "") {
+			if int(p.PublicPort) != apiPort || !binds(p.IP, apiHost) {
 				continue
 			}
 			for _, l := range clusterLabels {
 				if v := c.Labels[l]; v != "" {
+					if cluster != "" && (key != l || cluster != v) {
+						return out, nil
+					}
 					key, cluster = l, v
 				}
 			}

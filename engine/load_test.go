@@ -158,17 +158,20 @@ func TestLoadImage(t *testing.T) {
 	startNode(t, c, withCtr, other, true, "another-"+suffix)
 	apiPort := apiServerOf(t, c, withCtr, cluster)
 
-	got, err := e.NodeContainers(ctx, apiPort, []string{node, "no-such-node-" + suffix, bare, stopped, other})
+	got, err := e.NodeContainers(ctx, "127.0.0.1", apiPort, []string{node, "no-such-node-" + suffix, bare, stopped, other})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 2 || got[node] != nodeID || got[bare] != bareID {
 		t.Errorf("NodeContainers: %v; want %s and %s", got, node, bare)
 	}
-	if got, err := e.NodeContainers(ctx, apiPort, []string{"meshdock-test"}); err != nil || len(got) != 0 {
+	if got, err := e.NodeContainers(ctx, "127.0.0.1", apiPort, []string{"meshdock-test"}); err != nil || len(got) != 0 {
 		t.Errorf("NodeContainers of a part of a name: %v, %v", got, err)
 	}
-	if got, err := e.NodeContainers(ctx, apiPort+1, []string{node, bare}); err != nil || len(got) != 0 {
+	if got, err := e.NodeContainers(ctx, "127.0.0.2", apiPort, []string{node, bare}); err != nil || len(got) != 0 {
+		t.Errorf("NodeContainers for an API server on another host with that port: %v, %v", got, err)
+	}
+	if got, err := e.NodeContainers(ctx, "127.0.0.1", apiPort+1, []string{node, bare}); err != nil || len(got) != 0 {
 		t.Errorf("NodeContainers for an API server no container of the engine publishes: %v, %v", got, err)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -190,6 +191,14 @@ func (c *conn) apply(ctx context.Context, obj *unstructured.Unstructured, opts A
 	}
 	obj = obj.DeepCopy()
 	obj.SetNamespace(ref.Namespace)
+	// Every object meshdock applies says so: it is how a later deploy,
+	// prune or delete tells meshdock's objects from others'.
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelManagedBy] = FieldManager
+	obj.SetLabels(labels)
 	// The server refuses an apply configuration that carries managed fields,
 	// which objects read back from a cluster do.
 	obj.SetManagedFields(nil)
@@ -202,6 +211,14 @@ func (c *conn) apply(ctx context.Context, obj *unstructured.Unstructured, opts A
 	}
 	if err != nil {
 		return fail(err)
+	}
+	if before != nil && !opts.Force {
+		if _, applied := appliedEntry(before); !applied && before.GetLabels()[LabelManagedBy] != FieldManager {
+			// Applying would adopt it, and the next prune or delete would
+			// remove what another tool or person made.
+			return fail(meshdock.Errorf(meshdock.ECONFLICT, "it exists and meshdock did not make it: its fields are owned by %s; deploy into another namespace, or with --force-conflicts to take it over",
+				strings.Join(managers(before), ", ")))
+		}
 	}
 	ao := metav1.ApplyOptions{FieldManager: FieldManager, Force: opts.Force}
 	if opts.DryRun {
@@ -288,6 +305,20 @@ func holds(have, want any) bool {
 		return true
 	}
 	return fmt.Sprint(have) == fmt.Sprint(want)
+}
+
+// managers lists who owns an object's fields.
+func managers(o *unstructured.Unstructured) []string {
+	var out []string
+	for _, e := range o.GetManagedFields() {
+		if e.Manager != "" && !slices.Contains(out, e.Manager) {
+			out = append(out, e.Manager)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"no field manager"}
+	}
+	return out
 }
 
 // appliedEntry returns the managed-fields entry of meshdock's applies.

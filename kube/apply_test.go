@@ -271,12 +271,16 @@ func TestApplyConflict(t *testing.T) {
 	ns := testNamespace(t, c)
 	ctx := context.Background()
 	dyn, _ := c.Dynamic()
-	cm := objects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owned}\ndata: {k: theirs}\n")[0]
 	cms := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns)
-	if _, err := cms.Apply(ctx, "owned", cm, metav1.ApplyOptions{FieldManager: "kubectl"}); err != nil {
+	ours := objects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owned}\ndata: {k: ours}\n")
+	if _, err := c.Apply(ctx, ours, ApplyOptions{Namespace: ns}); err != nil {
 		t.Fatal(err)
 	}
-	ours := objects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owned}\ndata: {k: ours}\n")
+	// Someone changes the field with kubectl, taking it over.
+	cm := objects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owned}\ndata: {k: theirs}\n")[0]
+	if _, err := cms.Apply(ctx, "owned", cm, metav1.ApplyOptions{FieldManager: "kubectl", Force: true}); err != nil {
+		t.Fatal(err)
+	}
 	_, err := c.Apply(ctx, ours, ApplyOptions{Namespace: ns})
 	if meshdock.ErrorCode(err) != meshdock.ECONFLICT || !strings.Contains(err.Error(), "field .data.k is owned by kubectl") ||
 		!strings.Contains(meshdock.ErrorMessage(err), "--force-conflicts") {
@@ -288,6 +292,22 @@ func TestApplyConflict(t *testing.T) {
 	res, err := c.Apply(ctx, ours, ApplyOptions{Namespace: ns, Force: true})
 	if err != nil || res[0].Action != Configured {
 		t.Fatalf("forced: %v %v", res, err)
+	}
+
+	// An object meshdock did not make is not adopted without asking.
+	foreign := objects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: foreign}\ndata: {k: theirs}\n")[0]
+	if _, err := cms.Apply(ctx, "foreign", foreign, metav1.ApplyOptions{FieldManager: "helm"}); err != nil {
+		t.Fatal(err)
+	}
+	same := objects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: foreign}\ndata: {k: theirs}\n")
+	for _, dry := range []bool{true, false} {
+		_, err = c.Apply(ctx, same, ApplyOptions{Namespace: ns, DryRun: dry})
+		if meshdock.ErrorCode(err) != meshdock.ECONFLICT || !strings.Contains(err.Error(), "meshdock did not make it: its fields are owned by helm") {
+			t.Errorf("adopting a foreign object (dry run %v): %v", dry, err)
+		}
+	}
+	if res, err := c.Apply(ctx, same, ApplyOptions{Namespace: ns, Force: true}); err != nil || res[0].Action == Created {
+		t.Errorf("taking a foreign object over: %v %v", res, err)
 	}
 }
 

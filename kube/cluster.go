@@ -14,6 +14,9 @@ import (
 // makes: the fields it sets are owned by this name.
 const FieldManager = "meshdock"
 
+// LabelManagedBy, set to FieldManager, marks every object meshdock applies.
+const LabelManagedBy = "app.kubernetes.io/managed-by"
+
 // ErrNoCluster is returned by every call on a Cluster that was never
 // configured: meshdock runs without a cluster, and says so when asked for one.
 var ErrNoCluster = &meshdock.Error{Code: meshdock.EUNAVAILABLE, Message: "no Kubernetes cluster is configured"}

@@ -70,7 +70,9 @@ func (c Cluster) Deploy(ctx context.Context, ns string, objs []*unstructured.Uns
 		return DeployResult{}, err
 	}
 	if !exists {
-		if err := c.createNamespace(ctx, ns); err != nil {
+		// One made meanwhile by someone else is theirs: not removed on a
+		// failure.
+		if exists, err = c.createNamespace(ctx, ns); err != nil {
 			return DeployResult{}, err
 		}
 	}
@@ -173,27 +175,35 @@ func (c Cluster) namespaceExists(ctx context.Context, ns string) (bool, error) {
 	return false, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "the API server at %s cannot be reached: %s", c.conn.cfg.Server, unreachable(err))
 }
 
-// createNamespace creates the namespace of an app.
-func (c Cluster) createNamespace(ctx context.Context, ns string) error {
+// createNamespace creates the namespace of an app, and reports whether it
+// existed already after all.
+func (c Cluster) createNamespace(ctx context.Context, ns string) (bool, error) {
 	nsr := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
 	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
 		"metadata": map[string]any{"name": ns, "labels": map[string]any{"app.kubernetes.io/managed-by": "meshdock"}}}}
-	if _, err := nsr.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return meshdock.Wrap(errorCode(err), err, "create namespace %s: %v", ns, err)
+	_, err := nsr.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager})
+	if apierrors.IsAlreadyExists(err) {
+		return true, nil
 	}
-	return nil
+	if err != nil {
+		return false, meshdock.Wrap(errorCode(err), err, "create namespace %s: %v", ns, err)
+	}
+	return false, nil
 }
 
 // Delete removes what the inventory of namespace ns lists, and the
-// inventory. PersistentVolumeClaims (the app's data) stay unless volumes
+// inventory; with app set, only when the inventory is that app's. PersistentVolumeClaims (the app's data) stay unless volumes
 // is true; those kept are returned.
-func (c Cluster) Delete(ctx context.Context, ns string, volumes bool) (deleted, kept []Ref, err error) {
+func (c Cluster) Delete(ctx context.Context, ns, app string, volumes bool) (deleted, kept []Ref, err error) {
 	if c.conn == nil {
 		return nil, nil, ErrNoCluster
 	}
 	refs, owner, err := c.inventory(ctx, ns)
 	if err != nil {
 		return nil, nil, err
+	}
+	if app != "" && owner != "" && owner != app {
+		return nil, nil, meshdock.Errorf(meshdock.ECONFLICT, "namespace %s holds the app %s, not %s: nothing was deleted", ns, meshdock.QuoteName(owner), meshdock.QuoteName(app))
 	}
 	slices.Reverse(refs) // what depends on others goes first
 	for _, r := range refs {
@@ -245,7 +255,7 @@ func (c Cluster) remove(ctx context.Context, r Ref) (bool, error) {
 	if err != nil {
 		return false, &ObjectError{Ref: r, Err: err}
 	}
-	if cur.GetLabels()["app.kubernetes.io/managed-by"] != "meshdock" {
+	if cur.GetLabels()[LabelManagedBy] != FieldManager {
 		return false, nil
 	}
 	policy := metav1.DeletePropagationBackground

@@ -75,7 +75,7 @@ func TestDeployInventoryPruneDelete(t *testing.T) {
 	if _, err := cms.Get(ctx, "b", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("ConfigMap b after the prune: %v", err)
 	}
-	deleted, kept, err := c.Delete(ctx, ns, false)
+	deleted, kept, err := c.Delete(ctx, ns, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestDeployInventoryPruneDelete(t *testing.T) {
 	if _, err := pvcs.Get(ctx, "data", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the claim was not kept: %v", err)
 	}
-	deleted, kept, err = c.Delete(ctx, ns, true)
+	deleted, kept, err = c.Delete(ctx, ns, "", true)
 	if err != nil || len(deleted) != 1 || len(kept) != 0 {
 		t.Fatalf("delete with volumes: deleted %v, kept %v, %v", deleted, kept, err)
 	}
@@ -122,8 +122,10 @@ func TestDeployTrustsNoForgedInventory(t *testing.T) {
 	if _, err := c.Apply(ctx, precious, ApplyOptions{Namespace: victim}); err != nil {
 		t.Fatal(err)
 	}
-	theirs := objects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: theirs}\n")
-	if _, err := c.Apply(ctx, theirs, ApplyOptions{Namespace: ns}); err != nil {
+	theirs := objects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: theirs}\n")[0]
+	dyn0, _ := c.Dynamic()
+	if _, err := dyn0.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns).
+		Apply(ctx, "theirs", theirs, metav1.ApplyOptions{FieldManager: "kubectl"}); err != nil {
 		t.Fatal(err)
 	}
 	forged := fmt.Sprintf(`[{"apiVersion":"v1","kind":"ConfigMap","namespace":%q,"name":"precious"},{"apiVersion":"v1","kind":"ConfigMap","namespace":%q,"name":"theirs"},{"apiVersion":"v1","kind":"Namespace","name":%q}]`, victim, ns, victim)

@@ -119,7 +119,14 @@ func runDeploy(args []string, stdout, stderr io.Writer) int {
 	p := newProgress(stdout)
 	plan := app.Plan{Project: res.Project, Objects: res.Objects, Builds: res.Builds, Graph: res.Graph, Options: req.Options, Expose: req.Expose}
 	if src.Dir != "" {
-		plan.Files = os.DirFS(src.Dir)
+		// Build contexts are read inside the project only: a link out of
+		// it is refused, as the converter refuses a context outside it.
+		root, err := os.OpenRoot(src.Dir)
+		if err != nil {
+			return fail(meshdock.Wrap(meshdock.EINVALID, err, "the project directory cannot be opened: %v", err))
+		}
+		defer root.Close()
+		plan.Files = root.FS()
 	}
 	start := time.Now()
 	out, err := svc.Deploy(ctx, app.Target{Cluster: cluster, Kind: kind, Context: cfg.Context, Namespace: ns}, plan, p.emit)
@@ -155,7 +162,7 @@ func runDelete(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		p := newProgress(stdout)
 		var kept []meshdock.ObjectRef
-		kept, err = app.New(app.Config{}).Delete(ctx, cluster, *ns, *volumes, p.emit)
+		kept, err = app.New(app.Config{}).Delete(ctx, cluster, *ns, "", *volumes, p.emit)
 		if err == nil && len(kept) > 0 {
 			fmt.Fprintf(stdout, "kept %d PersistentVolumeClaims (the app's data); delete them with --volumes\n", len(kept))
 		}

@@ -41,6 +41,9 @@ type Deployment struct {
 
 // DeployOptions are a deploy's choices.
 type DeployOptions struct {
+	// Mesh is the service mesh to enrol the app in: none (the default),
+	// istio, istio-ambient, linkerd, consul or kuma.
+	Mesh string `json:"mesh,omitempty"`
 	// ForceConflicts takes over fields another field manager owns;
 	// without it such a conflict fails the deploy and names the field.
 	ForceConflicts bool `json:"forceConflicts,omitempty"`

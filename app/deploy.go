@@ -18,6 +18,7 @@ import (
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/engine"
 	"github.com/meshdock/meshdock/kube"
+	"github.com/meshdock/meshdock/meshes"
 )
 
 // ApplyTimeout bounds the checks, the apply and the prune of a deploy.
@@ -93,6 +94,8 @@ type Plan struct {
 	Graph   meshdock.Graph
 	Files   fs.FS
 	Options meshdock.DeployOptions
+	// Mesh is the mesh to enrol the app in (meshes.Names); empty is none.
+	Mesh string
 	// Expose says how published ports are reached from this machine:
 	// ExposeLoadBalancer, ExposePortForward or ExposeNone; empty picks
 	// by the kind of cluster.
@@ -180,6 +183,21 @@ func (s *Service) Deploy(ctx context.Context, t Target, p Plan, emit Emit) (*Out
 	out := &Outcome{Expose: p.Expose}
 	objs, published := prepare(p, t.Namespace)
 	out.Published = published
+	mesh, err := meshes.Get(p.Mesh)
+	if err != nil {
+		return out, err
+	}
+	if err := t.Cluster.HasMesh(ctx, mesh.Name()); err != nil {
+		return out, err
+	}
+	enrolled, err := mesh.Enroll(t.Namespace, objs)
+	if err != nil {
+		return out, err
+	}
+	objs = enrolled.Objects
+	for _, n := range enrolled.Notes {
+		_ = emit(EventWarning, Message{Message: n})
+	}
 	if err := s.images(ctx, t, p, objs, emit); err != nil {
 		return out, err
 	}
@@ -188,7 +206,8 @@ func (s *Service) Deploy(ctx context.Context, t Target, p Plan, emit Emit) (*Out
 	// a deploy for ever: the apply has a deadline of its own.
 	actx, cancelApply := context.WithTimeout(ctx, ApplyTimeout)
 	defer cancelApply()
-	res, err := t.Cluster.Deploy(actx, t.Namespace, objs, kube.DeployOptions{Force: p.Options.ForceConflicts, Owner: p.Project, Progress: func(a kube.ApplyResult) {
+	res, err := t.Cluster.Deploy(actx, t.Namespace, objs, kube.DeployOptions{Force: p.Options.ForceConflicts, Owner: p.Project,
+		NamespaceLabels: enrolled.NamespaceLabels, NamespaceAnnotations: enrolled.NamespaceAnnotations, Progress: func(a kube.ApplyResult) {
 		st := meshdock.ObjectState{ObjectRef: refOf(a.Ref), Action: string(a.Action)}
 		out.Objects = append(out.Objects, st)
 		_ = emit(EventObject, st)

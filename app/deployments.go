@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/kube"
+	"github.com/meshdock/meshdock/meshes"
 	"github.com/meshdock/meshdock/store"
 )
 
@@ -41,6 +42,9 @@ func (r DeployRequest) Check() error {
 		if err := CheckNamespace(r.Namespace); err != nil {
 			return err
 		}
+	}
+	if _, err := meshes.Get(r.Options.Mesh); err != nil {
+		return meshdock.Wrap(meshdock.EINVALID, err, "options.%s", meshdock.ErrorMessage(err))
 	}
 	if r.Options.Timeout < 0 || time.Duration(r.Options.Timeout) > MaxRolloutTimeout {
 		return meshdock.Errorf(meshdock.EINVALID, "options.timeout must be between 0 (the default, %s) and %s", DefaultRolloutTimeout, MaxRolloutTimeout)
@@ -158,7 +162,7 @@ func (s *Service) StartDeploy(ctx context.Context, appID string, req DeployReque
 		s.deploys.release(key)
 		return nil, nil, err
 	}
-	plan := Plan{Project: a.Name, Objects: a.Objects, Builds: a.Builds, Graph: a.Graph, Files: filesFS(a.Files), Options: req.Options, Expose: req.Expose}
+	plan := Plan{Project: a.Name, Objects: a.Objects, Builds: a.Builds, Graph: a.Graph, Files: filesFS(a.Files), Options: req.Options, Expose: req.Expose, Mesh: req.Options.Mesh}
 	return s.startOnDeployment(ctx, dep, key, fresh, "deploy", func(d *meshdock.Deployment) {
 		d.State, d.Message, d.Options = meshdock.Deploying, "", req.Options
 	}, func(ctx context.Context, d *meshdock.Deployment, emit Emit) error {

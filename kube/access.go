@@ -49,7 +49,8 @@ func (c Cluster) checkAccess(ctx context.Context, ns string, objs []*unstructure
 	}
 	var questions []question
 	if createNamespace {
-		questions = append(questions, question{"create", schema.GroupResource{Resource: "namespaces"}, ""})
+		questions = append(questions, question{"create", schema.GroupResource{Resource: "namespaces"}, ""},
+			question{"patch", schema.GroupResource{Resource: "namespaces"}, ""})
 	}
 	for _, w := range wants {
 		namespace := ""

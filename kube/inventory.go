@@ -40,6 +40,10 @@ type DeployOptions struct {
 	// inventory names another is refused, so that one app never prunes
 	// another's objects.
 	Owner string
+	// NamespaceLabels and NamespaceAnnotations are the marks the app's
+	// namespace must carry (a mesh's enrolment). Those meshdock set before
+	// and that are no longer asked for go.
+	NamespaceLabels, NamespaceAnnotations map[string]string
 }
 
 // inventoryRef is how the inventory writes one object.
@@ -69,12 +73,12 @@ func (c Cluster) Deploy(ctx context.Context, ns string, objs []*unstructured.Uns
 	if err != nil {
 		return DeployResult{}, err
 	}
-	if !exists {
-		// One made meanwhile by someone else is theirs: not removed on a
-		// failure.
-		if exists, err = c.createNamespace(ctx, ns); err != nil {
-			return DeployResult{}, err
-		}
+	// The namespace is made, or given its marks, first: what lives in it
+	// comes after. One made meanwhile by someone else is theirs: the apply
+	// refuses it.
+	nsApplied, err := c.markNamespace(ctx, ns, exists, opts)
+	if err != nil {
+		return DeployResult{}, err
 	}
 	previous, owner, err := c.inventory(ctx, ns)
 	if err != nil {
@@ -90,6 +94,7 @@ func (c Cluster) Deploy(ctx context.Context, ns string, objs []*unstructured.Uns
 		opts.Progress = func(ApplyResult) {}
 	}
 	applied, err := c.Apply(ctx, objs, ApplyOptions{Namespace: ns, Force: opts.Force})
+	applied = append(nsApplied, applied...)
 	for _, a := range applied {
 		opts.Progress(a)
 	}
@@ -152,6 +157,38 @@ func (c Cluster) preflight(ctx context.Context, ns string, objs []*unstructured.
 	return exists, nil
 }
 
+// markNamespace applies the namespace with its labels and annotations:
+// creating it when it does not exist, always to one meshdock made (so that
+// marks no longer asked for go), and to another only when there are marks
+// to set (which the apply then refuses unless asked to take it over).
+func (c Cluster) markNamespace(ctx context.Context, ns string, exists bool, opts DeployOptions) ([]ApplyResult, error) {
+	if exists {
+		cur, err := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Get(ctx, ns, metav1.GetOptions{})
+		switch {
+		case apierrors.IsForbidden(err):
+			return nil, nil // credentials for the namespace's contents only
+		case err != nil:
+			return nil, meshdock.Wrap(errorCode(err), err, "namespace %s: %v", ns, err)
+		case cur.GetLabels()[LabelManagedBy] != FieldManager && len(opts.NamespaceLabels)+len(opts.NamespaceAnnotations) == 0:
+			return nil, nil
+		}
+	}
+	labels := map[string]any{LabelManagedBy: FieldManager}
+	for k, v := range opts.NamespaceLabels {
+		labels[k] = v
+	}
+	meta := map[string]any{"name": ns, "labels": labels}
+	if len(opts.NamespaceAnnotations) > 0 {
+		ann := map[string]any{}
+		for k, v := range opts.NamespaceAnnotations {
+			ann[k] = v
+		}
+		meta["annotations"] = ann
+	}
+	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": meta}}
+	return c.Apply(ctx, []*unstructured.Unstructured{obj}, ApplyOptions{Force: opts.Force})
+}
+
 // namespaceExists tells whether the namespace of an app is there, and
 // refuses one that is being deleted.
 func (c Cluster) namespaceExists(ctx context.Context, ns string) (bool, error) {
@@ -173,22 +210,6 @@ func (c Cluster) namespaceExists(ctx context.Context, ns string) (bool, error) {
 		return false, meshdock.Wrap(code, err, "namespace %s: %v", ns, err)
 	}
 	return false, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "the API server at %s cannot be reached: %s", c.conn.cfg.Server, unreachable(err))
-}
-
-// createNamespace creates the namespace of an app, and reports whether it
-// existed already after all.
-func (c Cluster) createNamespace(ctx context.Context, ns string) (bool, error) {
-	nsr := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
-	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
-		"metadata": map[string]any{"name": ns, "labels": map[string]any{"app.kubernetes.io/managed-by": "meshdock"}}}}
-	_, err := nsr.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager})
-	if apierrors.IsAlreadyExists(err) {
-		return true, nil
-	}
-	if err != nil {
-		return false, meshdock.Wrap(errorCode(err), err, "create namespace %s: %v", ns, err)
-	}
-	return false, nil
 }
 
 // Delete removes what the inventory of namespace ns lists, and the

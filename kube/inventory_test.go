@@ -51,14 +51,14 @@ func TestDeployInventoryPruneDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := actions(res.Applied); got != "created created created created" || len(res.Pruned) != 0 {
+	if got := actions(res.Applied); got != "created created created created created" || len(res.Pruned) != 0 {
 		t.Fatalf("first deploy: %s, pruned %v", got, res.Pruned)
 	}
 	res, err = c.Deploy(ctx, ns, objects(t, appDocs), DeployOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := actions(res.Applied); got != "unchanged unchanged unchanged unchanged" || len(res.Pruned) != 0 {
+	if got := actions(res.Applied); got != "unchanged unchanged unchanged unchanged unchanged" || len(res.Pruned) != 0 {
 		t.Fatalf("second deploy: %s, pruned %v", got, res.Pruned)
 	}
 	without := objects(t, appDocs)

@@ -16,6 +16,7 @@ import (
 	"github.com/meshdock/meshdock/app"
 	"github.com/meshdock/meshdock/engine"
 	"github.com/meshdock/meshdock/kube"
+	"github.com/meshdock/meshdock/meshes"
 )
 
 func init() {
@@ -60,11 +61,12 @@ func runDeploy(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", app.DefaultRolloutTimeout, "with --wait, how long to wait for the rollout")
 	force := fs.Bool("force-conflicts", false, "take over fields that another field manager owns")
 	expose := fs.String("expose", "", "how published ports are reached: loadbalancer, port-forward or none (default: loadbalancer on Docker Desktop, none here otherwise: run kubectl port-forward)")
+	mesh := fs.String("mesh", "none", "service mesh to enrol the app in: "+strings.Join(meshes.Names(), ", "))
 	noBuild := fs.Bool("no-build", false, "do not build the images of build: services (they must exist)")
 	quiet := fs.Bool("q", false, "do not print conversion warnings")
 	dockerHost := fs.String("docker-host", "", "Docker Engine address, to build images (default $DOCKER_HOST, else the default socket)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: meshdock deploy [-f compose.yaml]... [--context C] [-n NS] [--wait] [--timeout D] [--force-conflicts]")
+		fmt.Fprintln(stderr, "Usage: meshdock deploy [-f compose.yaml]... [--context C] [-n NS] [--mesh NAME] [--wait] [--timeout D] [--force-conflicts]")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args, stderr); !ok {
@@ -72,7 +74,7 @@ func runDeploy(args []string, stdout, stderr io.Writer) int {
 	}
 	src, opt, err := cf.source()
 	req := app.DeployRequest{Namespace: cf.namespace, Expose: *expose,
-		Options: meshdock.DeployOptions{ForceConflicts: *force, Timeout: meshdock.Duration(*timeout), NoWait: !*wait, NoBuild: *noBuild}}
+		Options: meshdock.DeployOptions{Mesh: *mesh, ForceConflicts: *force, Timeout: meshdock.Duration(*timeout), NoWait: !*wait, NoBuild: *noBuild}}
 	if err == nil {
 		err = req.Check()
 	}
@@ -117,7 +119,7 @@ func runDeploy(args []string, stdout, stderr io.Writer) int {
 	}
 	svc := app.New(app.Config{Engine: eng})
 	p := newProgress(stdout)
-	plan := app.Plan{Project: res.Project, Objects: res.Objects, Builds: res.Builds, Graph: res.Graph, Options: req.Options, Expose: req.Expose}
+	plan := app.Plan{Project: res.Project, Objects: res.Objects, Builds: res.Builds, Graph: res.Graph, Options: req.Options, Expose: req.Expose, Mesh: req.Options.Mesh}
 	if src.Dir != "" {
 		// Build contexts are read inside the project only: a link out of
 		// it is refused, as the converter refuses a context outside it.

@@ -208,10 +208,10 @@ func (s *Service) Deploy(ctx context.Context, t Target, p Plan, emit Emit) (*Out
 	defer cancelApply()
 	res, err := t.Cluster.Deploy(actx, t.Namespace, objs, kube.DeployOptions{Force: p.Options.ForceConflicts, Owner: p.Project,
 		NamespaceLabels: enrolled.NamespaceLabels, NamespaceAnnotations: enrolled.NamespaceAnnotations, Progress: func(a kube.ApplyResult) {
-		st := meshdock.ObjectState{ObjectRef: refOf(a.Ref), Action: string(a.Action)}
-		out.Objects = append(out.Objects, st)
-		_ = emit(EventObject, st)
-	}})
+			st := meshdock.ObjectState{ObjectRef: refOf(a.Ref), Action: string(a.Action)}
+			out.Objects = append(out.Objects, st)
+			_ = emit(EventObject, st)
+		}})
 	for _, r := range res.Pruned {
 		out.Pruned = append(out.Pruned, refOf(r))
 		_ = emit(EventPruned, refOf(r))

@@ -96,6 +96,8 @@ type Plan struct {
 	Options meshdock.DeployOptions
 	// Mesh is the mesh to enrol the app in (meshes.Names); empty is none.
 	Mesh string
+	// Policy is the app's traffic rules, written for the mesh; nil for none.
+	Policy *meshes.Policy
 	// Expose says how published ports are reached from this machine:
 	// ExposeLoadBalancer, ExposePortForward or ExposeNone; empty picks
 	// by the kind of cluster.
@@ -190,11 +192,14 @@ func (s *Service) Deploy(ctx context.Context, t Target, p Plan, emit Emit) (*Out
 	if err := t.Cluster.HasMesh(ctx, mesh.Name()); err != nil {
 		return out, err
 	}
-	enrolled, err := mesh.Enroll(t.Namespace, objs)
+	enrolled, cannot, err := meshes.EnrollWithPolicy(mesh, t.Namespace, objs, p.Policy)
 	if err != nil {
 		return out, err
 	}
 	objs = enrolled.Objects
+	for _, w := range cannot {
+		_ = emit(EventWarning, Message{Message: mesh.Name() + " cannot express this policy setting: " + w})
+	}
 	for _, n := range enrolled.Notes {
 		_ = emit(EventWarning, Message{Message: n})
 	}

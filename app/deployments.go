@@ -29,6 +29,8 @@ type DeployRequest struct {
 	// Expose is how published ports are reached: loadbalancer,
 	// port-forward or none; empty picks by the kind of cluster.
 	Expose string `json:"expose,omitempty"`
+	// Policy is the app's traffic rules for the mesh (see meshes.Policy).
+	Policy *meshes.Policy `json:"policy,omitempty"`
 }
 
 // Check refuses a request that cannot be carried out, before any work.
@@ -45,6 +47,11 @@ func (r DeployRequest) Check() error {
 	}
 	if _, err := meshes.Get(r.Options.Mesh); err != nil {
 		return meshdock.Wrap(meshdock.EINVALID, err, "options.%s", meshdock.ErrorMessage(err))
+	}
+	if r.Policy != nil {
+		if err := r.Policy.Validate(nil); err != nil {
+			return err
+		}
 	}
 	if r.Options.Timeout < 0 || time.Duration(r.Options.Timeout) > MaxRolloutTimeout {
 		return meshdock.Errorf(meshdock.EINVALID, "options.timeout must be between 0 (the default, %s) and %s", DefaultRolloutTimeout, MaxRolloutTimeout)
@@ -136,6 +143,15 @@ func (s *Service) StartDeploy(ctx context.Context, appID string, req DeployReque
 	if err != nil {
 		return nil, nil, err
 	}
+	if req.Policy != nil {
+		var services []string
+		for _, n := range a.Graph.Nodes {
+			services = append(services, n.ID)
+		}
+		if err := req.Policy.Validate(services); err != nil {
+			return nil, nil, err
+		}
+	}
 	cluster, err := s.clusters.Cluster(req.Context)
 	if err != nil {
 		return nil, nil, err
@@ -162,7 +178,7 @@ func (s *Service) StartDeploy(ctx context.Context, appID string, req DeployReque
 		s.deploys.release(key)
 		return nil, nil, err
 	}
-	plan := Plan{Project: a.Name, Objects: a.Objects, Builds: a.Builds, Graph: a.Graph, Files: filesFS(a.Files), Options: req.Options, Expose: req.Expose, Mesh: req.Options.Mesh}
+	plan := Plan{Project: a.Name, Objects: a.Objects, Builds: a.Builds, Graph: a.Graph, Files: filesFS(a.Files), Options: req.Options, Expose: req.Expose, Mesh: req.Options.Mesh, Policy: req.Policy}
 	return s.startOnDeployment(ctx, dep, key, fresh, "deploy", func(d *meshdock.Deployment) {
 		d.State, d.Message, d.Options = meshdock.Deploying, "", req.Options
 	}, func(ctx context.Context, d *meshdock.Deployment, emit Emit) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/app"
 	"github.com/meshdock/meshdock/kube"
+	"github.com/meshdock/meshdock/meshes"
 )
 
 var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
@@ -37,7 +38,9 @@ func standInCRD(t *testing.T, c kube.Cluster, group, kind, plural string) {
 	}
 	t.Cleanup(func() { _ = dyn.Resource(crdResource).Delete(context.Background(), name, metav1.DeleteOptions{}) })
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if c.HasMesh(context.Background(), map[string]string{"Server": "linkerd", "PeerAuthentication": "istio"}[kind]) == nil {
+		mapper, _ := c.Mapper()
+		mapper.Reset()
+		if _, err := mapper.RESTMapping(schema.GroupKind{Group: group, Kind: kind}); err == nil {
 			return
 		}
 	}
@@ -55,6 +58,8 @@ func TestDeployOntoMeshes(t *testing.T) {
 	ctx := context.Background()
 	standInCRD(t, c, "security.istio.io", "PeerAuthentication", "peerauthentications")
 	standInCRD(t, c, "policy.linkerd.io", "Server", "servers")
+	standInCRD(t, c, "networking.istio.io", "VirtualService", "virtualservices")
+	standInCRD(t, c, "networking.istio.io", "DestinationRule", "destinationrules")
 	svc := app.New(app.Config{})
 	res := convertDir(t, "../examples/shop")
 	ns := namespace(t, c)
@@ -72,10 +77,11 @@ func TestDeployOntoMeshes(t *testing.T) {
 		pod, _, _ := unstructured.NestedStringMap(d.Object, "spec", "template", "metadata", "annotations")
 		return n.GetLabels(), n.GetAnnotations(), pod
 	}
+	var policy *meshes.Policy
 	deploy := func(mesh string) *app.Outcome {
 		t.Helper()
 		p := planOf(res, "")
-		p.Mesh = mesh
+		p.Mesh, p.Policy = mesh, policy
 		var rec recorder
 		out, err := svc.Deploy(ctx, target, p, rec.emit)
 		if err != nil {
@@ -96,7 +102,21 @@ func TestDeployOntoMeshes(t *testing.T) {
 			t.Errorf("second deploy onto istio: %s %s", o.ObjectRef, o.Action)
 		}
 	}
+	// The app's policy, written for Istio.
+	var err error
+	if policy, err = meshes.ParsePolicy("policy.yaml", []byte("mtls: strict\nservices:\n  api: {timeout: 5s, retries: {attempts: 2}}\n")); err != nil {
+		t.Fatal(err)
+	}
+	deploy("istio")
+	vs := schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
+	if l, _ := dyn.Resource(vs).Namespace(ns).List(ctx, metav1.ListOptions{}); len(l.Items) != 1 {
+		t.Errorf("virtual services after a deploy with a policy: %v", l)
+	}
+	policy = nil
 	deploy("linkerd")
+	if l, _ := dyn.Resource(vs).Namespace(ns).List(ctx, metav1.ListOptions{}); len(l.Items) != 0 {
+		t.Errorf("istio's policy objects left after switching to linkerd: %d", len(l.Items))
+	}
 	labels, ann, pod := marks()
 	if labels["istio-injection"] != "" || pod["sidecar.istio.io/nativeSidecar"] != "" {
 		t.Errorf("istio marks left after switching to linkerd: namespace %v, pod %v", labels, pod)
@@ -108,7 +128,7 @@ func TestDeployOntoMeshes(t *testing.T) {
 	other := namespace(t, c)
 	p := planOf(res, "")
 	p.Mesh = "kuma"
-	_, err := svc.Deploy(ctx, app.Target{Cluster: c, Namespace: other}, p, (&recorder{}).emit)
+	_, err = svc.Deploy(ctx, app.Target{Cluster: c, Namespace: other}, p, (&recorder{}).emit)
 	if meshdock.ErrorCode(err) != meshdock.ENOTFOUND || !strings.Contains(meshdock.ErrorMessage(err), "kuma is not installed") {
 		t.Fatalf("a mesh that is not installed: %v", err)
 	}

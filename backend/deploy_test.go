@@ -216,6 +216,9 @@ func TestDeploymentRequestsRefused(t *testing.T) {
 		{map[string]any{"options": map[string]any{"timeout": "1000h"}}, "between 0"},
 		{map[string]any{"options": map[string]any{"force": true}}, "options has the fields"},
 		{map[string]any{"cluster": "x"}, "cluster"},
+		{map[string]any{"options": map[string]any{"mesh": "envoy"}}, "mesh must be one of"},
+		{map[string]any{"policy": map[string]any{"defaults": map[string]any{"retries": map[string]any{"attempts": 0}}}}, "defaults.retries.attempts"},
+		{map[string]any{"policy": map[string]any{"services": map[string]any{"nope": map[string]any{"timeout": "1s"}}}}, "services.nope"},
 		{map[string]any{"options": map[string]any{"timeout": 99999999999999999999.0}}, "as a string"},
 	} {
 		r := ts.postJSON(t, "/api/v1/apps/"+app.ID+"/deployments", tt.body)

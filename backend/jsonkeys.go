@@ -28,7 +28,8 @@ var (
 	requestKeys = &keyRule{fields: jsonFields(reflect.TypeFor[ImportRequest]()), about: "the fields are",
 		sub: map[string]*keyRule{"files": {elem: fileKeys}, "env": {}}}
 	deployKeys = &keyRule{fields: jsonFields(reflect.TypeFor[app.DeployRequest]()), about: "the fields are",
-		sub: map[string]*keyRule{"options": {fields: jsonFields(reflect.TypeFor[meshdock.DeployOptions]()), about: "options has the fields"}}}
+		sub: map[string]*keyRule{"options": {fields: jsonFields(reflect.TypeFor[meshdock.DeployOptions]()), about: "options has the fields"},
+			"policy": {}}}
 )
 
 // maxDepth is deeper than any request is nested: a body of brackets only

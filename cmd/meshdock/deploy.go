@@ -62,6 +62,7 @@ func runDeploy(args []string, stdout, stderr io.Writer) int {
 	force := fs.Bool("force-conflicts", false, "take over fields that another field manager owns")
 	expose := fs.String("expose", "", "how published ports are reached: loadbalancer, port-forward or none (default: loadbalancer on Docker Desktop, none here otherwise: run kubectl port-forward)")
 	mesh := fs.String("mesh", "none", "service mesh to enrol the app in: "+strings.Join(meshes.Names(), ", "))
+	policyFile := fs.String("policy-file", "", "the app's traffic rules for the mesh (mtls, timeouts, retries, circuit breaking), YAML or JSON")
 	noBuild := fs.Bool("no-build", false, "do not build the images of build: services (they must exist)")
 	quiet := fs.Bool("q", false, "do not print conversion warnings")
 	dockerHost := fs.String("docker-host", "", "Docker Engine address, to build images (default $DOCKER_HOST, else the default socket)")
@@ -81,6 +82,18 @@ func runDeploy(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "meshdock deploy: %s\n", meshdock.ErrorMessage(err))
 		return exitUsage
+	}
+	var policy *meshes.Policy
+	if *policyFile != "" {
+		data, rerr := os.ReadFile(*policyFile)
+		if rerr != nil {
+			fmt.Fprintf(stderr, "meshdock deploy: --policy-file: %v\n", rerr)
+			return exitUsage
+		}
+		if policy, err = meshes.ParsePolicy(*policyFile, data); err != nil {
+			fmt.Fprintf(stderr, "meshdock deploy: %s\n", meshdock.ErrorMessage(err))
+			return exitError
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -119,7 +132,7 @@ func runDeploy(args []string, stdout, stderr io.Writer) int {
 	}
 	svc := app.New(app.Config{Engine: eng})
 	p := newProgress(stdout)
-	plan := app.Plan{Project: res.Project, Objects: res.Objects, Builds: res.Builds, Graph: res.Graph, Options: req.Options, Expose: req.Expose, Mesh: req.Options.Mesh}
+	plan := app.Plan{Project: res.Project, Objects: res.Objects, Builds: res.Builds, Graph: res.Graph, Options: req.Options, Expose: req.Expose, Mesh: req.Options.Mesh, Policy: policy}
 	if src.Dir != "" {
 		// Build contexts are read inside the project only: a link out of
 		// it is refused, as the converter refuses a context outside it.

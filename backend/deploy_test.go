@@ -298,3 +298,18 @@ func TestPostedKubeconfig(t *testing.T) {
 		t.Errorf("the kubeconfig stayed: %v", err)
 	}
 }
+
+// The meshes of the current context: each option, installed or not.
+func TestMeshesAPI(t *testing.T) {
+	needCluster(t)
+	ts := startServer(t, "", withListener(backend.Listener{TCP: true, AllowClusters: true}))
+	var list struct{ Meshes []kube.MeshStatus }
+	r := ts.get(t, "/api/v1/meshes")
+	r.decode(t, &list)
+	if r.Status != http.StatusOK || len(list.Meshes) != 6 || list.Meshes[0].Name != "none" || !list.Meshes[0].Installed {
+		t.Fatalf("meshes: %d %s", r.Status, r.Body)
+	}
+	if r := ts.get(t, "/api/v1/meshes?context=nope"); r.Status != http.StatusNotFound {
+		t.Errorf("an unknown context: %d %s", r.Status, r.Body)
+	}
+}

@@ -118,6 +118,7 @@ type Listener struct {
 //	GET    /api/v1/apps/{id}/graph           {"nodes":[...],"edges":[...]}
 //	GET    /api/v1/compose-projects          {"projects":[...]} from the Docker Engine
 //	GET    /api/v1/clusters                  {"clusters":[...]}: contexts, reachable, version, kind
+//	GET    /api/v1/meshes?context=           {"meshes":[...]}: each mesh installed, version, health
 //	POST   /api/v1/clusters/kubeconfig       a kubeconfig (YAML or JSON body) -> {"contexts":[...]}
 //	DELETE /api/v1/clusters/kubeconfig       204: this machine's kubeconfig again
 //	POST   /api/v1/apps/{id}/deployments     app.DeployRequest -> 202 {deployment, operation}
@@ -160,6 +161,7 @@ func (s *Server) Handler(l Listener) http.Handler {
 	get("/apps/:id/graph", h.graph)
 	get("/compose-projects", h.composeProjects)
 	get("/clusters", h.listClusters)
+	get("/meshes", h.listMeshes)
 	api.POST("/clusters/kubeconfig", h.postKubeconfig)
 	api.DELETE("/clusters/kubeconfig", h.deleteKubeconfig)
 	api.POST("/apps/:id/deployments", h.createDeployment)

@@ -1,0 +1,367 @@
+package meshes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/meshdock/meshdock"
+)
+
+// Chart is one Helm release of a mesh's installation.
+type Chart struct {
+	Release   string // e.g. "linkerd-crds"
+	Namespace string // e.g. "linkerd"
+	// Path is a local chart folder. Charts from a repository are not
+	// supported yet: an empty Path is an error.
+	Path   string
+	Values map[string]any
+}
+
+// ChartTimeout bounds the install, upgrade or uninstall of one chart
+// (including its hooks).
+const ChartTimeout = 5 * time.Minute
+
+// helmDriver keeps release records as Secrets in the release namespace, as
+// the helm command does by default, so `helm list -n NS` shows them.
+const helmDriver = "secret"
+
+// InstallCharts installs each chart in order, or upgrades it when its release
+// exists, against the cluster of restConfig. It creates the namespaces it
+// needs. It does not use Helm's Wait, which polls every 2 s: callers watch
+// rollouts themselves. Each chart is bounded by ChartTimeout and by ctx.
+func InstallCharts(ctx context.Context, restConfig *rest.Config, charts []Chart, progress func(string)) error {
+	if progress == nil {
+		progress = func(string) {}
+	}
+	loaded := make([]*chart.Chart, len(charts))
+	for i, c := range charts {
+		ch, err := loadChart(c)
+		if err != nil {
+			return err
+		}
+		loaded[i] = ch
+	}
+	for i, c := range charts {
+		if err := installChart(ctx, restConfig, c, loaded[i], progress); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func loadChart(c Chart) (*chart.Chart, error) {
+	if c.Release == "" || c.Namespace == "" {
+		return nil, meshdock.Errorf(meshdock.EINVALID, "chart %q: release and namespace are required", c.Path)
+	}
+	if c.Path == "" {
+		return nil, meshdock.Errorf(meshdock.EINVALID, "chart %s: no chart folder given", c.Release)
+	}
+	ch, err := loader.Load(c.Path)
+	if err != nil {
+		return nil, meshdock.Wrap(meshdock.EINVALID, err, "chart %s cannot be loaded: %v", c.Release, err)
+	}
+	if reqs := ch.Metadata.Dependencies; len(reqs) > 0 {
+		if err := action.CheckDependencies(ch, reqs); err != nil {
+			return nil, meshdock.Wrap(meshdock.EINVALID, err, "chart %s: %v", c.Release, err)
+		}
+	}
+	return ch, nil
+}
+
+func installChart(ctx context.Context, restConfig *rest.Config, c Chart, ch *chart.Chart, progress func(string)) error {
+	start := time.Now()
+	if ctx.Err() != nil {
+		return ctxError(ctx, "install", c.Release, start)
+	}
+	cfg, err := helmConfig(restConfig, c.Namespace)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, ChartTimeout)
+	defer cancel()
+
+	exists, err := releaseExists(cfg, c.Release)
+	if err != nil {
+		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "release %s in namespace %s cannot be read: %v", c.Release, c.Namespace, err)
+	}
+	verb := "installing"
+	if exists {
+		verb = "upgrading"
+	}
+	progress(fmt.Sprintf("%s %s (chart %s %s) in namespace %s", verb, c.Release, ch.Name(), ch.Metadata.Version, c.Namespace))
+
+	values := c.Values
+	if values == nil {
+		values = map[string]any{}
+	}
+	var revision int
+	if exists {
+		up := action.NewUpgrade(cfg)
+		up.Namespace = c.Namespace
+		up.Timeout = ChartTimeout
+		rel, err := up.RunWithContext(ctx, c.Release, ch, values)
+		if err != nil {
+			return runError(ctx, err, "upgrade", c, start)
+		}
+		revision = rel.Version
+	} else {
+		in := action.NewInstall(cfg)
+		in.ReleaseName = c.Release
+		in.Namespace = c.Namespace
+		in.CreateNamespace = true
+		in.Timeout = ChartTimeout
+		rel, err := in.RunWithContext(ctx, ch, values)
+		if err != nil {
+			return runError(ctx, err, "install", c, start)
+		}
+		revision = rel.Version
+	}
+	progress(fmt.Sprintf("%s revision %d deployed in %s", c.Release, revision, time.Since(start).Round(time.Millisecond)))
+	return nil
+}
+
+// UninstallCharts uninstalls the releases in reverse order. A release that
+// does not exist is skipped. It returns what is left behind: the CRDs of
+// each chart's crds/ folder (Helm never deletes them) and the resources kept
+// by a "helm.sh/resource-policy: keep" annotation.
+func UninstallCharts(ctx context.Context, restConfig *rest.Config, charts []Chart, progress func(string)) ([]string, error) {
+	if progress == nil {
+		progress = func(string) {}
+	}
+	var kept []string
+	for i := len(charts) - 1; i >= 0; i-- {
+		c := charts[i]
+		if ctx.Err() != nil {
+			return kept, ctxError(ctx, "uninstall", c.Release, time.Now())
+		}
+		if c.Release == "" || c.Namespace == "" {
+			return kept, meshdock.Errorf(meshdock.EINVALID, "chart %q: release and namespace are required", c.Path)
+		}
+		left, err := uninstallChart(ctx, restConfig, c, progress)
+		kept = append(kept, left...)
+		if err != nil {
+			return kept, err
+		}
+	}
+	return kept, nil
+}
+
+func uninstallChart(ctx context.Context, restConfig *rest.Config, c Chart, progress func(string)) ([]string, error) {
+	cfg, err := helmConfig(restConfig, c.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, ChartTimeout)
+	defer cancel()
+
+	exists, err := releaseExists(cfg, c.Release)
+	if err != nil {
+		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "release %s in namespace %s cannot be read: %v", c.Release, c.Namespace, err)
+	}
+	if !exists {
+		progress(fmt.Sprintf("%s is not installed in namespace %s", c.Release, c.Namespace))
+		return nil, nil
+	}
+	progress(fmt.Sprintf("uninstalling %s from namespace %s", c.Release, c.Namespace))
+
+	un := action.NewUninstall(cfg)
+	un.Timeout = ChartTimeout
+	// Helm's Uninstall takes no context: run it aside and stop waiting when
+	// ctx is done. The deletion carries on in the cluster.
+	type result struct {
+		info    string
+		crdsDir []string
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := un.Run(c.Release)
+		var r result
+		r.err = err
+		if res != nil {
+			r.info = res.Info
+			if res.Release != nil && res.Release.Chart != nil {
+				r.crdsDir = crdNames(res.Release.Chart)
+			}
+		}
+		done <- r
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		return nil, ctxError(ctx, "uninstall", c.Release, start)
+	}
+	if r.err != nil {
+		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, r.err, "uninstall of %s failed: %v", c.Release, r.err)
+	}
+	left := r.crdsDir
+	left = append(left, keptResources(r.info)...)
+	progress(fmt.Sprintf("%s uninstalled in %s", c.Release, time.Since(start).Round(time.Millisecond)))
+	for _, k := range left {
+		progress(fmt.Sprintf("%s left behind %s", c.Release, k))
+	}
+	return left, nil
+}
+
+// crdNames names the CRDs of a chart's crds/ folders (its own and its
+// dependencies'), which Helm installs but never upgrades or deletes.
+func crdNames(ch *chart.Chart) []string {
+	var names []string
+	for _, crd := range ch.CRDObjects() {
+		for _, doc := range strings.Split(string(crd.File.Data), "\n---") {
+			if name := metadataName(doc); name != "" {
+				names = append(names, "CustomResourceDefinition "+name)
+			}
+		}
+	}
+	return names
+}
+
+// metadataName finds the top-level metadata.name of one YAML document
+// without a full decode: CRD files are large and only the name is wanted.
+func metadataName(doc string) string {
+	inMeta := false
+	for _, line := range strings.Split(doc, "\n") {
+		switch {
+		case strings.HasPrefix(line, "metadata:"):
+			inMeta = true
+		case inMeta && strings.HasPrefix(line, "  name:"):
+			return strings.Trim(strings.TrimSpace(strings.TrimPrefix(line, "  name:")), `"'`)
+		case inMeta && line != "" && !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "#"):
+			inMeta = false
+		}
+	}
+	return ""
+}
+
+// keptResources reads the list Helm's uninstall puts in its Info: "These
+// resources were kept due to the resource policy:" followed by one
+// "[Kind] name" per line.
+func keptResources(info string) []string {
+	_, list, ok := strings.Cut(info, "resource policy:")
+	if !ok {
+		return nil
+	}
+	var kept []string
+	for _, line := range strings.Split(list, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			kept = append(kept, line)
+		}
+	}
+	return kept
+}
+
+func releaseExists(cfg *action.Configuration, name string) (bool, error) {
+	h := action.NewHistory(cfg)
+	h.Max = 1
+	_, err := h.Run(name)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func runError(ctx context.Context, err error, verb string, c Chart, start time.Time) error {
+	if ctx.Err() != nil {
+		return ctxError(ctx, verb, c.Release, start)
+	}
+	return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "%s of %s in namespace %s failed: %v", verb, c.Release, c.Namespace, err)
+}
+
+// ctxError classifies ctx's error for one chart: a deadline says how long
+// the chart had, a cancellation is the caller's.
+func ctxError(ctx context.Context, verb, release string, start time.Time) error {
+	err := ctx.Err()
+	if errors.Is(err, context.DeadlineExceeded) {
+		allowed := "its deadline"
+		if dl, ok := ctx.Deadline(); ok && dl.After(start) {
+			allowed = dl.Sub(start).Round(time.Millisecond).String()
+		}
+		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "%s of %s did not finish within %s", verb, release, allowed)
+	}
+	return meshdock.Wrap(meshdock.ECANCELED, err, "%s of %s canceled", verb, release)
+}
+
+func helmConfig(restConfig *rest.Config, namespace string) (*action.Configuration, error) {
+	getter, err := newRESTGetter(restConfig, namespace)
+	if err != nil {
+		return nil, err
+	}
+	cfg := new(action.Configuration)
+	if err := cfg.Init(getter, namespace, helmDriver, func(string, ...interface{}) {}); err != nil {
+		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "helm cannot reach the cluster: %v", err)
+	}
+	return cfg, nil
+}
+
+// restGetter gives Helm a cluster from a *rest.Config instead of a
+// kubeconfig file, which genericclioptions.ConfigFlags would read.
+type restGetter struct {
+	config    *rest.Config
+	namespace string
+	discovery discovery.CachedDiscoveryInterface
+	mapper    meta.RESTMapper
+}
+
+var _ genericclioptions.RESTClientGetter = (*restGetter)(nil)
+
+func newRESTGetter(config *rest.Config, namespace string) (*restGetter, error) {
+	config = rest.CopyConfig(config)
+	dc, err := discovery.NewDiscoveryClientForConfig(config)
+	if err != nil {
+		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "cluster client: %v", err)
+	}
+	cached := memory.NewMemCacheClient(dc)
+	return &restGetter{
+		config:    config,
+		namespace: namespace,
+		discovery: cached,
+		mapper:    restmapper.NewDeferredDiscoveryRESTMapper(cached),
+	}, nil
+}
+
+func (g *restGetter) ToRESTConfig() (*rest.Config, error) { return rest.CopyConfig(g.config), nil }
+
+func (g *restGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
+	return g.discovery, nil
+}
+
+func (g *restGetter) ToRESTMapper() (meta.RESTMapper, error) { return g.mapper, nil }
+
+func (g *restGetter) ToRawKubeConfigLoader() clientcmd.ClientConfig {
+	return restClientConfig{g}
+}
+
+// restClientConfig answers the kubeconfig questions Helm and kubectl's
+// factory ask (the client config and the default namespace) from the getter.
+type restClientConfig struct{ g *restGetter }
+
+func (c restClientConfig) RawConfig() (clientcmdapi.Config, error) {
+	return clientcmdapi.Config{}, nil
+}
+
+func (c restClientConfig) ClientConfig() (*rest.Config, error) { return c.g.ToRESTConfig() }
+
+func (c restClientConfig) Namespace() (string, bool, error) { return c.g.namespace, true, nil }
+
+func (c restClientConfig) ConfigAccess() clientcmd.ConfigAccess {
+	return clientcmd.NewDefaultClientConfigLoadingRules()
+}

@@ -92,12 +92,27 @@ type WorkloadState struct {
 }
 
 // PodProblem is one reason a workload's pods are not ready, with an
-// example pod.
+// example pod. Pod is empty for a problem of the workload itself (pods it
+// could not create); Container is empty for a problem of the whole pod (it
+// cannot be scheduled).
 type PodProblem struct {
 	Pod       string `json:"pod"`
 	Container string `json:"container,omitempty"`
 	Reason    string `json:"reason"`
 	Message   string `json:"message,omitempty"`
+}
+
+// String is how messages write a problem: `pod web-5d8 ImagePullBackOff:
+// Back-off pulling image "x"`.
+func (p PodProblem) String() string {
+	s := p.Reason
+	if p.Pod != "" {
+		s = "pod " + p.Pod + " " + s
+	}
+	if p.Message != "" {
+		s += ": " + p.Message
+	}
+	return s
 }
 
 // URL is where a published port of the app is reached from this machine.

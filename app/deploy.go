@@ -94,8 +94,6 @@ type Plan struct {
 	Graph   meshdock.Graph
 	Files   fs.FS
 	Options meshdock.DeployOptions
-	// Mesh is the mesh to enrol the app in (meshes.Names); empty is none.
-	Mesh string
 	// Policy is the app's traffic rules, written for the mesh; nil for none.
 	Policy *meshes.Policy
 	// Expose says how published ports are reached from this machine:
@@ -185,7 +183,7 @@ func (s *Service) Deploy(ctx context.Context, t Target, p Plan, emit Emit) (*Out
 	out := &Outcome{Expose: p.Expose}
 	objs, published := prepare(p, t.Namespace)
 	out.Published = published
-	mesh, err := meshes.Get(p.Mesh)
+	mesh, err := meshes.Get(p.Options.Mesh)
 	if err != nil {
 		return out, err
 	}
@@ -261,11 +259,7 @@ func refOf(r kube.Ref) meshdock.ObjectRef {
 
 // WorkloadOf is a rollout status as a deployment records it.
 func WorkloadOf(st kube.WorkloadStatus) meshdock.WorkloadState {
-	ws := meshdock.WorkloadState{ObjectRef: refOf(st.Ref), Ready: st.Ready, Desired: st.Desired, Done: st.Done, Message: st.Message}
-	for _, p := range st.Problems {
-		ws.Problems = append(ws.Problems, meshdock.PodProblem{Pod: p.Pod, Container: p.Container, Reason: p.Reason, Message: p.Message})
-	}
-	return ws
+	return meshdock.WorkloadState{ObjectRef: refOf(st.Ref), Ready: st.Ready, Desired: st.Desired, Done: st.Done, Message: st.Message, Problems: st.Problems}
 }
 
 // prepare copies the objects into the namespace (a Namespace object of the

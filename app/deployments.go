@@ -178,7 +178,7 @@ func (s *Service) StartDeploy(ctx context.Context, appID string, req DeployReque
 		s.deploys.release(key)
 		return nil, nil, err
 	}
-	plan := Plan{Project: a.Name, Objects: a.Objects, Builds: a.Builds, Graph: a.Graph, Files: filesFS(a.Files), Options: req.Options, Expose: req.Expose, Mesh: req.Options.Mesh, Policy: req.Policy}
+	plan := Plan{Project: a.Name, Objects: a.Objects, Builds: a.Builds, Graph: a.Graph, Files: filesFS(a.Files), Options: req.Options, Expose: req.Expose, Policy: req.Policy}
 	return s.startOnDeployment(ctx, dep, key, fresh, "deploy", func(d *meshdock.Deployment) {
 		d.State, d.Message, d.Options = meshdock.Deploying, "", req.Options
 	}, func(ctx context.Context, d *meshdock.Deployment, emit Emit) error {

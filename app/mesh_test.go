@@ -14,6 +14,7 @@ import (
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/app"
 	"github.com/meshdock/meshdock/kube"
+	"github.com/meshdock/meshdock/kube/kubetest"
 	"github.com/meshdock/meshdock/meshes"
 )
 
@@ -54,7 +55,7 @@ func standInCRD(t *testing.T, c kube.Cluster, group, kind, plural string) {
 // removes Istio's marks and sets Linkerd's; a mesh that is not installed
 // is refused before anything is made.
 func TestDeployOntoMeshes(t *testing.T) {
-	c := testCluster(t)
+	c := kubetest.Cluster(t)
 	ctx := context.Background()
 	standInCRD(t, c, "security.istio.io", "PeerAuthentication", "peerauthentications")
 	standInCRD(t, c, "policy.linkerd.io", "Server", "servers")
@@ -81,7 +82,7 @@ func TestDeployOntoMeshes(t *testing.T) {
 	deploy := func(mesh string) *app.Outcome {
 		t.Helper()
 		p := planOf(res, "")
-		p.Mesh, p.Policy = mesh, policy
+		p.Options.Mesh, p.Policy = mesh, policy
 		var rec recorder
 		out, err := svc.Deploy(ctx, target, p, rec.emit)
 		if err != nil {
@@ -127,7 +128,7 @@ func TestDeployOntoMeshes(t *testing.T) {
 
 	other := namespace(t, c)
 	p := planOf(res, "")
-	p.Mesh = "kuma"
+	p.Options.Mesh = "kuma"
 	_, err = svc.Deploy(ctx, app.Target{Cluster: c, Namespace: other}, p, (&recorder{}).emit)
 	if meshdock.ErrorCode(err) != meshdock.ENOTFOUND || !strings.Contains(meshdock.ErrorMessage(err), "kuma is not installed") {
 		t.Fatalf("a mesh that is not installed: %v", err)

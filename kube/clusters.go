@@ -13,7 +13,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
@@ -112,21 +111,8 @@ func probeOne(ctx context.Context, raw clientcmdapi.Config, info *ClusterInfo) {
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
-	defer cancel()
-	nodes, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "nodes"}).List(ctx, metav1.ListOptions{Limit: 10})
-	if err != nil {
-		return // reachable, but nodes may not be listed: the name decides
-	}
-	var labels []map[string]string
-	for _, n := range nodes.Items {
-		l := map[string]string{"name": n.GetName()}
-		for k, v := range n.GetLabels() {
-			l[k] = v
-		}
-		labels = append(labels, l)
-	}
-	if k := kindOfNodes(labels); k != KindOther {
+	// Reachable, but the nodes may not be listed: then the name decides.
+	if k := kindOfCluster(ctx, dyn); k != KindOther {
 		info.Kind = k
 	}
 }
@@ -238,9 +224,15 @@ func (c Cluster) Kind(ctx context.Context) Kind {
 	if k := kindOfName(c.conn.cfg.Context); k != KindOther {
 		return k
 	}
+	return kindOfCluster(ctx, c.conn.dynamic)
+}
+
+// kindOfCluster tells a local cluster by its nodes (KindOther when they
+// cannot be listed within ProbeTimeout).
+func kindOfCluster(ctx context.Context, dyn dynamic.Interface) Kind {
 	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
 	defer cancel()
-	nodes, err := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "nodes"}).List(ctx, metav1.ListOptions{Limit: 10})
+	nodes, err := dyn.Resource(nodesGVR).List(ctx, metav1.ListOptions{Limit: 10})
 	if err != nil {
 		return KindOther
 	}

@@ -69,14 +69,14 @@ func (c Cluster) Deploy(ctx context.Context, ns string, objs []*unstructured.Uns
 	if c.conn == nil {
 		return DeployResult{}, ErrNoCluster
 	}
-	exists, err := c.preflight(ctx, ns, objs, opts.Force)
+	cur, exists, err := c.preflight(ctx, ns, objs, opts.Force)
 	if err != nil {
 		return DeployResult{}, err
 	}
 	// The namespace is made, or given its marks, first: what lives in it
 	// comes after. One made meanwhile by someone else is theirs: the apply
 	// refuses it.
-	nsApplied, err := c.markNamespace(ctx, ns, exists, opts)
+	nsApplied, err := c.markNamespace(ctx, ns, cur, exists, opts)
 	if err != nil {
 		return DeployResult{}, err
 	}
@@ -138,40 +138,39 @@ func (c Cluster) Preflight(ctx context.Context, ns string, objs []*unstructured.
 	if c.conn == nil {
 		return ErrNoCluster
 	}
-	_, err := c.preflight(ctx, ns, objs, force)
+	_, _, err := c.preflight(ctx, ns, objs, force)
 	return err
 }
 
-func (c Cluster) preflight(ctx context.Context, ns string, objs []*unstructured.Unstructured, force bool) (exists bool, err error) {
-	if exists, err = c.namespaceExists(ctx, ns); err != nil {
-		return false, err
+// preflight returns the namespace as it read it (nil when it does not
+// exist, or when the credentials may not read it) and whether it exists.
+func (c Cluster) preflight(ctx context.Context, ns string, objs []*unstructured.Unstructured, force bool) (*unstructured.Unstructured, bool, error) {
+	cur, exists, err := c.namespace(ctx, ns)
+	if err != nil {
+		return nil, false, err
 	}
 	if err := c.checkAccess(ctx, ns, objs, !exists); err != nil {
-		return false, err
+		return nil, false, err
 	}
 	if exists {
 		if _, err := c.Apply(ctx, objs, ApplyOptions{Namespace: ns, Force: force, DryRun: true}); err != nil {
-			return false, err
+			return nil, false, err
 		}
 	}
-	return exists, nil
+	return cur, exists, nil
 }
 
 // markNamespace applies the namespace with its labels and annotations:
 // creating it when it does not exist, always to one meshdock made (so that
 // marks no longer asked for go), and to another only when there are marks
 // to set (which the apply then refuses unless asked to take it over).
-func (c Cluster) markNamespace(ctx context.Context, ns string, exists bool, opts DeployOptions) ([]ApplyResult, error) {
-	if exists {
-		cur, err := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Get(ctx, ns, metav1.GetOptions{})
-		switch {
-		case apierrors.IsForbidden(err):
-			return nil, nil // credentials for the namespace's contents only
-		case err != nil:
-			return nil, meshdock.Wrap(errorCode(err), err, "namespace %s: %v", ns, err)
-		case cur.GetLabels()[LabelManagedBy] != FieldManager && len(opts.NamespaceLabels)+len(opts.NamespaceAnnotations) == 0:
-			return nil, nil
-		}
+// cur is the namespace as preflight read it.
+func (c Cluster) markNamespace(ctx context.Context, ns string, cur *unstructured.Unstructured, exists bool, opts DeployOptions) ([]ApplyResult, error) {
+	switch {
+	case exists && cur == nil:
+		return nil, nil // credentials for the namespace's contents only
+	case exists && cur.GetLabels()[LabelManagedBy] != FieldManager && len(opts.NamespaceLabels)+len(opts.NamespaceAnnotations) == 0:
+		return nil, nil
 	}
 	labels := map[string]any{LabelManagedBy: FieldManager}
 	for k, v := range opts.NamespaceLabels {
@@ -189,27 +188,27 @@ func (c Cluster) markNamespace(ctx context.Context, ns string, exists bool, opts
 	return c.Apply(ctx, []*unstructured.Unstructured{obj}, ApplyOptions{Force: opts.Force})
 }
 
-// namespaceExists tells whether the namespace of an app is there, and
-// refuses one that is being deleted.
-func (c Cluster) namespaceExists(ctx context.Context, ns string) (bool, error) {
+// namespace reads the namespace of an app and tells whether it is there;
+// one that is being deleted is refused. Credentials that may not read
+// namespaces may still deploy into one (the access check says what they
+// may do): it then exists, unread.
+func (c Cluster) namespace(ctx context.Context, ns string) (*unstructured.Unstructured, bool, error) {
 	nsr := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
 	cur, err := nsr.Get(ctx, ns, metav1.GetOptions{})
 	switch {
 	case err == nil && cur.GetDeletionTimestamp() != nil:
-		return false, meshdock.Errorf(meshdock.ECONFLICT, "namespace %s is being deleted: wait until it is gone, or deploy into another", ns)
+		return nil, false, meshdock.Errorf(meshdock.ECONFLICT, "namespace %s is being deleted: wait until it is gone, or deploy into another", ns)
 	case err == nil:
-		return true, nil
+		return cur, true, nil
 	case apierrors.IsNotFound(err):
-		return false, nil
+		return nil, false, nil
 	case apierrors.IsForbidden(err):
-		// Credentials that may not read namespaces may still deploy into
-		// one: the access check says what they may do.
-		return true, nil
+		return nil, true, nil
 	}
 	if code := errorCode(err); code != meshdock.EUNAVAILABLE {
-		return false, meshdock.Wrap(code, err, "namespace %s: %v", ns, err)
+		return nil, false, meshdock.Wrap(code, err, "namespace %s: %v", ns, err)
 	}
-	return false, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "the API server at %s cannot be reached: %s", c.conn.cfg.Server, unreachable(err))
+	return nil, false, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "the API server at %s cannot be reached: %s", c.conn.cfg.Server, unreachable(err))
 }
 
 // Delete removes what the inventory of namespace ns lists, and the

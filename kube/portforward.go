@@ -20,17 +20,14 @@ import (
 	"github.com/meshdock/meshdock"
 )
 
-var (
-	resPods  = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
-	resNodes = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
-)
+var nodesGVR = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
 
 // Nodes lists the names of the cluster's nodes, sorted.
 func (c Cluster) Nodes(ctx context.Context) ([]string, error) {
 	if c.conn == nil {
 		return nil, ErrNoCluster
 	}
-	list, err := c.conn.dynamic.Resource(resNodes).List(ctx, metav1.ListOptions{})
+	list, err := c.conn.dynamic.Resource(nodesGVR).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, meshdock.Wrap(errorCode(err), err, "list the nodes: %v", err)
 	}
@@ -48,7 +45,7 @@ func (c Cluster) ReadyPod(ctx context.Context, ns string, selector map[string]st
 	if c.conn == nil {
 		return "", ErrNoCluster
 	}
-	list, err := c.conn.dynamic.Resource(resPods).Namespace(ns).List(ctx,
+	list, err := c.conn.dynamic.Resource(podsGVR).Namespace(ns).List(ctx,
 		metav1.ListOptions{LabelSelector: labels.SelectorFromSet(selector).String()})
 	if err != nil {
 		return "", meshdock.Wrap(errorCode(err), err, "list the pods of namespace %s: %v", ns, err)

@@ -51,25 +51,8 @@ type WorkloadStatus struct {
 }
 
 // PodProblem is one reason a workload's pods are not ready, as the kubelet,
-// the scheduler or a controller tells it. Pod is empty for a problem of the
-// workload itself (pods it could not create); Container is empty for a
-// problem of the whole pod (it cannot be scheduled).
-type PodProblem struct {
-	Pod, Container, Reason, Message string
-}
-
-// String is how messages write a problem: `pod web-5d8 ImagePullBackOff:
-// Back-off pulling image "x"`.
-func (p PodProblem) String() string {
-	s := p.Reason
-	if p.Pod != "" {
-		s = "pod " + p.Pod + " " + s
-	}
-	if p.Message != "" {
-		s += ": " + p.Message
-	}
-	return s
-}
+// the scheduler or a controller tells it.
+type PodProblem = meshdock.PodProblem
 
 // Container waiting reasons that say what is wrong, rather than that the
 // container is on its way (ContainerCreating, PodInitializing).

@@ -22,8 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-var nodesGVR = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
-
 // deployment is a one-replica Deployment whose pod template gets spec
 // (indented for the pod spec, may be empty).
 func deployment(name, spec string) string {

@@ -132,7 +132,7 @@ func runDeploy(args []string, stdout, stderr io.Writer) int {
 	}
 	svc := app.New(app.Config{Engine: eng})
 	p := newProgress(stdout)
-	plan := app.Plan{Project: res.Project, Objects: res.Objects, Builds: res.Builds, Graph: res.Graph, Options: req.Options, Expose: req.Expose, Mesh: req.Options.Mesh, Policy: policy}
+	plan := app.Plan{Project: res.Project, Objects: res.Objects, Builds: res.Builds, Graph: res.Graph, Options: req.Options, Expose: req.Expose, Policy: policy}
 	if src.Dir != "" {
 		// Build contexts are read inside the project only: a link out of
 		// it is refused, as the converter refuses a context outside it.
@@ -252,20 +252,9 @@ func workloadLine(w meshdock.WorkloadState) string {
 		line += "  " + w.Message
 	}
 	for _, p := range w.Problems {
-		line += "; " + problemText(p)
+		line += "; " + p.String()
 	}
 	return line
-}
-
-func problemText(p meshdock.PodProblem) string {
-	s := p.Reason
-	if p.Pod != "" {
-		s = "pod " + p.Pod + " " + s
-	}
-	if p.Message != "" {
-		s += ": " + p.Message
-	}
-	return s
 }
 
 // progress prints a deploy's events: one line per event, or, on a

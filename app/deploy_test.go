@@ -25,6 +25,7 @@ import (
 	"github.com/meshdock/meshdock/convert"
 	"github.com/meshdock/meshdock/engine"
 	"github.com/meshdock/meshdock/kube"
+	"github.com/meshdock/meshdock/kube/kubetest"
 )
 
 var (
@@ -33,27 +34,6 @@ var (
 	pvcResource = schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}
 	cmResource  = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 )
-
-// testCluster is the API server of $KUBECONFIG (scripts/testenv up), or
-// a skip.
-func testCluster(t *testing.T) kube.Cluster {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs a Kubernetes API server; skipped under -short")
-	}
-	if os.Getenv("KUBECONFIG") == "" {
-		t.Skip(`needs a Kubernetes API server and KUBECONFIG is not set; run scripts/testenv up and eval "$(scripts/testenv env)"`)
-	}
-	cfg, err := kube.LoadDefault("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := kube.NewCluster(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 // namespace names a namespace for one test and deletes it afterwards.
 func namespace(t *testing.T, c kube.Cluster) string {
@@ -142,7 +122,7 @@ func workloadsOf(objs []*unstructured.Unstructured) int {
 // removed from the compose file is pruned; delete keeps the claim unless
 // asked.
 func TestDeployExample(t *testing.T) {
-	c := testCluster(t)
+	c := kubetest.Cluster(t)
 	ns := namespace(t, c)
 	ctx := context.Background()
 	svc := app.New(app.Config{})
@@ -286,7 +266,7 @@ func copyDir(t *testing.T, from, to string) {
 // Docker Engine (FROM scratch), and the Deployment names that image. A
 // failing build fails the deploy before anything is applied.
 func TestDeployBuildsImages(t *testing.T) {
-	c := testCluster(t)
+	c := kubetest.Cluster(t)
 	eng := testEngine(t)
 	ctx := context.Background()
 	svc := app.New(app.Config{Engine: eng})
@@ -363,7 +343,7 @@ func TestDeployBuildsImages(t *testing.T) {
 
 // Bad cases fail with a clear error and leave the cluster as it was.
 func TestDeployBadCases(t *testing.T) {
-	c := testCluster(t)
+	c := kubetest.Cluster(t)
 	ctx := context.Background()
 	svc := app.New(app.Config{Engine: engine.Unavailable{Reason: "not used"}})
 	res := convertDir(t, "../examples/shop")

@@ -11,13 +11,14 @@ import (
 
 	"github.com/meshdock/meshdock/app"
 	"github.com/meshdock/meshdock/kube"
+	"github.com/meshdock/meshdock/kube/kubetest"
 )
 
 // Which meshes a cluster has: none always; one whose kinds are served and
 // whose control plane runs, with its version from the image tag; the
 // others not installed.
 func TestMeshStatus(t *testing.T) {
-	c := testCluster(t)
+	c := kubetest.Cluster(t)
 	ctx := context.Background()
 	standInCRD(t, c, "kuma.io", "Mesh", "meshes")
 	dyn, _ := c.Dynamic()

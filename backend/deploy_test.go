@@ -19,26 +19,8 @@ import (
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/backend"
 	"github.com/meshdock/meshdock/kube"
+	"github.com/meshdock/meshdock/kube/kubetest"
 )
-
-func needCluster(t *testing.T) kube.Cluster {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs a Kubernetes API server; skipped under -short")
-	}
-	if os.Getenv("KUBECONFIG") == "" {
-		t.Skip(`needs a Kubernetes API server and KUBECONFIG is not set; run scripts/testenv up and eval "$(scripts/testenv env)"`)
-	}
-	cfg, err := kube.LoadDefault("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := kube.NewCluster(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 type deploymentAnswer struct {
 	Deployment meshdock.Deployment
@@ -69,7 +51,7 @@ func (ts *testServer) waitOperation(t *testing.T, id string) (state, msg string)
 // workloads, URLs) kept, a second deploy that changes nothing, and a
 // delete that keeps the claim and says so.
 func TestDeploymentsAPI(t *testing.T) {
-	c := needCluster(t)
+	c := kubetest.Cluster(t)
 	ts := startServer(t, "", withListener(backend.Listener{TCP: true, AllowDir: true, AllowClusters: true}))
 	var clusters struct{ Clusters []kube.ClusterInfo }
 	ts.get(t, "/api/v1/clusters").decode(t, &clusters)
@@ -301,7 +283,7 @@ func TestPostedKubeconfig(t *testing.T) {
 
 // The meshes of the current context: each option, installed or not.
 func TestMeshesAPI(t *testing.T) {
-	needCluster(t)
+	kubetest.Cluster(t)
 	ts := startServer(t, "", withListener(backend.Listener{TCP: true, AllowClusters: true}))
 	var list struct{ Meshes []kube.MeshStatus }
 	r := ts.get(t, "/api/v1/meshes")

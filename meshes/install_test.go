@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/meshdock/meshdock"
-	"github.com/meshdock/meshdock/kube"
+	"github.com/meshdock/meshdock/kube/kubetest"
 )
 
 // sharedCharts holds the mesh charts exported for offline tests; it lives
@@ -76,23 +76,8 @@ func TestKeptResources(t *testing.T) {
 	}
 }
 
-func testREST(t *testing.T) *rest.Config {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs a Kubernetes API server; skipped under -short")
-	}
-	if os.Getenv("KUBECONFIG") == "" {
-		t.Skip(`needs a Kubernetes API server and KUBECONFIG is not set; run scripts/testenv up and eval "$(scripts/testenv env)"`)
-	}
-	cfg, err := kube.LoadDefault("")
-	if err != nil {
-		t.Fatalf("KUBECONFIG is set but unusable: %v", err)
-	}
-	return cfg.REST()
-}
-
 func TestInstallChartsLinkerd(t *testing.T) {
-	restConfig := testREST(t)
+	restConfig := kubetest.Config(t).REST()
 	if _, err := os.Stat(sharedCharts); err != nil {
 		t.Skipf("needs the mesh charts folder %s beside the repository: %v", sharedCharts, err)
 	}
@@ -188,7 +173,7 @@ func TestInstallChartsLinkerd(t *testing.T) {
 }
 
 func TestUninstallChartsKeepsCRDsFolder(t *testing.T) {
-	restConfig := testREST(t)
+	restConfig := kubetest.Config(t).REST()
 	dir := t.TempDir()
 	const crdName = "widgets.install-test.meshdock.io"
 	files := map[string]string{

@@ -13,6 +13,7 @@ import (
 
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/engine"
+	"github.com/meshdock/meshdock/meshes"
 	"github.com/meshdock/meshdock/store"
 )
 
@@ -83,6 +84,9 @@ type Config struct {
 	// the user the server runs as: a folder import never reads either (nor
 	// the data directory's contents, nor a folder above either of them).
 	DataDir, Home string
+	// MeshCharts is where mesh installs take their charts from (by
+	// default each mesh's Helm repository, fetched into Cache).
+	MeshCharts meshes.Source
 }
 
 // Service runs the use cases. Build it with New; it is safe for
@@ -97,11 +101,13 @@ type Service struct {
 	imports  chan struct{} // a slot per import running
 	guarded  guardedDirs
 	deploys  *deploys
+	// meshCharts: see Config.
+	meshCharts meshes.Source
 }
 
 // New returns a Service. It does not touch the store: call Start first.
 func New(cfg Config) *Service {
-	s := &Service{store: cfg.Store, engine: cfg.Engine, clusters: cfg.Clusters, log: cfg.Logger, limits: cfg.Limits.orDefaults()}
+	s := &Service{store: cfg.Store, engine: cfg.Engine, clusters: cfg.Clusters, log: cfg.Logger, limits: cfg.Limits.orDefaults(), meshCharts: cfg.MeshCharts}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

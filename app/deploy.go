@@ -209,7 +209,7 @@ func (s *Service) Deploy(ctx context.Context, t Target, p Plan, emit Emit) (*Out
 	// a deploy for ever: the apply has a deadline of its own.
 	actx, cancelApply := context.WithTimeout(ctx, ApplyTimeout)
 	defer cancelApply()
-	res, err := t.Cluster.Deploy(actx, t.Namespace, objs, kube.DeployOptions{Force: p.Options.ForceConflicts, Owner: p.Project,
+	res, err := t.Cluster.Deploy(actx, t.Namespace, objs, kube.DeployOptions{Force: p.Options.ForceConflicts, Owner: p.Project, Mesh: p.Options.Mesh,
 		NamespaceLabels: enrolled.NamespaceLabels, NamespaceAnnotations: enrolled.NamespaceAnnotations, Progress: func(a kube.ApplyResult) {
 			st := meshdock.ObjectState{ObjectRef: refOf(a.Ref), Action: string(a.Action)}
 			out.Objects = append(out.Objects, st)

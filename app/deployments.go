@@ -81,11 +81,16 @@ func newDeploys() *deploys {
 // claim marks a deployment busy with an operation; it fails when another
 // runs on it, or when MaxDeploys run already.
 func (d *deploys) claim(key string) error {
+	kubeContext, ns, _ := strings.Cut(key, "\x00")
+	return d.claimAs(key, fmt.Sprintf("namespace %s of %s", ns, meshdock.QuoteName(kubeContext)))
+}
+
+// claimAs is claim, with what the key stands for in the error.
+func (d *deploys) claimAs(key, what string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if op, ok := d.running[key]; ok {
-		kubeContext, ns, _ := strings.Cut(key, "\x00")
-		return meshdock.Errorf(meshdock.ECONFLICT, "namespace %s of %s is busy with operation %s: wait for it or cancel it", ns, meshdock.QuoteName(kubeContext), op)
+		return meshdock.Errorf(meshdock.ECONFLICT, "%s is busy with operation %s: wait for it or cancel it", what, op)
 	}
 	if len(d.running) >= MaxDeploys {
 		return meshdock.Errorf(meshdock.EUNAVAILABLE, "busy: %d deploys and deletes run at a time, try again when one has ended", MaxDeploys)
@@ -154,6 +159,11 @@ func (s *Service) StartDeploy(ctx context.Context, appID string, req DeployReque
 	}
 	cluster, err := s.clusters.Cluster(req.Context)
 	if err != nil {
+		return nil, nil, err
+	}
+	// A mesh that is not there is said now, with how to install it, rather
+	// than by the operation.
+	if err := cluster.HasMesh(ctx, req.Options.Mesh); err != nil {
 		return nil, nil, err
 	}
 	cfg, _ := cluster.Config()

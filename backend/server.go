@@ -12,6 +12,7 @@ import (
 
 	"github.com/meshdock/meshdock/app"
 	"github.com/meshdock/meshdock/engine"
+	"github.com/meshdock/meshdock/meshes"
 )
 
 // Store is what the backend needs of the store; *store.DB implements it.
@@ -31,6 +32,8 @@ type Config struct {
 	// the user the server runs as: a folder import never reads either (nor
 	// the data directory's contents, nor a folder above either of them).
 	DataDir, Home string
+	// MeshCharts is where mesh installs take their charts from.
+	MeshCharts meshes.Source
 	// Clusters is the kubeconfig in use; nil means this machine's, and a
 	// posted one kept in DataDir.
 	Clusters *app.Clusters
@@ -75,7 +78,7 @@ func New(cfg Config) *Server {
 		s.clusters = app.NewClusters(app.ClustersConfig{DataDir: cfg.DataDir, Logger: s.log})
 	}
 	s.Service = app.New(app.Config{Store: s.store, Engine: s.engine, Clusters: s.clusters, Logger: s.log,
-		DataDir: cfg.DataDir, Home: cfg.Home, Limits: app.Limits{Imports: s.limits.Imports, ImportTimeout: s.limits.ImportTimeout,
+		DataDir: cfg.DataDir, Home: cfg.Home, MeshCharts: cfg.MeshCharts, Limits: app.Limits{Imports: s.limits.Imports, ImportTimeout: s.limits.ImportTimeout,
 			Files: s.limits.Files, FileSize: s.limits.FileSize, Total: s.limits.Body}})
 	s.streams.perOp = map[string]int{}
 	return s
@@ -119,6 +122,8 @@ type Listener struct {
 //	GET    /api/v1/compose-projects          {"projects":[...]} from the Docker Engine
 //	GET    /api/v1/clusters                  {"clusters":[...]}: contexts, reachable, version, kind
 //	GET    /api/v1/meshes?context=           {"meshes":[...]}: each mesh installed, version, health
+//	POST   /api/v1/meshes/{name}/install     app.MeshRequest (or none) -> 202 {operation}: install or upgrade
+//	DELETE /api/v1/meshes/{name}             ?context=&force=true -> 202 {operation}: uninstall
 //	POST   /api/v1/clusters/kubeconfig       a kubeconfig (YAML or JSON body) -> {"contexts":[...]}
 //	DELETE /api/v1/clusters/kubeconfig       204: this machine's kubeconfig again
 //	POST   /api/v1/apps/{id}/deployments     app.DeployRequest -> 202 {deployment, operation}
@@ -162,6 +167,8 @@ func (s *Server) Handler(l Listener) http.Handler {
 	get("/compose-projects", h.composeProjects)
 	get("/clusters", h.listClusters)
 	get("/meshes", h.listMeshes)
+	api.POST("/meshes/:name/install", h.installMesh)
+	api.DELETE("/meshes/:name", h.uninstallMesh)
 	api.POST("/clusters/kubeconfig", h.postKubeconfig)
 	api.DELETE("/clusters/kubeconfig", h.deleteKubeconfig)
 	api.POST("/apps/:id/deployments", h.createDeployment)

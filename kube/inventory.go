@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -44,6 +45,9 @@ type DeployOptions struct {
 	// namespace must carry (a mesh's enrolment). Those meshdock set before
 	// and that are no longer asked for go.
 	NamespaceLabels, NamespaceAnnotations map[string]string
+	// Mesh is the mesh the app is enrolled in, recorded in the inventory
+	// so that an uninstall of that mesh knows the apps it would break.
+	Mesh string
 }
 
 // inventoryRef is how the inventory writes one object.
@@ -110,7 +114,7 @@ func (c Cluster) Deploy(ctx context.Context, ns string, objs []*unstructured.Uns
 	}
 	if err != nil {
 		// Keep track of both: what is there now may be either.
-		_ = c.writeInventory(context.WithoutCancel(ctx), ns, owner, append(previous, Refs(applied)...))
+		_ = c.writeInventory(context.WithoutCancel(ctx), ns, owner, opts.Mesh, append(previous, Refs(applied)...))
 		return res, err
 	}
 	for i, r := range previous {
@@ -120,14 +124,14 @@ func (c Cluster) Deploy(ctx context.Context, ns string, objs []*unstructured.Uns
 		removed, err := c.remove(ctx, r)
 		if err != nil {
 			// What is left to prune stays listed, for the next deploy.
-			_ = c.writeInventory(context.WithoutCancel(ctx), ns, owner, append(Refs(applied), previous[i:]...))
+			_ = c.writeInventory(context.WithoutCancel(ctx), ns, owner, opts.Mesh, append(Refs(applied), previous[i:]...))
 			return res, err
 		}
 		if removed {
 			res.Pruned = append(res.Pruned, r)
 		}
 	}
-	return res, c.writeInventory(ctx, ns, owner, Refs(applied))
+	return res, c.writeInventory(ctx, ns, owner, opts.Mesh, Refs(applied))
 }
 
 // Preflight checks, changing nothing, what Deploy checks before it applies
@@ -243,7 +247,7 @@ func (c Cluster) Delete(ctx context.Context, ns, app string, volumes bool) (dele
 	}
 	if len(kept) > 0 {
 		slices.Reverse(kept)
-		return deleted, kept, c.writeInventory(ctx, ns, owner, kept)
+		return deleted, kept, c.writeInventory(ctx, ns, owner, "", kept)
 	}
 	cm := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns)
 	if err := cm.Delete(ctx, InventoryName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -293,6 +297,40 @@ func (c Cluster) remove(ctx context.Context, r Ref) (bool, error) {
 // AnnotationApp, on an inventory, names the app deployed in its namespace.
 const AnnotationApp = "meshdock.io/app"
 
+// AnnotationMesh, on an inventory, names the mesh its app is enrolled in.
+const AnnotationMesh = "meshdock.io/mesh"
+
+// EnrolledApp is an app meshdock deployed onto a mesh.
+type EnrolledApp struct {
+	Namespace, App, Mesh string
+}
+
+// AppsOnMesh lists the apps meshdock deployed onto any of the meshes named,
+// from the inventories of the cluster, sorted by namespace.
+func (c Cluster) AppsOnMesh(ctx context.Context, meshes ...string) ([]EnrolledApp, error) {
+	if c.conn == nil {
+		return nil, ErrNoCluster
+	}
+	list, err := c.conn.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).List(ctx,
+		metav1.ListOptions{LabelSelector: LabelInventory + "=true", FieldSelector: "metadata.name=" + InventoryName})
+	if err != nil {
+		return nil, meshdock.Wrap(errorCode(err), err, "list the apps meshdock deployed: %v", serverMessage(err))
+	}
+	want := map[string]bool{}
+	for _, m := range meshes {
+		want[m] = true
+	}
+	var out []EnrolledApp
+	for _, cm := range list.Items {
+		ann := cm.GetAnnotations()
+		if m := ann[AnnotationMesh]; want[m] {
+			out = append(out, EnrolledApp{Namespace: cm.GetNamespace(), App: ann[AnnotationApp], Mesh: m})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Namespace < out[j].Namespace })
+	return out, nil
+}
+
 // inventory reads the objects the last deploy into ns applied, and the app
 // they are of; none when nothing was deployed there. Only objects of ns
 // are taken from it: an inventory is the namespace's own business.
@@ -325,7 +363,7 @@ func (c Cluster) inventory(ctx context.Context, ns string) ([]Ref, string, error
 
 // writeInventory records refs as the inventory of ns, each object once,
 // with the app they are of.
-func (c Cluster) writeInventory(ctx context.Context, ns, owner string, refs []Ref) error {
+func (c Cluster) writeInventory(ctx context.Context, ns, owner, mesh string, refs []Ref) error {
 	seen := map[Ref]bool{}
 	list := []inventoryRef{}
 	for _, r := range refs {
@@ -346,6 +384,9 @@ func (c Cluster) writeInventory(ctx context.Context, ns, owner string, refs []Re
 			"annotations": map[string]any{AnnotationApp: owner}},
 		"data": map[string]any{"objects": string(data)},
 	}}
+	if mesh != "" && mesh != "none" {
+		_ = unstructured.SetNestedField(cm.Object, mesh, "metadata", "annotations", AnnotationMesh)
+	}
 	if _, err := c.Apply(ctx, []*unstructured.Unstructured{cm}, ApplyOptions{Namespace: ns, Force: true}); err != nil {
 		return fmt.Errorf("record the inventory of namespace %s: %w", ns, err)
 	}

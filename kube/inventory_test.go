@@ -129,7 +129,7 @@ func TestDeployTrustsNoForgedInventory(t *testing.T) {
 		t.Fatal(err)
 	}
 	forged := fmt.Sprintf(`[{"apiVersion":"v1","kind":"ConfigMap","namespace":%q,"name":"precious"},{"apiVersion":"v1","kind":"ConfigMap","namespace":%q,"name":"theirs"},{"apiVersion":"v1","kind":"Namespace","name":%q}]`, victim, ns, victim)
-	if err := c.writeInventory(ctx, ns, "shop", nil); err != nil {
+	if err := c.writeInventory(ctx, ns, "shop", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	dyn, _ := c.Dynamic()

@@ -2,8 +2,11 @@ package kube
 
 import (
 	"context"
+	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshdock/meshdock"
@@ -37,9 +40,25 @@ func (c Cluster) HasMesh(ctx context.Context, mesh string) error {
 	}
 	switch {
 	case meta.IsNoMatchError(err):
-		return meshdock.Errorf(meshdock.ENOTFOUND, "%s is not installed in this cluster (it has no %s): install it first, or deploy with mesh none", mesh, gk)
+		return notInstalled(mesh, fmt.Sprintf("it has no %s", gk))
 	case err != nil:
 		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "discovering the kinds of the cluster: %v", err)
 	}
+	if mesh == "istio-ambient" {
+		// Istio's kinds serve both modes: ambient is there when ztunnel is.
+		cp := controlPlanes[mesh]
+		_, err := c.conn.dynamic.Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: cp.kind}).Namespace(cp.namespace).Get(ctx, cp.name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			return notInstalled(mesh, "Istio is, but not its ambient mode: no DaemonSet "+cp.namespace+"/"+cp.name)
+		case err != nil:
+			return meshdock.Wrap(errorCode(err), err, "read the control plane of %s: %v", mesh, serverMessage(err))
+		}
+	}
 	return nil
+}
+
+// notInstalled says a mesh is missing, and how to install it.
+func notInstalled(mesh, why string) error {
+	return meshdock.Errorf(meshdock.ENOTFOUND, "%s is not installed in this cluster (%s): install it first (meshdock mesh install %s, or POST /api/v1/meshes/%s/install), or deploy with mesh none", mesh, why, mesh, mesh)
 }

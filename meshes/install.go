@@ -10,6 +10,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/yaml"
 
 	"github.com/meshdock/meshdock"
 )
@@ -27,10 +29,13 @@ import (
 type Chart struct {
 	Release   string // e.g. "linkerd-crds"
 	Namespace string // e.g. "linkerd"
-	// Path is a local chart folder. Charts from a repository are not
-	// supported yet: an empty Path is an error.
+	// Path is a chart folder or archive (Source.Charts fetches those of a
+	// repository into its cache).
 	Path   string
 	Values map[string]any
+	// Keep and Generate: see Release.
+	Keep     []string
+	Generate func() (map[string]any, error)
 }
 
 // ChartTimeout bounds the install, upgrade or uninstall of one chart
@@ -41,28 +46,98 @@ const ChartTimeout = 5 * time.Minute
 // the helm command does by default, so `helm list -n NS` shows them.
 const helmDriver = "secret"
 
+// Workload is a control-plane workload an installed chart runs, to wait for.
+type Workload struct {
+	APIVersion, Kind, Namespace, Name string
+}
+
+// InstallOptions tune InstallCharts.
+type InstallOptions struct {
+	Progress func(string)
+	// Wait waits for the workloads of the installed charts to roll out,
+	// after the last chart; nil does not wait.
+	Wait func(ctx context.Context, workloads []Workload) error
+	// HelmWait uses Helm's own Wait on each chart instead (it polls every
+	// 2 s): kept to compare the two.
+	HelmWait bool
+	// Timeout bounds the whole install, charts and wait (DefaultInstallTimeout).
+	Timeout time.Duration
+}
+
+// DefaultInstallTimeout bounds an install when InstallOptions say nothing.
+const DefaultInstallTimeout = 10 * time.Minute
+
+// InstallResult is what an install did.
+type InstallResult struct {
+	Workloads []Workload
+}
+
 // InstallCharts installs each chart in order, or upgrades it when its release
 // exists, against the cluster of restConfig. It creates the namespaces it
-// needs. It does not use Helm's Wait, which polls every 2 s: callers watch
-// rollouts themselves. Each chart is bounded by ChartTimeout and by ctx.
-func InstallCharts(ctx context.Context, restConfig *rest.Config, charts []Chart, progress func(string)) error {
-	if progress == nil {
-		progress = func(string) {}
+// needs, then waits for the charts' workloads with opts.Wait. When any step
+// fails, it puts the cluster back as it was: releases it installed are
+// uninstalled, with the CRDs and namespaces they brought, and releases it
+// upgraded are rolled back to the revision they had.
+func InstallCharts(ctx context.Context, restConfig *rest.Config, charts []Chart, opts InstallOptions) (*InstallResult, error) {
+	if opts.Progress == nil {
+		opts.Progress = func(string) {}
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultInstallTimeout
 	}
 	loaded := make([]*chart.Chart, len(charts))
 	for i, c := range charts {
 		ch, err := loadChart(c)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		loaded[i] = ch
 	}
-	for i, c := range charts {
-		if err := installChart(ctx, restConfig, c, loaded[i], progress); err != nil {
-			return err
-		}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	if ctx.Err() != nil {
+		return nil, ctxError(ctx, "install", releaseNames(charts), time.Now())
 	}
-	return nil
+	before, err := snapshotOf(ctx, restConfig, charts)
+	if err != nil {
+		return nil, err
+	}
+	res := &InstallResult{}
+	var done []installed
+	fail := func(err error) (*InstallResult, error) {
+		undo(restConfig, done, before, opts.Progress)
+		return nil, err
+	}
+	for i, c := range charts {
+		in, err := installChart(ctx, restConfig, c, loaded[i], opts)
+		if in.fresh || in.previous > 0 {
+			done = append(done, in)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		res.Workloads = append(res.Workloads, in.workloads...)
+	}
+	if opts.Wait != nil && !opts.HelmWait && len(res.Workloads) > 0 {
+		opts.Progress(fmt.Sprintf("waiting for %d control-plane workloads to roll out", len(res.Workloads)))
+		start := time.Now()
+		if err := opts.Wait(ctx, res.Workloads); err != nil {
+			if ctx.Err() != nil {
+				err = ctxError(ctx, "install", releaseNames(charts), start)
+			}
+			return fail(err)
+		}
+		opts.Progress(fmt.Sprintf("control plane rolled out in %s", time.Since(start).Round(time.Millisecond)))
+	}
+	return res, nil
+}
+
+func releaseNames(charts []Chart) string {
+	names := make([]string, len(charts))
+	for i, c := range charts {
+		names[i] = c.Release
+	}
+	return strings.Join(names, ", ")
 }
 
 func loadChart(c Chart) (*chart.Chart, error) {
@@ -84,56 +159,128 @@ func loadChart(c Chart) (*chart.Chart, error) {
 	return ch, nil
 }
 
-func installChart(ctx context.Context, restConfig *rest.Config, c Chart, ch *chart.Chart, progress func(string)) error {
+// installed is one chart an install put in: fresh, or an upgrade from a
+// revision.
+type installed struct {
+	chart     Chart
+	fresh     bool
+	previous  int
+	workloads []Workload
+}
+
+func installChart(ctx context.Context, restConfig *rest.Config, c Chart, ch *chart.Chart, opts InstallOptions) (installed, error) {
 	start := time.Now()
+	out := installed{chart: c}
 	if ctx.Err() != nil {
-		return ctxError(ctx, "install", c.Release, start)
+		return out, ctxError(ctx, "install", c.Release, start)
 	}
 	cfg, err := helmConfig(restConfig, c.Namespace)
 	if err != nil {
-		return err
+		return out, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, ChartTimeout)
+	cctx, cancel := context.WithTimeout(ctx, ChartTimeout)
 	defer cancel()
 
-	exists, err := releaseExists(cfg, c.Release)
+	last, err := lastRelease(cfg, c.Release)
 	if err != nil {
-		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "release %s in namespace %s cannot be read: %v", c.Release, c.Namespace, err)
+		return out, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "release %s in namespace %s cannot be read: %v", c.Release, c.Namespace, err)
 	}
 	verb := "installing"
-	if exists {
+	if last != nil {
 		verb = "upgrading"
 	}
-	progress(fmt.Sprintf("%s %s (chart %s %s) in namespace %s", verb, c.Release, ch.Name(), ch.Metadata.Version, c.Namespace))
+	opts.Progress(fmt.Sprintf("%s %s (chart %s %s) in namespace %s", verb, c.Release, ch.Name(), ch.Metadata.Version, c.Namespace))
 
-	values := c.Values
-	if values == nil {
-		values = map[string]any{}
+	values, err := valuesOf(c, last)
+	if err != nil {
+		return out, err
 	}
-	var revision int
-	if exists {
+	var rel *release.Release
+	if last != nil {
+		out.previous = last.Version
 		up := action.NewUpgrade(cfg)
 		up.Namespace = c.Namespace
 		up.Timeout = ChartTimeout
-		rel, err := up.RunWithContext(ctx, c.Release, ch, values)
-		if err != nil {
-			return runError(ctx, err, "upgrade", c, start)
+		up.Wait, up.WaitForJobs = opts.HelmWait, opts.HelmWait
+		if rel, err = up.RunWithContext(cctx, c.Release, ch, values); err != nil {
+			return out, runError(cctx, err, "upgrade", c, start)
 		}
-		revision = rel.Version
 	} else {
 		in := action.NewInstall(cfg)
 		in.ReleaseName = c.Release
 		in.Namespace = c.Namespace
 		in.CreateNamespace = true
 		in.Timeout = ChartTimeout
-		rel, err := in.RunWithContext(ctx, ch, values)
-		if err != nil {
-			return runError(ctx, err, "install", c, start)
+		in.Wait, in.WaitForJobs = opts.HelmWait, opts.HelmWait
+		out.fresh = true
+		if rel, err = in.RunWithContext(cctx, ch, values); err != nil {
+			return out, runError(cctx, err, "install", c, start)
 		}
-		revision = rel.Version
 	}
-	progress(fmt.Sprintf("%s revision %d deployed in %s", c.Release, revision, time.Since(start).Round(time.Millisecond)))
-	return nil
+	out.workloads = workloadsOf(rel.Manifest, c.Namespace)
+	opts.Progress(fmt.Sprintf("%s revision %d deployed in %s", c.Release, rel.Version, time.Since(start).Round(time.Millisecond)))
+	return out, nil
+}
+
+// valuesOf are the values to install c with: c's own, over values c
+// generates for a new installation or, on an upgrade, over the values c
+// keeps from the release deployed (when it has them all).
+func valuesOf(c Chart, last *release.Release) (map[string]any, error) {
+	values := c.Values
+	if values == nil {
+		values = map[string]any{}
+	}
+	if last != nil && len(c.Keep) > 0 {
+		kept := map[string]any{}
+		for _, k := range c.Keep {
+			v, ok := valueAt(last.Config, k)
+			if !ok {
+				kept = nil
+				break
+			}
+			setValueAt(kept, k, v)
+		}
+		if kept != nil {
+			return MergeValues(kept, values), nil
+		}
+	}
+	if c.Generate == nil {
+		return values, nil
+	}
+	gen, err := c.Generate()
+	if err != nil {
+		return nil, err
+	}
+	return MergeValues(gen, values), nil
+}
+
+// workloadsOf lists the workloads of a release's manifest; those without a
+// namespace are in ns.
+func workloadsOf(manifest, ns string) []Workload {
+	var out []Workload
+	for _, doc := range strings.Split(manifest, "\n---") {
+		var head struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+			Metadata   struct {
+				Name      string `json:"name"`
+				Namespace string `json:"namespace"`
+			} `json:"metadata"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &head); err != nil || head.APIVersion != "apps/v1" {
+			continue
+		}
+		switch head.Kind {
+		case "Deployment", "StatefulSet", "DaemonSet":
+		default:
+			continue
+		}
+		if head.Metadata.Namespace == "" {
+			head.Metadata.Namespace = ns
+		}
+		out = append(out, Workload{APIVersion: head.APIVersion, Kind: head.Kind, Namespace: head.Metadata.Namespace, Name: head.Metadata.Name})
+	}
+	return out
 }
 
 // UninstallCharts uninstalls the releases in reverse order. A release that
@@ -254,7 +401,7 @@ func metadataName(doc string) string {
 
 // keptResources reads the list Helm's uninstall puts in its Info: "These
 // resources were kept due to the resource policy:" followed by one
-// "[Kind] name" per line.
+// "[Kind] name" per line, each returned as "Kind name".
 func keptResources(info string) []string {
 	_, list, ok := strings.Cut(info, "resource policy:")
 	if !ok {
@@ -262,7 +409,11 @@ func keptResources(info string) []string {
 	}
 	var kept []string
 	for _, line := range strings.Split(list, "\n") {
-		if line = strings.TrimSpace(line); line != "" {
+		line = strings.TrimSpace(line)
+		if kind, name, ok := strings.Cut(strings.TrimPrefix(line, "["), "] "); ok {
+			line = kind + " " + name
+		}
+		if line != "" {
 			kept = append(kept, line)
 		}
 	}
@@ -270,14 +421,30 @@ func keptResources(info string) []string {
 }
 
 func releaseExists(cfg *action.Configuration, name string) (bool, error) {
+	last, err := lastRelease(cfg, name)
+	return last != nil, err
+}
+
+// lastRelease is the newest revision of a release, or nil when there is none.
+func lastRelease(cfg *action.Configuration, name string) (*release.Release, error) {
 	h := action.NewHistory(cfg)
 	h.Max = 1
-	_, err := h.Run(name)
+	rels, err := h.Run(name)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
-		return false, nil
+		return nil, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return nil, err
+	}
+	var last *release.Release
+	for _, r := range rels {
+		if last == nil || r.Version > last.Version {
+			last = r
+		}
+	}
+	return last, nil
 }
+
 
 func runError(ctx context.Context, err error, verb string, c Chart, start time.Time) error {
 	if ctx.Err() != nil {

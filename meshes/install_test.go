@@ -40,7 +40,7 @@ func TestInstallChartsInvalid(t *testing.T) {
 		{"no release", Chart{Namespace: "ns", Path: t.TempDir()}, "release and namespace are required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := InstallCharts(ctx, cfg, []Chart{tc.chart}, nil)
+			_, err := InstallCharts(ctx, cfg, []Chart{tc.chart}, InstallOptions{})
 			if meshdock.ErrorCode(err) != meshdock.EINVALID || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v (%s), want %s naming %q", err, meshdock.ErrorCode(err), meshdock.EINVALID, tc.want)
 			}
@@ -55,7 +55,7 @@ func TestInstallChartsDeadline(t *testing.T) {
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
-	err := InstallCharts(ctx, &rest.Config{Host: "https://127.0.0.1:1"}, []Chart{{Release: "tiny", Namespace: "ns", Path: dir}}, nil)
+	_, err := InstallCharts(ctx, &rest.Config{Host: "https://127.0.0.1:1"}, []Chart{{Release: "tiny", Namespace: "ns", Path: dir}}, InstallOptions{})
 	if meshdock.ErrorCode(err) != meshdock.EUNAVAILABLE || !strings.Contains(err.Error(), "install of tiny did not finish within") {
 		t.Fatalf("got %v (%s)", err, meshdock.ErrorCode(err))
 	}
@@ -64,7 +64,7 @@ func TestInstallChartsDeadline(t *testing.T) {
 func TestKeptResources(t *testing.T) {
 	info := "These resources were kept due to the resource policy:\n[Secret] ca\n[ConfigMap] cfg\n"
 	got := keptResources(info)
-	if len(got) != 2 || got[0] != "[Secret] ca" || got[1] != "[ConfigMap] cfg" {
+	if len(got) != 2 || got[0] != "Secret ca" || got[1] != "ConfigMap cfg" {
 		t.Errorf("keptResources = %q", got)
 	}
 	if got := keptResources("release \"x\" uninstalled"); got != nil {
@@ -112,8 +112,12 @@ func TestInstallChartsLinkerd(t *testing.T) {
 	progress := func(s string) { events = append(events, s); t.Log(s) }
 
 	start := time.Now()
-	if err := InstallCharts(ctx, restConfig, charts, progress); err != nil {
+	res, err := InstallCharts(ctx, restConfig, charts, InstallOptions{Progress: progress})
+	if err != nil {
 		t.Fatalf("install: %v (%s)", err, meshdock.ErrorCode(err))
+	}
+	if len(res.Workloads) != 3 {
+		t.Errorf("workloads of the control plane: %+v, want its 3 Deployments", res.Workloads)
 	}
 	t.Logf("install of linkerd-crds + linkerd-control-plane took %s", time.Since(start).Round(time.Millisecond))
 	if len(events) != 4 || !strings.HasPrefix(events[0], "installing linkerd-crds") {
@@ -134,7 +138,7 @@ func TestInstallChartsLinkerd(t *testing.T) {
 	// A second run upgrades the existing releases.
 	events = nil
 	start = time.Now()
-	if err := InstallCharts(ctx, restConfig, charts, progress); err != nil {
+	if _, err := InstallCharts(ctx, restConfig, charts, InstallOptions{Progress: progress}); err != nil {
 		t.Fatalf("upgrade: %v (%s)", err, meshdock.ErrorCode(err))
 	}
 	t.Logf("upgrade took %s", time.Since(start).Round(time.Millisecond))
@@ -228,7 +232,7 @@ spec:
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := InstallCharts(ctx, restConfig, charts, nil); err != nil {
+	if _, err := InstallCharts(ctx, restConfig, charts, InstallOptions{}); err != nil {
 		t.Fatalf("install: %v", err)
 	}
 	left, err := UninstallCharts(ctx, restConfig, charts, nil)

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"path/filepath"
+	"strings"
+	"time"
+
 	"context"
 	"encoding/json"
 	"flag"
@@ -8,6 +12,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/meshdock/meshdock/meshes"
 
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/app"
@@ -19,8 +27,17 @@ func init() {
 }
 
 func runMesh(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "install", "uninstall":
+			return runMeshChange(args[0], args[1:], stdout, stderr)
+		}
+	}
 	if len(args) == 0 || args[0] != "status" {
-		fmt.Fprintln(stderr, "Usage: meshdock mesh status [--context C] [-o table|json]")
+		fmt.Fprintln(stderr, "Usage: meshdock mesh status [--context C] [-o table|json]\n"+
+			"       meshdock mesh install NAME [--context C] [--charts DIR]... [--repo URL] [--values FILE] [--timeout D]\n"+
+			"       meshdock mesh uninstall NAME [--context C] [--force]\n"+
+			"NAME is one of "+strings.Join(meshes.Names()[1:], ", "))
 		return exitUsage
 	}
 	fs := flag.NewFlagSet("mesh status", flag.ContinueOnError)
@@ -66,6 +83,101 @@ func runMesh(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "meshdock mesh status: %s\n", meshdock.ErrorMessage(err))
 		return exitCode(err)
+	}
+	return exitOK
+}
+
+// chartFlags say where mesh charts come from.
+type chartFlags struct {
+	dirs stringList
+	repo string
+}
+
+func (c *chartFlags) register(fs *flag.FlagSet) {
+	fs.Var(&c.dirs, "charts", "take the mesh's charts from this folder of chart folders, found by the name in each Chart.yaml\n"+
+		"(repeat for more folders); default: the mesh's Helm repository")
+	fs.StringVar(&c.repo, "repo", "", "take the charts from this Helm repository (a mirror of them all) instead of each mesh's own")
+}
+
+func (c *chartFlags) source() meshes.Source {
+	return meshes.Source{Dirs: c.dirs, Repo: c.repo, Cache: chartCache()}
+}
+
+// chartCache is where fetched charts are kept.
+func chartCache() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "meshdock", "charts")
+	}
+	return ""
+}
+
+func runMeshChange(verb string, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mesh "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cl clusterFlags
+	cl.register(fs)
+	var ch chartFlags
+	var valuesFile *string
+	var timeout *time.Duration
+	var helmWait, force *bool
+	if verb == "install" {
+		ch.register(fs)
+		valuesFile = fs.String("values", "", "YAML or JSON file of chart values by release name, over meshdock's (e.g. consul: {server: {replicas: 3}})")
+		timeout = fs.Duration("timeout", meshes.DefaultInstallTimeout, "give up (and put the cluster back as it was) after this long")
+		helmWait = fs.Bool("helm-wait", false, "wait with Helm's own Wait instead of meshdock's rollout watch (slower: it polls every 2 s)")
+	} else {
+		force = fs.Bool("force", false, "uninstall although apps meshdock deployed are enrolled in the mesh")
+	}
+	name, rest := "", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, rest = args[0], args[1:]
+	}
+	if code, ok := parseFlags(fs, rest, stderr); !ok {
+		return code
+	}
+	if name == "" && fs.NArg() == 1 {
+		name = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "meshdock mesh %s: one mesh, then flags\n", verb)
+		return exitUsage
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "meshdock mesh %s: %s\n", verb, meshdock.ErrorMessage(err))
+		return exitCode(err)
+	}
+	req := app.MeshRequest{}
+	if verb == "install" {
+		req.Timeout, req.HelmWait = meshdock.Duration(*timeout), *helmWait
+		if *valuesFile != "" {
+			data, err := os.ReadFile(*valuesFile)
+			if err != nil {
+				return fail(meshdock.Errorf(meshdock.EINVALID, "--values: %v", err))
+			}
+			if err := yaml.UnmarshalStrict(data, &req.Values); err != nil {
+				return fail(meshdock.Errorf(meshdock.EINVALID, "--values %s: %v", *valuesFile, err))
+			}
+		}
+	} else {
+		req.Force = *force
+	}
+	if err := req.Check(name); err != nil {
+		return fail(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	cluster, _, err := cl.cluster()
+	if err != nil {
+		return fail(err)
+	}
+	svc := app.New(app.Config{MeshCharts: ch.source()})
+	p := newProgress(stdout)
+	if verb == "install" {
+		_, err = svc.InstallMesh(ctx, cluster, name, req, p.emit)
+	} else {
+		_, err = svc.UninstallMesh(ctx, cluster, name, req, p.emit)
+	}
+	if err != nil {
+		return fail(err)
 	}
 	return exitOK
 }

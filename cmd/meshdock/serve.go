@@ -29,6 +29,7 @@ type serveFlags struct {
 	socket, addr, data, example, dockerHost string
 	allowDir, allowClusters, inContainer    bool
 	dataGiven                               bool // --data was given: the directory may not be meshdock's alone
+	charts                                  chartFlags
 }
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -47,6 +48,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		"socket takes a posted kubeconfig)")
 	fs.BoolVar(&f.inContainer, "in-container", false, "the server runs in a container (the Docker Desktop extension): use only a posted kubeconfig, and\n"+
 		"reach API servers on the host's loopback through host.docker.internal")
+	f.charts.register(fs)
 	fs.StringVar(&f.example, "example", "", "import the compose app in this directory when the store is empty")
 	fs.StringVar(&f.dockerHost, "docker-host", "", "Docker Engine address (default $DOCKER_HOST, else the default socket)")
 	fs.Usage = func() {
@@ -104,7 +106,8 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, log *slog.Logger
 	}
 	home, _ := os.UserHomeDir() // none known: only the other folders are refused
 	clusters := app.NewClusters(app.ClustersConfig{DataDir: f.data, InContainer: f.inContainer, NoDefault: f.inContainer, Logger: log})
-	srv := backend.New(backend.Config{Store: db, Engine: eng, Version: version, Logger: log, DataDir: f.data, Home: home, Clusters: clusters})
+	srv := backend.New(backend.Config{Store: db, Engine: eng, Version: version, Logger: log, DataDir: f.data, Home: home, Clusters: clusters,
+		MeshCharts: f.charts.source()})
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}

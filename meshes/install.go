@@ -445,7 +445,6 @@ func lastRelease(cfg *action.Configuration, name string) (*release.Release, erro
 	return last, nil
 }
 
-
 func runError(ctx context.Context, err error, verb string, c Chart, start time.Time) error {
 	if ctx.Err() != nil {
 		return ctxError(ctx, verb, c.Release, start)

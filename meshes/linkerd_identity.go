@@ -74,7 +74,9 @@ func linkerdIdentity() (map[string]any, error) {
 	if err != nil {
 		return nil, meshdock.Wrap(meshdock.EINTERNAL, err, "linkerd issuer: %v", err)
 	}
-	pemOf := func(typ string, der []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})) }
+	pemOf := func(typ string, der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+	}
 	return map[string]any{
 		"identityTrustAnchorsPEM": pemOf("CERTIFICATE", rootDER),
 		"identity": map[string]any{"issuer": map[string]any{"tls": map[string]any{

@@ -3,10 +3,12 @@ package kube
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshdock/meshdock"
@@ -44,18 +46,30 @@ func (c Cluster) HasMesh(ctx context.Context, mesh string) error {
 	case err != nil:
 		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "discovering the kinds of the cluster: %v", err)
 	}
-	if mesh == "istio-ambient" {
-		// Istio's kinds serve both modes: ambient is there when ztunnel is.
+	// Kinds alone may be left from an earlier install (Istio and Kuma keep
+	// their CRDs), and Istio's serve both of its modes: the mesh is there
+	// when its control plane is (ambient: ztunnel).
+	_, err = c.controlPlane(ctx, mesh)
+	if apierrors.IsNotFound(err) {
 		cp := controlPlanes[mesh]
-		_, err := c.conn.dynamic.Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: cp.kind}).Namespace(cp.namespace).Get(ctx, cp.name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			return notInstalled(mesh, "Istio is, but not its ambient mode: no DaemonSet "+cp.namespace+"/"+cp.name)
-		case err != nil:
-			return meshdock.Wrap(errorCode(err), err, "read the control plane of %s: %v", mesh, serverMessage(err))
+		why := fmt.Sprintf("its kinds are served, but no %s %s/%s runs", strings.TrimSuffix(cp.kind, "s"), cp.namespace, cp.name)
+		if mesh == "istio-ambient" {
+			why = "no DaemonSet " + cp.namespace + "/" + cp.name + ": Istio without its ambient mode, or its CRDs only"
 		}
+		return notInstalled(mesh, why)
 	}
-	return nil
+	return err
+}
+
+// controlPlane reads the workload of a mesh's control plane.
+func (c Cluster) controlPlane(ctx context.Context, mesh string) (*unstructured.Unstructured, error) {
+	cp := controlPlanes[mesh]
+	gvr := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: cp.kind}
+	obj, err := c.conn.dynamic.Resource(gvr).Namespace(cp.namespace).Get(ctx, cp.name, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, meshdock.Wrap(errorCode(err), err, "read the control plane of %s: %v", mesh, serverMessage(err))
+	}
+	return obj, err
 }
 
 // notInstalled says a mesh is missing, and how to install it.

@@ -5,9 +5,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshdock/meshdock"
 )
@@ -53,20 +51,15 @@ func (c Cluster) Mesh(ctx context.Context, mesh string) (MeshStatus, error) {
 		}
 		return st, err
 	}
-	st.Installed = true
-	cp, ok := controlPlanes[mesh]
-	if !ok {
-		return st, nil
-	}
-	gvr := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: cp.kind}
-	obj, err := c.conn.dynamic.Resource(gvr).Namespace(cp.namespace).Get(ctx, cp.name, metav1.GetOptions{})
+	obj, err := c.controlPlane(ctx, mesh)
 	switch {
 	case apierrors.IsNotFound(err):
-		st.Message = "its kinds are served, but no " + strings.TrimSuffix(cp.kind, "s") + " " + cp.namespace + "/" + cp.name + " runs: the control plane is missing or elsewhere"
+		st.Message = "its control plane went away while it was read"
 		return st, nil
 	case err != nil:
-		return st, meshdock.Wrap(errorCode(err), err, "read the control plane of %s: %v", mesh, err)
+		return st, err
 	}
+	st.Installed = true
 	containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
 	if len(containers) > 0 {
 		if img, _ := containers[0].(map[string]any)["image"].(string); img != "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -13,6 +14,7 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -327,7 +329,20 @@ func uninstallChart(ctx context.Context, restConfig *rest.Config, c Chart, progr
 		return nil, nil
 	}
 	progress(fmt.Sprintf("uninstalling %s from namespace %s", c.Release, c.Namespace))
+	if err := dropUnservedKinds(cfg, c.Release, progress); err != nil {
+		return nil, err
+	}
 
+	// Helm logs why a deletion failed and returns only that it did.
+	var mu sync.Mutex
+	var failures []string
+	cfg.Log = func(format string, v ...any) {
+		if line := fmt.Sprintf(format, v...); strings.Contains(line, "Failed") {
+			mu.Lock()
+			failures = append(failures, line)
+			mu.Unlock()
+		}
+	}
 	un := action.NewUninstall(cfg)
 	un.Timeout = ChartTimeout
 	// Helm's Uninstall takes no context: run it aside and stop waiting when
@@ -357,6 +372,12 @@ func uninstallChart(ctx context.Context, restConfig *rest.Config, c Chart, progr
 		return nil, ctxError(ctx, "uninstall", c.Release, start)
 	}
 	if r.err != nil {
+		mu.Lock()
+		why := strings.Join(failures, "; ")
+		mu.Unlock()
+		if why != "" {
+			return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, r.err, "uninstall of %s failed: %v: %s", c.Release, r.err, why)
+		}
 		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, r.err, "uninstall of %s failed: %v", c.Release, r.err)
 	}
 	left := r.crdsDir
@@ -366,6 +387,48 @@ func uninstallChart(ctx context.Context, restConfig *rest.Config, c Chart, progr
 		progress(fmt.Sprintf("%s left behind %s", c.Release, k))
 	}
 	return left, nil
+}
+
+// dropUnservedKinds removes from the deployed release's manifest the
+// objects whose kinds the cluster no longer serves (their CRDs went with
+// another mesh: Kuma renders a GatewayClass when Consul's Gateway API CRDs
+// are there), which Helm's uninstall would otherwise fail on. Those objects
+// went with their CRDs.
+func dropUnservedKinds(cfg *action.Configuration, name string, progress func(string)) error {
+	rel, err := lastRelease(cfg, name)
+	if err != nil || rel == nil {
+		return err
+	}
+	mapper, err := cfg.RESTClientGetter.ToRESTMapper()
+	if err != nil {
+		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "discovering the kinds of the cluster: %v", err)
+	}
+	docs := strings.Split(rel.Manifest, "\n---")
+	kept := docs[:0]
+	dropped := 0
+	for _, doc := range docs {
+		var head struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &head); err == nil && head.Kind != "" {
+			gv, _ := schema.ParseGroupVersion(head.APIVersion)
+			if _, err := mapper.RESTMapping(gv.WithKind(head.Kind).GroupKind(), gv.Version); meta.IsNoMatchError(err) {
+				progress(fmt.Sprintf("%s: %s objects are gone with their CRD", name, head.Kind))
+				dropped++
+				continue
+			}
+		}
+		kept = append(kept, doc)
+	}
+	if dropped == 0 {
+		return nil
+	}
+	rel.Manifest = strings.Join(kept, "\n---")
+	if err := cfg.Releases.Update(rel); err != nil {
+		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "release %s cannot be updated: %v", name, err)
+	}
+	return nil
 }
 
 // crdNames names the CRDs of a chart's crds/ folders (its own and its
@@ -491,6 +554,9 @@ var _ genericclioptions.RESTClientGetter = (*restGetter)(nil)
 
 func newRESTGetter(config *rest.Config, namespace string) (*restGetter, error) {
 	config = rest.CopyConfig(config)
+	// The API server's warnings about a chart's fields (deprecated
+	// annotations, unknown formats) are the chart's, not the user's to act on.
+	config.WarningHandler = rest.NoWarnings{}
 	dc, err := discovery.NewDiscoveryClientForConfig(config)
 	if err != nil {
 		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "cluster client: %v", err)

@@ -78,6 +78,7 @@ func TestKeptResources(t *testing.T) {
 
 func TestInstallChartsLinkerd(t *testing.T) {
 	restConfig := kubetest.Config(t).REST()
+	kubetest.MeshLock(t)
 	if _, err := os.Stat(sharedCharts); err != nil {
 		t.Skipf("needs the mesh charts folder %s beside the repository: %v", sharedCharts, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -136,16 +138,26 @@ func (s Source) fetch(ctx context.Context, repoURL, name, version string) (strin
 		}
 		return r.path, nil
 	case <-ctx.Done():
+		// Out of time is the repository's slowness, as ctxError has it;
+		// only a cancellation is the caller's.
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return "", meshdock.Wrap(meshdock.EUNAVAILABLE, ctx.Err(), "chart %s %s cannot be fetched from %s in time", name, version, repoURL)
+		}
 		return "", meshdock.Wrap(meshdock.ECANCELED, ctx.Err(), "fetching chart %s %s from %s: %v", name, version, repoURL, ctx.Err())
 	}
 }
 
 func download(repoURL, name, version, dest string) (string, error) {
+	tmp, err := os.MkdirTemp(dest, ".fetch-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
 	settings := cli.New()
-	settings.RepositoryCache = filepath.Join(dest, "index")
-	settings.RepositoryConfig = filepath.Join(dest, "repositories.yaml")
+	settings.RepositoryCache = filepath.Join(tmp, "index")
+	settings.RepositoryConfig = filepath.Join(tmp, "repositories.yaml")
 	getters := getter.All(settings)
-	chartURL, err := repo.FindChartInAuthAndTLSAndPassRepoURL(repoURL, "", "", name, version, "", "", "", false, false, getters)
+	chartURL, err := findChart(repoURL, name, version, settings.RepositoryCache, getters)
 	if err != nil {
 		return "", err
 	}
@@ -157,11 +169,6 @@ func download(repoURL, name, version, dest string) (string, error) {
 		RepositoryCache:  settings.RepositoryCache,
 		Options:          []getter.Option{getter.WithBasicAuth("", "")},
 	}
-	tmp, err := os.MkdirTemp(dest, ".fetch-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
 	file, _, err := dl.DownloadTo(chartURL, version, tmp)
 	if err != nil {
 		return "", err
@@ -171,6 +178,34 @@ func download(repoURL, name, version, dest string) (string, error) {
 		return "", err
 	}
 	return final, nil
+}
+
+// findChart is the URL of a chart version in a repository's index, as
+// repo.FindChartInRepoURL finds it, but with the index written into cache:
+// Helm's own writes it into the user's Helm cache, which is not the
+// Source's and may not be writable at all.
+func findChart(repoURL, name, version, cache string, getters getter.Providers) (string, error) {
+	r, err := repo.NewChartRepository(&repo.Entry{Name: "meshdock", URL: repoURL}, getters)
+	if err != nil {
+		return "", err
+	}
+	r.CachePath = cache
+	file, err := r.DownloadIndexFile()
+	if err != nil {
+		return "", fmt.Errorf("its index cannot be read: %w", err)
+	}
+	index, err := repo.LoadIndexFile(file)
+	if err != nil {
+		return "", fmt.Errorf("its index cannot be read: %w", err)
+	}
+	cv, err := index.Get(name, version)
+	if err != nil {
+		return "", fmt.Errorf("the repository has no chart %s version %s", name, version)
+	}
+	if len(cv.URLs) == 0 {
+		return "", fmt.Errorf("chart %s version %s has no URL in the repository's index", name, version)
+	}
+	return repo.ResolveReferenceURL(repoURL, cv.URLs[0])
 }
 
 func fileExists(p string) bool {

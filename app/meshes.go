@@ -64,6 +64,17 @@ func (r MeshRequest) Check(mesh string) error {
 	return meshes.ValuesFor(mesh, r.Values)
 }
 
+// CheckUninstall validates an uninstall before any work starts.
+func (r MeshRequest) CheckUninstall(mesh string) error {
+	if err := r.Check(mesh); err != nil {
+		return err
+	}
+	if mesh == meshes.None {
+		return meshdock.Errorf(meshdock.EINVALID, "mesh none has nothing to uninstall")
+	}
+	return nil
+}
+
 // Meshes tells, for each mesh option, whether the cluster of a context
 // has it installed, its version and the health of its control plane.
 func (s *Service) Meshes(ctx context.Context, kubeContext string) ([]kube.MeshStatus, error) {
@@ -107,7 +118,11 @@ func (s *Service) StartMeshUninstall(ctx context.Context, mesh string, req MeshR
 
 // startMesh runs one mesh operation per cluster at a time.
 func (s *Service) startMesh(ctx context.Context, kind, mesh string, req MeshRequest, work func(context.Context, kube.Cluster, Emit) error) (*store.Operation, error) {
-	if err := req.Check(mesh); err != nil {
+	check := req.Check
+	if kind == "mesh-uninstall" {
+		check = req.CheckUninstall
+	}
+	if err := check(mesh); err != nil {
 		return nil, err
 	}
 	cluster, err := s.clusters.Cluster(req.Context)
@@ -172,11 +187,8 @@ func (s *Service) InstallMesh(ctx context.Context, cluster kube.Cluster, mesh st
 // are enrolled in it, unless forced: their pods would lose their proxies
 // and their policies. It returns what the mesh leaves behind.
 func (s *Service) UninstallMesh(ctx context.Context, cluster kube.Cluster, mesh string, req MeshRequest, emit Emit) ([]string, error) {
-	if err := req.Check(mesh); err != nil {
+	if err := req.CheckUninstall(mesh); err != nil {
 		return nil, err
-	}
-	if mesh == meshes.None {
-		return nil, meshdock.Errorf(meshdock.EINVALID, "mesh none has nothing to uninstall")
 	}
 	cfg, err := cluster.Config()
 	if err != nil {

@@ -210,6 +210,9 @@ func ValuesFor(mesh string, values map[string]map[string]any) error {
 	if err != nil {
 		return err
 	}
+	if len(in.Releases) == 0 && len(values) > 0 {
+		return meshdock.Errorf(meshdock.EINVALID, "values: mesh %s installs no charts and takes no values", mesh)
+	}
 	names := map[string]bool{}
 	var list []string
 	for _, r := range in.Releases {

@@ -322,7 +322,11 @@ func (p *progress) emit(typ string, data any) error {
 	case app.Message:
 		p.line("warning: " + d.Message)
 	case app.MeshInstalled:
-		p.line(fmt.Sprintf("%s %s installed in %.1f s (releases %s)", d.Mesh, d.Version, d.Seconds, strings.Join(d.Releases, ", ")))
+		if len(d.Releases) == 0 {
+			p.line(d.Mesh + " installs nothing")
+		} else {
+			p.line(fmt.Sprintf("%s %s installed in %.1f s (releases %s)", d.Mesh, d.Version, d.Seconds, strings.Join(d.Releases, ", ")))
+		}
 	case app.MeshUninstalled:
 		p.line(d.Mesh + " uninstalled")
 		for _, l := range d.Left {

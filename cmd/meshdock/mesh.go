@@ -1,17 +1,17 @@
 package main
 
 import (
-	"path/filepath"
-	"strings"
-	"time"
-
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -23,8 +23,19 @@ import (
 )
 
 func init() {
-	commands["mesh"] = command{summary: "Show which service meshes a cluster has (mesh status)", run: runMesh}
+	commands["mesh"] = command{summary: "Show, install or uninstall the service meshes of a cluster (mesh status|install|uninstall)", run: runMesh}
 }
+
+// meshUsage is the synopsis of each mesh subcommand.
+var meshUsage = map[string]string{
+	"status":    "meshdock mesh status [--context C] [-o table|json]",
+	"install":   "meshdock mesh install NAME [--context C] [--charts DIR]... [--repo URL] [--values FILE] [--timeout D] [--helm-wait]",
+	"uninstall": "meshdock mesh uninstall NAME [--context C] [--force]",
+}
+
+// meshNames are the meshes a user installs: none, the baseline, installs
+// nothing.
+func meshNames() string { return strings.Join(meshes.Names()[1:], ", ") }
 
 func runMesh(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
@@ -34,11 +45,13 @@ func runMesh(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(args) == 0 || args[0] != "status" {
-		fmt.Fprintln(stderr, "Usage: meshdock mesh status [--context C] [-o table|json]\n"+
-			"       meshdock mesh install NAME [--context C] [--charts DIR]... [--repo URL] [--values FILE] [--timeout D]\n"+
-			"       meshdock mesh uninstall NAME [--context C] [--force]\n"+
-			"NAME is one of "+strings.Join(meshes.Names()[1:], ", "))
-		return exitUsage
+		w, code := stderr, exitUsage
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			w, code = stdout, exitOK
+		}
+		fmt.Fprintln(w, "Usage: "+meshUsage["status"]+"\n       "+meshUsage["install"]+"\n       "+meshUsage["uninstall"]+
+			"\nNAME is one of "+meshNames())
+		return code
 	}
 	fs := flag.NewFlagSet("mesh status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -128,17 +141,31 @@ func runMeshChange(verb string, args []string, stdout, stderr io.Writer) int {
 	} else {
 		force = fs.Bool("force", false, "uninstall although apps meshdock deployed are enrolled in the mesh")
 	}
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: "+meshUsage[verb]+"\nNAME is one of "+meshNames())
+		fs.PrintDefaults()
+	}
+	// The name comes first or after the flags; flags may follow it.
 	name, rest := "", args
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, rest = args[0], args[1:]
 	}
-	if code, ok := parseFlags(fs, rest, stderr); !ok {
-		return code
-	}
-	if name == "" && fs.NArg() == 1 {
+	err := fs.Parse(rest)
+	if err == nil && name == "" && fs.NArg() > 0 {
 		name = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "meshdock mesh %s: one mesh, then flags\n", verb)
+		err = fs.Parse(fs.Args()[1:])
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	} else if err != nil {
+		return exitUsage
+	}
+	switch {
+	case name == "":
+		fmt.Fprintf(stderr, "meshdock mesh %s: name the mesh: one of %s\nUsage: %s\n", verb, meshNames(), meshUsage[verb])
+		return exitUsage
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "meshdock mesh %s: one mesh at a time: %q is a second argument\n", verb, fs.Arg(0))
 		return exitUsage
 	}
 	fail := func(err error) int {
@@ -160,7 +187,14 @@ func runMeshChange(verb string, args []string, stdout, stderr io.Writer) int {
 	} else {
 		req.Force = *force
 	}
-	if err := req.Check(name); err != nil {
+	check := req.Check
+	if verb == "uninstall" {
+		check = req.CheckUninstall
+	}
+	if err := check(name); err != nil {
+		if valuesFile != nil && *valuesFile != "" && strings.HasPrefix(meshdock.ErrorMessage(err), "values:") {
+			err = meshdock.Errorf(meshdock.EINVALID, "--values %s: %s", *valuesFile, strings.TrimPrefix(meshdock.ErrorMessage(err), "values: "))
+		}
 		return fail(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -95,10 +95,11 @@ func InstallCharts(ctx context.Context, restConfig *rest.Config, charts []Chart,
 		}
 		loaded[i] = ch
 	}
+	began := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	if ctx.Err() != nil {
-		return nil, ctxError(ctx, "install", releaseNames(charts), time.Now())
+		return nil, ctxError(ctx, "install", releaseNames(charts), began)
 	}
 	before, err := snapshotOf(ctx, restConfig, charts)
 	if err != nil {
@@ -125,7 +126,10 @@ func InstallCharts(ctx context.Context, restConfig *rest.Config, charts []Chart,
 		start := time.Now()
 		if err := opts.Wait(ctx, res.Workloads); err != nil {
 			if ctx.Err() != nil {
-				err = ctxError(ctx, "install", releaseNames(charts), start)
+				// The deadline's words, then the wait's: what it still
+				// waited for and why.
+				cerr := ctxError(ctx, "install", releaseNames(charts), began)
+				err = meshdock.Wrap(meshdock.ErrorCode(cerr), err, "%s: %s", meshdock.ErrorMessage(cerr), meshdock.ErrorMessage(err))
 			}
 			return fail(err)
 		}

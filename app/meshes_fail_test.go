@@ -24,10 +24,10 @@ import (
 func TestMeshInstallFailures(t *testing.T) {
 	c := kubetest.Cluster(t)
 	kubetest.MeshLock(t)
+	kubetest.WaitMeshNamespacesGone(t, c)
 	dirs := kubetest.ChartDirs(t, "..")
 	ctx := context.Background()
 	dyn, _ := c.Dynamic()
-	waitNamespaceGone(t, c, "linkerd")
 
 	t.Run("chart cannot be fetched", func(t *testing.T) {
 		svc := app.New(app.Config{MeshCharts: meshes.Source{Repo: "http://127.0.0.1:1", Cache: t.TempDir()}})

@@ -88,6 +88,7 @@ var meshTestValues = map[string]map[string]map[string]any{
 func TestMeshesInstallAndDeploy(t *testing.T) {
 	c := kubetest.Cluster(t)
 	kubetest.MeshLock(t)
+	kubetest.WaitMeshNamespacesGone(t, c)
 	dirs := kubetest.ChartDirs(t, "..")
 	ctx := context.Background()
 	svc := app.New(app.Config{MeshCharts: meshes.Source{Dirs: dirs}})

@@ -20,6 +20,7 @@ import (
 	"github.com/meshdock/meshdock/backend"
 	"github.com/meshdock/meshdock/kube"
 	"github.com/meshdock/meshdock/kube/kubetest"
+	"github.com/meshdock/meshdock/meshes"
 )
 
 type deploymentAnswer struct {
@@ -293,5 +294,65 @@ func TestMeshesAPI(t *testing.T) {
 	}
 	if r := ts.get(t, "/api/v1/meshes?context=nope"); r.Status != http.StatusNotFound {
 		t.Errorf("an unknown context: %d %s", r.Status, r.Body)
+	}
+}
+
+// A mesh installed and uninstalled through the API, from the charts the
+// server was started with: each an operation whose events tell the
+// releases, the control plane's rollout and what stays; the mesh listed
+// as installed in between. Linkerd's trust anchor and issuer key are made
+// for the install and never appear in an event.
+func TestMeshInstallAPI(t *testing.T) {
+	c := kubetest.Cluster(t)
+	kubetest.MeshLock(t)
+	kubetest.WaitMeshNamespacesGone(t, c)
+	dirs := kubetest.ChartDirs(t, "..")
+	ts := startServer(t, "", withListener(backend.Listener{TCP: true, AllowClusters: true}),
+		func(cfg *backend.Config, _ *backend.Listener) { cfg.MeshCharts = meshes.Source{Dirs: dirs} })
+	dyn, _ := c.Dynamic()
+	t.Cleanup(func() {
+		_ = dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Delete(context.Background(), "linkerd", metav1.DeleteOptions{})
+	})
+	run := func(method, path string) []string {
+		t.Helper()
+		var r answer
+		if method == http.MethodPost {
+			r = ts.postJSON(t, path, map[string]any{"timeout": "2m"})
+		} else {
+			r = ts.do(t, method, path, "", nil)
+		}
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("%s %s: %d %s", method, path, r.Status, r.Body)
+		}
+		var started struct{ Operation struct{ ID string } }
+		r.decode(t, &started)
+		state, msg := ts.waitOperation(t, started.Operation.ID)
+		evs, _ := ts.DB.Events(context.Background(), started.Operation.ID, 0, 1000)
+		var log []string
+		for _, e := range evs {
+			log = append(log, e.Type+" "+string(e.Data))
+		}
+		if state != "succeeded" {
+			t.Fatalf("%s %s: %s %s\n%s", method, path, state, msg, strings.Join(log, "\n"))
+		}
+		return log
+	}
+	log := strings.Join(run(http.MethodPost, "/api/v1/meshes/linkerd/install"), "\n")
+	for _, want := range []string{`installed {"mesh":"linkerd"`, `workload {"apiVersion":"apps/v1","kind":"Deployment","namespace":"linkerd","name":"linkerd-destination"`, "linkerd-control-plane revision 1 deployed"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("install events lack %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "PRIVATE KEY") || strings.Contains(log, "BEGIN CERTIFICATE") {
+		t.Errorf("install events hold Linkerd's identity:\n%s", log)
+	}
+	var list struct{ Meshes []kube.MeshStatus }
+	ts.get(t, "/api/v1/meshes").decode(t, &list)
+	if m := list.Meshes[3]; m.Name != "linkerd" || !m.Installed || !m.Healthy || m.Version != "edge-26.8.3" {
+		t.Errorf("linkerd after the install: %+v", m)
+	}
+	log = strings.Join(run(http.MethodDelete, "/api/v1/meshes/linkerd"), "\n")
+	if !strings.Contains(log, `uninstalled {"mesh":"linkerd","left":["Namespace linkerd"]}`) {
+		t.Errorf("uninstall events:\n%s", log)
 	}
 }

@@ -79,6 +79,7 @@ func TestKeptResources(t *testing.T) {
 func TestInstallChartsLinkerd(t *testing.T) {
 	restConfig := kubetest.Config(t).REST()
 	kubetest.MeshLock(t)
+	kubetest.WaitMeshNamespacesGone(t, kubetest.Cluster(t))
 	if _, err := os.Stat(sharedCharts); err != nil {
 		t.Skipf("needs the mesh charts folder %s beside the repository: %v", sharedCharts, err)
 	}

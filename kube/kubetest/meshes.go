@@ -7,7 +7,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -114,4 +116,30 @@ func IgnoreWebhooks(tb testing.TB, c kube.Cluster, releases ...string) []string 
 		}
 	}
 	return patched
+}
+
+// meshNamespaces are the namespaces mesh installs make.
+var meshNamespaces = []string{"istio-system", "linkerd", "consul", "kuma-system"}
+
+// WaitMeshNamespacesGone waits, for at most a minute, until the namespaces
+// of an earlier test's meshes, deleted when it ended, are gone: an install
+// into a namespace that is terminating fails.
+func WaitMeshNamespacesGone(tb testing.TB, c kube.Cluster) {
+	tb.Helper()
+	dyn, err := c.Dynamic()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	nsr := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	for _, ns := range meshNamespaces {
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+			n, err := dyn.Resource(nsr).Get(context.Background(), ns, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) || err == nil && n.GetDeletionTimestamp() == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("namespace %s is still terminating after a minute", ns)
+			}
+		}
+	}
 }

@@ -47,11 +47,12 @@ testenv-down:
 
 # Benchmarks (those that need the cluster run against the test environment:
 # kube.Apply against kubectl apply, meshdock deploy --wait against kubectl
-# apply + rollout status), and meshdock convert against the kompose CLI on
-# the same inputs.
+# apply + rollout status, and per mesh meshdock's install against Helm's
+# Wait and the deploy onto it against kubectl), and meshdock convert against
+# the kompose CLI on the same inputs.
 bench:
 	scripts/testenv up
-	status=0; (eval "$$(scripts/testenv env)"; go test -run '^$$' -bench . -benchtime 2s $(GO_PKGS) && scripts/bench-deploy) || status=$$?; \
+	status=0; (eval "$$(scripts/testenv env)"; go test -run '^$$' -bench . -benchtime 2s $(GO_PKGS) && scripts/bench-deploy && scripts/bench-mesh) || status=$$?; \
 	  scripts/testenv down; [ $$status = 0 ]
 	scripts/bench-convert
 

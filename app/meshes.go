@@ -130,8 +130,10 @@ func (s *Service) startMesh(ctx context.Context, kind, mesh string, req MeshRequ
 		return nil, err
 	}
 	cfg, _ := cluster.Config()
-	key := "mesh\x00" + cfg.Context
-	if err := s.deploys.claimAs(key, "the meshes of "+meshdock.QuoteName(cfg.Context)); err != nil {
+	// One mesh operation per cluster, whatever context names it: the key
+	// is the API server's address.
+	key := "mesh\x00" + cfg.REST().Host
+	if err := s.deploys.claimAs(key, "the cluster of context "+meshdock.QuoteName(cfg.Context)+" (a mesh install or uninstall)"); err != nil {
 		return nil, err
 	}
 	op, err := s.StartOperation(ctx, kind, "", func(ctx context.Context, emit func(string, any) error) error {
@@ -214,7 +216,7 @@ func (s *Service) UninstallMesh(ctx context.Context, cluster kube.Cluster, mesh 
 		_ = emit(EventWarning, Message{Message: msg + ": their pods keep the mesh's marks and lose its proxies when they restart"})
 	}
 	_ = emit(EventStep, Step{Step: "uninstall", Message: fmt.Sprintf("uninstalling %s from %s", strings.Join(family, " and "), meshdock.QuoteName(cfg.Context))})
-	left, err := meshes.Uninstall(ctx, cfg.REST(), mesh, func(m string) { _ = emit(EventStep, Step{Step: "uninstall", Message: m}) })
+	left, err := meshes.Uninstall(ctx, cfg.REST(), mesh, req.Force, func(m string) { _ = emit(EventStep, Step{Step: "uninstall", Message: m}) })
 	if err != nil {
 		return left, err
 	}

@@ -166,17 +166,24 @@ func loadChart(c Chart) (*chart.Chart, error) {
 }
 
 // installed is one chart an install put in: fresh, or an upgrade from a
-// revision.
+// revision; crds are the CRDs of the chart's crds/ folders, which Helm
+// makes before anything else, even for a release it then fails to make.
 type installed struct {
 	chart     Chart
 	fresh     bool
 	previous  int
+	crds      []string
 	workloads []Workload
 }
 
+// settled are the states of a release an upgrade may start from: the
+// others are an install, upgrade or uninstall that did not finish, which
+// Helm refuses to build on or would roll back to nothing.
+var settled = map[release.Status]bool{release.StatusDeployed: true, release.StatusFailed: true, release.StatusSuperseded: true}
+
 func installChart(ctx context.Context, restConfig *rest.Config, c Chart, ch *chart.Chart, opts InstallOptions) (installed, error) {
 	start := time.Now()
-	out := installed{chart: c}
+	out := installed{chart: c, crds: crdNames(ch)}
 	if ctx.Err() != nil {
 		return out, ctxError(ctx, "install", c.Release, start)
 	}
@@ -184,12 +191,14 @@ func installChart(ctx context.Context, restConfig *rest.Config, c Chart, ch *cha
 	if err != nil {
 		return out, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, ChartTimeout)
-	defer cancel()
-
 	last, err := lastRelease(cfg, c.Release)
 	if err != nil {
 		return out, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "release %s in namespace %s cannot be read: %v", c.Release, c.Namespace, err)
+	}
+	if last != nil {
+		if err := ownRelease(last, c, ch); err != nil {
+			return out, err
+		}
 	}
 	verb := "installing"
 	if last != nil {
@@ -201,36 +210,83 @@ func installChart(ctx context.Context, restConfig *rest.Config, c Chart, ch *cha
 	if err != nil {
 		return out, err
 	}
-	var rel *release.Release
+	// Helm's Run...WithContext returns when its context ends but leaves its
+	// work running, which would then make objects after an undo took the
+	// release away. So Helm gets a context that is never canceled and the
+	// time left as its own timeout (for hooks), and a cancel waits for it.
+	timeout := ChartTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	hctx := context.WithoutCancel(ctx)
+	type result struct {
+		rel *release.Release
+		err error
+	}
+	done := make(chan result, 1)
 	if last != nil {
 		out.previous = last.Version
 		up := action.NewUpgrade(cfg)
 		up.Namespace = c.Namespace
-		up.Timeout = ChartTimeout
+		up.Timeout = timeout
 		up.Wait, up.WaitForJobs = opts.HelmWait, opts.HelmWait
-		if rel, err = up.RunWithContext(cctx, c.Release, ch, values); err != nil {
-			return out, runError(cctx, err, "upgrade", c, start)
-		}
+		// The values of the release (the user's earlier ones), with this
+		// install's over them.
+		up.ResetThenReuseValues = true
+		up.Labels = releaseLabels
+		go func() { rel, err := up.RunWithContext(hctx, c.Release, ch, values); done <- result{rel, err} }()
 	} else {
 		in := action.NewInstall(cfg)
 		in.ReleaseName = c.Release
 		in.Namespace = c.Namespace
 		in.CreateNamespace = true
-		in.Timeout = ChartTimeout
+		in.Timeout = timeout
 		in.Wait, in.WaitForJobs = opts.HelmWait, opts.HelmWait
+		in.Labels = releaseLabels
 		out.fresh = true
-		if rel, err = in.RunWithContext(cctx, ch, values); err != nil {
-			return out, runError(cctx, err, "install", c, start)
+		go func() { rel, err := in.RunWithContext(hctx, ch, values); done <- result{rel, err} }()
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		opts.Progress(fmt.Sprintf("stopping: Helm finishes the step of %s it is in first", c.Release))
+		r = <-done
+		if r.err == nil {
+			r.err = ctx.Err()
 		}
 	}
-	out.workloads = workloadsOf(rel.Manifest, c.Namespace)
-	opts.Progress(fmt.Sprintf("%s revision %d deployed in %s", c.Release, rel.Version, time.Since(start).Round(time.Millisecond)))
+	if r.err != nil {
+		if last != nil {
+			return out, runError(ctx, r.err, "upgrade", c, start)
+		}
+		return out, runError(ctx, r.err, "install", c, start)
+	}
+	out.workloads = workloadsOf(r.rel.Manifest, c.Namespace)
+	opts.Progress(fmt.Sprintf("%s revision %d deployed in %s", c.Release, r.rel.Version, time.Since(start).Round(time.Millisecond)))
 	return out, nil
 }
 
+// releaseLabels mark the releases meshdock made (on Helm's record).
+var releaseLabels = map[string]string{"app.kubernetes.io/managed-by": "meshdock"}
+
+// ownRelease refuses to upgrade a release that is not of c's chart, or
+// one that is in the middle of something.
+func ownRelease(last *release.Release, c Chart, ch *chart.Chart) error {
+	if last.Chart != nil && last.Chart.Metadata != nil && last.Chart.Metadata.Name != ch.Name() {
+		return meshdock.Errorf(meshdock.ECONFLICT, "release %s in namespace %s is of chart %s, not %s: it is not this mesh's installation; uninstall it first (helm uninstall %s -n %s)",
+			c.Release, c.Namespace, last.Chart.Metadata.Name, ch.Name(), c.Release, c.Namespace)
+	}
+	if last.Info != nil && !settled[last.Info.Status] {
+		return meshdock.Errorf(meshdock.ECONFLICT, "release %s in namespace %s is %s (a step that did not finish): uninstall the mesh and install it again", c.Release, c.Namespace, last.Info.Status)
+	}
+	return nil
+}
+
 // valuesOf are the values to install c with: c's own, over values c
-// generates for a new installation or, on an upgrade, over the values c
-// keeps from the release deployed (when it has them all).
+// generates for a new installation or, on an upgrade, over those of them
+// the release deployed has. A release that has any is never given new
+// ones: a new trust anchor beside a kept one would break every proxy.
 func valuesOf(c Chart, last *release.Release) (map[string]any, error) {
 	values := c.Values
 	if values == nil {
@@ -238,15 +294,14 @@ func valuesOf(c Chart, last *release.Release) (map[string]any, error) {
 	}
 	if last != nil && len(c.Keep) > 0 {
 		kept := map[string]any{}
+		found := false
 		for _, k := range c.Keep {
-			v, ok := valueAt(last.Config, k)
-			if !ok {
-				kept = nil
-				break
+			if v, ok := valueAt(last.Config, k); ok {
+				setValueAt(kept, k, v)
+				found = true
 			}
-			setValueAt(kept, k, v)
 		}
-		if kept != nil {
+		if found {
 			return MergeValues(kept, values), nil
 		}
 	}
@@ -258,6 +313,7 @@ func valuesOf(c Chart, last *release.Release) (map[string]any, error) {
 		return nil, err
 	}
 	return MergeValues(gen, values), nil
+
 }
 
 // workloadsOf lists the workloads of a release's manifest; those without a
@@ -526,7 +582,7 @@ func ctxError(ctx context.Context, verb, release string, start time.Time) error 
 	if errors.Is(err, context.DeadlineExceeded) {
 		allowed := "its deadline"
 		if dl, ok := ctx.Deadline(); ok && dl.After(start) {
-			allowed = dl.Sub(start).Round(time.Millisecond).String()
+			allowed = dl.Sub(start).Round(100 * time.Millisecond).String()
 		}
 		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "%s of %s did not finish within %s", verb, release, allowed)
 	}

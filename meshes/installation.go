@@ -219,11 +219,39 @@ func ValuesFor(mesh string, values map[string]map[string]any) error {
 		names[r.Name] = true
 		list = append(list, r.Name)
 	}
-	for k := range values {
+	for k, v := range values {
 		if !names[k] {
 			sort.Strings(list)
 			return meshdock.Errorf(meshdock.EINVALID, "values: %s is not a release of %s (its releases: %s)", meshdock.QuoteName(k), mesh, strings.Join(list, ", "))
 		}
+		for _, p := range protectedValues[mesh][k] {
+			if _, ok := valueAt(v, p); ok {
+				return meshdock.Errorf(meshdock.EINVALID, "values: %s.%s is set by meshdock (%s)", k, p, protectedWhy[p])
+			}
+		}
+		if k == "linkerd-control-plane" {
+			if err := checkLinkerdIdentity(v); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// protectedValues are the chart values meshdock relies on, by mesh and
+// release: a user's values may not change them.
+var protectedValues = map[string]map[string][]string{
+	Linkerd:      {"linkerd-control-plane": {"proxy.nativeSidecar"}},
+	Consul:       {"consul": {"global.name", "connectInject.enabled"}},
+	Kuma:         {"kuma": {"experimental.sidecarContainers"}},
+	IstioAmbient: {"istiod": {"profile"}, "istio-cni": {"profile"}, "ztunnel": {"profile"}},
+	Istio:        {"istiod": {"profile"}},
+}
+
+var protectedWhy = map[string]string{
+	"proxy.nativeSidecar":            "depends_on waits need native sidecars",
+	"global.name":                    "meshdock finds Consul's control plane by it",
+	"connectInject.enabled":          "apps are enrolled through Consul's injector",
+	"experimental.sidecarContainers": "depends_on waits need native sidecars",
+	"profile":                        "it is the mode of Istio this option installs",
 }

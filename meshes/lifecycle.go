@@ -3,9 +3,14 @@ package meshes
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
@@ -73,9 +78,18 @@ func Install(ctx context.Context, restConfig *rest.Config, req InstallRequest) (
 			notes = append(notes, "the cluster has Gateway API CRDs of its own: Consul is installed without its older copies (manageExternalCRDs false)")
 		}
 	}
-	charts, err := req.Source.Charts(ctx, in, req.Values)
+	// The deadline covers fetching the charts too.
+	if req.Timeout <= 0 {
+		req.Timeout = DefaultInstallTimeout
+	}
+	dctx, cancel := context.WithTimeout(ctx, req.Timeout)
+	defer cancel()
+	charts, err := req.Source.Charts(dctx, in, req.Values)
 	if err != nil {
 		return nil, err
+	}
+	if dl, ok := dctx.Deadline(); ok {
+		req.Timeout = time.Until(dl)
 	}
 	res, err := InstallCharts(ctx, restConfig, charts, req.InstallOptions)
 	if err != nil {
@@ -90,26 +104,109 @@ func Install(ctx context.Context, restConfig *rest.Config, req InstallRequest) (
 
 // Uninstall removes a mesh's releases (for Istio, those of both modes),
 // and returns what is left behind: CRDs the charts keep, and the mesh's
-// namespaces, which Helm does not delete.
-func Uninstall(ctx context.Context, restConfig *rest.Config, mesh string, progress func(string)) ([]string, error) {
+// namespaces, which Helm does not delete. A mesh none of whose releases
+// exist is not found. Consul's release, when it brought the Gateway API
+// CRDs, takes every Gateway API object of the cluster with them: unless
+// forced, it is refused while there are objects that are not Consul's.
+func Uninstall(ctx context.Context, restConfig *rest.Config, mesh string, force bool, progress func(string)) ([]string, error) {
 	rels, err := releasesOf(mesh)
 	if err != nil {
 		return nil, err
 	}
 	var charts []Chart
 	namespaces := map[string]bool{}
+	found := 0
 	for _, r := range rels {
 		charts = append(charts, Chart{Release: r.Name, Namespace: r.Namespace})
 		namespaces[r.Namespace] = true
+		ok, err := hasRelease(restConfig, r.Namespace, r.Name)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			found++
+		}
+	}
+	if found == 0 {
+		return nil, meshdock.Errorf(meshdock.ENOTFOUND, "%s is not installed in this cluster (none of its releases is there): nothing to uninstall", mesh)
+	}
+	if mesh == Consul {
+		if err := consulGatewayObjects(ctx, restConfig, force, progress); err != nil {
+			return nil, err
+		}
 	}
 	left, err := UninstallCharts(ctx, restConfig, charts, progress)
 	if err != nil {
 		return left, err
 	}
-	for ns := range namespaces {
-		left = append(left, "Namespace "+ns)
+	dyn, err := dynamic.NewForConfig(restConfig)
+	if err != nil {
+		return left, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "cluster client: %v", err)
+	}
+	for _, ns := range slices.Sorted(maps.Keys(namespaces)) {
+		if _, err := dyn.Resource(namespacesGVR).Get(ctx, ns, metav1.GetOptions{}); err == nil {
+			left = append(left, "Namespace "+ns)
+		}
 	}
 	return left, nil
+}
+
+// gatewayKinds are the Gateway API kinds whose objects go with the CRDs.
+var gatewayKinds = []string{"gatewayclasses", "gateways", "httproutes", "grpcroutes", "tcproutes", "tlsroutes", "udproutes", "referencegrants"}
+
+// meshReleases are the names of every mesh's releases.
+func meshReleases() map[string]bool {
+	out := map[string]bool{}
+	for _, m := range Names() {
+		in, _ := InstallationOf(m)
+		for _, r := range in.Releases {
+			out[r.Name] = true
+		}
+	}
+	return out
+}
+
+// consulGatewayObjects refuses, unless forced, to uninstall a Consul whose
+// release holds the Gateway API CRDs while other objects of those kinds
+// exist: deleting the CRDs deletes them all.
+func consulGatewayObjects(ctx context.Context, restConfig *rest.Config, force bool, progress func(string)) error {
+	dyn, err := dynamic.NewForConfig(restConfig)
+	if err != nil {
+		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "cluster client: %v", err)
+	}
+	crd, err := dyn.Resource(crdsGVR).Get(ctx, "gateways.gateway.networking.k8s.io", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || err == nil && crd.GetAnnotations()["meta.helm.sh/release-name"] != "consul" {
+		return nil
+	}
+	if err != nil {
+		return meshdock.Wrap(meshdock.EUNAVAILABLE, err, "read the Gateway API CRDs: %v", err)
+	}
+	var others []string
+	for _, kind := range gatewayKinds {
+		for _, v := range []string{"v1", "v1beta1", "v1alpha2"} {
+			list, err := dyn.Resource(schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: v, Resource: kind}).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				continue
+			}
+			for _, o := range list.Items {
+				// Objects of the meshes' own releases (Kuma's GatewayClass)
+				// go with them; the user's are what is at stake.
+				if !meshReleases()[o.GetAnnotations()["meta.helm.sh/release-name"]] {
+					others = append(others, kind+" "+strings.TrimPrefix(o.GetNamespace()+"/"+o.GetName(), "/"))
+				}
+			}
+			break
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("Consul's release holds the cluster's Gateway API CRDs: uninstalling it deletes them with %d Gateway API objects that are not a mesh's (%s)", len(others), strings.Join(others, ", "))
+	if !force {
+		return meshdock.Errorf(meshdock.ECONFLICT, "%s; uninstall with force to go ahead", msg)
+	}
+	progress(msg)
+	return nil
 }
 
 func hasRelease(restConfig *rest.Config, ns, name string) (bool, error) {

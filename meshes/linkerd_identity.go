@@ -4,10 +4,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"strings"
 	"time"
 
 	"github.com/meshdock/meshdock"
@@ -92,4 +94,45 @@ func serial() *big.Int {
 		return big.NewInt(time.Now().UnixNano())
 	}
 	return n
+}
+
+// checkLinkerdIdentity checks an identity a user gives Linkerd's chart:
+// all of it or none, the issuer's certificate and key a pair, and the
+// issuer signed by the trust anchor, which every proxy checks it against.
+func checkLinkerdIdentity(values map[string]any) error {
+	got := map[string]string{}
+	for _, k := range linkerdIdentityKeys {
+		if v, ok := valueAt(values, k); ok {
+			s, _ := v.(string)
+			got[k] = s
+		}
+	}
+	if len(got) == 0 {
+		return nil
+	}
+	if len(got) != len(linkerdIdentityKeys) {
+		return meshdock.Errorf(meshdock.EINVALID, "values: linkerd-control-plane needs all of %s or none (meshdock then makes them)", strings.Join(linkerdIdentityKeys, ", "))
+	}
+	bad := func(format string, a ...any) error {
+		return meshdock.Errorf(meshdock.EINVALID, "values: linkerd-control-plane: "+format, a...)
+	}
+	pair, err := tls.X509KeyPair([]byte(got["identity.issuer.tls.crtPEM"]), []byte(got["identity.issuer.tls.keyPEM"]))
+	if err != nil {
+		return bad("identity.issuer.tls.crtPEM and keyPEM are not a certificate and its key: %v", err)
+	}
+	issuer, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return bad("identity.issuer.tls.crtPEM: %v", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM([]byte(got["identityTrustAnchorsPEM"])) {
+		return bad("identityTrustAnchorsPEM holds no PEM certificate")
+	}
+	if !issuer.IsCA {
+		return bad("the issuer is not a CA certificate")
+	}
+	if _, err := issuer.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return bad("the issuer is not signed by the trust anchor: %v", err)
+	}
+	return nil
 }

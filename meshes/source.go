@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli"
@@ -78,10 +79,12 @@ func (s Source) Charts(ctx context.Context, in Installation, user map[string]map
 // folder given wins. A chart's own subcharts are not looked into.
 func chartDirs(dirs []string) (map[string]string, error) {
 	found := map[string]string{}
-	for _, dir := range dirs {
+	for i, dir := range dirs {
+		// The folders are the server's configuration: their paths are not
+		// for the API's callers.
 		info, err := os.Stat(dir)
 		if err != nil || !info.IsDir() {
-			return nil, meshdock.Errorf(meshdock.ENOTFOUND, "chart folder %s cannot be read", meshdock.QuotePath(dir))
+			return nil, meshdock.Errorf(meshdock.ENOTFOUND, "chart folder %d of %d the server was given (--charts) cannot be read", i+1, len(dirs))
 		}
 		err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 			if err != nil || !d.IsDir() {
@@ -100,7 +103,7 @@ func chartDirs(dirs []string) (map[string]string, error) {
 			return fs.SkipDir
 		})
 		if err != nil {
-			return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "chart folder %s: %v", meshdock.QuotePath(dir), err)
+			return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "chart folder %d of %d the server was given (--charts) cannot be read", i+1, len(dirs))
 		}
 	}
 	return found, nil
@@ -112,15 +115,24 @@ func chartDirs(dirs []string) (map[string]string, error) {
 func (s Source) fetch(ctx context.Context, repoURL, name, version string) (string, error) {
 	cache := s.Cache
 	if cache == "" {
-		cache = filepath.Join(os.TempDir(), "meshdock-charts")
+		// No cache: a folder of this fetch's own, never a shared one
+		// another user could have filled.
+		tmp, err := os.MkdirTemp("", "meshdock-charts-")
+		if err != nil {
+			return "", meshdock.Wrap(meshdock.EINTERNAL, err, "chart cache: %v", err)
+		}
+		cache = tmp
 	}
 	sum := sha256.Sum256([]byte(repoURL))
 	cache = filepath.Join(cache, hex.EncodeToString(sum[:6]))
-	if p := filepath.Join(cache, name+"-"+version+".tgz"); fileExists(p) {
-		return p, nil
-	}
 	if err := os.MkdirAll(cache, 0o700); err != nil {
 		return "", meshdock.Wrap(meshdock.EINTERNAL, err, "chart cache: %v", err)
+	}
+	if err := privateDir(cache); err != nil {
+		return "", err
+	}
+	if p := filepath.Join(cache, name+"-"+version+".tgz"); fileExists(p) {
+		return p, nil
 	}
 	type result struct {
 		path string
@@ -154,6 +166,8 @@ func download(repoURL, name, version, dest string) (string, error) {
 	}
 	defer os.RemoveAll(tmp)
 	settings := cli.New()
+	// No getter plugins of the user's Helm: only Helm's own HTTP(S) getter.
+	settings.PluginsDirectory = filepath.Join(tmp, "no-plugins")
 	settings.RepositoryCache = filepath.Join(tmp, "index")
 	settings.RepositoryConfig = filepath.Join(tmp, "repositories.yaml")
 	getters := getter.All(settings)
@@ -206,6 +220,25 @@ func findChart(repoURL, name, version, cache string, getters getter.Providers) (
 		return "", fmt.Errorf("chart %s version %s has no URL in the repository's index", name, version)
 	}
 	return repo.ResolveReferenceURL(repoURL, cv.URLs[0])
+}
+
+// privateDir refuses a cache folder others may write to, or that another
+// user owns: a chart put there would be installed with the server's
+// credentials.
+func privateDir(dir string) error {
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		info, err := os.Lstat(d)
+		if err != nil {
+			return meshdock.Wrap(meshdock.EINTERNAL, err, "chart cache: %v", err)
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+			return meshdock.Errorf(meshdock.EFORBIDDEN, "the chart cache belongs to another user: charts are not fetched into it")
+		}
+		if !info.IsDir() || info.Mode().Perm()&0o022 != 0 {
+			return meshdock.Errorf(meshdock.EFORBIDDEN, "the chart cache may be written by other users (or is not a folder): charts are not fetched into it")
+		}
+	}
+	return nil
 }
 
 func fileExists(p string) bool {

@@ -186,13 +186,17 @@ func TestSourceChartsNotFound(t *testing.T) {
 		want string
 	}{
 		{"missing chart", []string{dir}, absent, "absent-chart"},
-		{"missing folder", []string{dir, filepath.Join(dir, "no-such-folder")}, tiny, "no-such-folder"},
-		{"file as folder", []string{file}, tiny, "Chart.yaml"},
+		// The folders are the server's: named by number, not path.
+		{"missing folder", []string{dir, filepath.Join(dir, "no-such-folder")}, tiny, "chart folder 2 of 2"},
+		{"file as folder", []string{file}, tiny, "chart folder 1 of 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Source{Dirs: tc.dirs}.Charts(ctx, tc.in, nil)
 			if meshdock.ErrorCode(err) != meshdock.ENOTFOUND || !strings.Contains(meshdock.ErrorMessage(err), tc.want) {
 				t.Fatalf("got %v (%s), want %s naming %q", err, meshdock.ErrorCode(err), meshdock.ENOTFOUND, tc.want)
+			}
+			if strings.Contains(meshdock.ErrorMessage(err), dir) {
+				t.Errorf("the message names the server's folder: %s", meshdock.ErrorMessage(err))
 			}
 		})
 	}
@@ -559,10 +563,11 @@ func TestValuesOf(t *testing.T) {
 			map[string]any{"ca": map[string]any{"crt": "new crt", "key": "chart's key", "made": true}, "replicas": 2}, 1},
 		{"upgrade keeps them all", &release.Release{Config: deployed}, chartValues, true,
 			map[string]any{"ca": map[string]any{"crt": "old crt", "key": "chart's key"}, "replicas": 2}, 0},
-		// The kept values go together (a certificate and its key): one
-		// missing, they are all made anew.
+		// A release that has any of the kept values is never given new
+		// ones (a new trust anchor beside a kept one breaks every proxy):
+		// the ones it has are kept, the others are left to the chart.
 		{"upgrade with one missing", &release.Release{Config: map[string]any{"ca": map[string]any{"crt": "old crt"}}}, chartValues, true,
-			map[string]any{"ca": map[string]any{"crt": "new crt", "key": "chart's key", "made": true}, "replicas": 2}, 1},
+			map[string]any{"ca": map[string]any{"crt": "old crt", "key": "chart's key"}, "replicas": 2}, 0},
 		{"upgrade with a value where a map is kept", &release.Release{Config: map[string]any{"ca": "flat"}}, chartValues, true,
 			map[string]any{"ca": map[string]any{"crt": "new crt", "key": "chart's key", "made": true}, "replicas": 2}, 1},
 		{"upgrade without values", &release.Release{}, nil, true,

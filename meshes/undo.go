@@ -89,11 +89,18 @@ func undo(restConfig *rest.Config, done []installed, before *snapshot, progress 
 			}
 			continue
 		}
-		left, err := uninstallChart(ctx, restConfig, d.chart, progress)
+		// A release Helm never recorded (it failed before) has nothing to
+		// uninstall, but may have made the CRDs of its crds/ folder.
+		quiet := func(m string) {
+			if !strings.HasSuffix(m, "is not installed in namespace "+d.chart.Namespace) {
+				progress(m)
+			}
+		}
+		left, err := uninstallChart(ctx, restConfig, d.chart, quiet)
 		if err != nil {
 			progress(fmt.Sprintf("%s could not be removed: %v", d.chart.Release, meshdock.ErrorMessage(err)))
 		}
-		for _, l := range left {
+		for _, l := range append(left, d.crds...) {
 			name, ok := strings.CutPrefix(l, "CustomResourceDefinition ")
 			if !ok || before.crds[name] {
 				continue

@@ -83,6 +83,7 @@ var passes = []struct {
 	{"build", buildPass},
 	{"ports", portsPass},
 	{"services", servicesPass},
+	{"paths", pathsPass},
 	{"probes", probesPass},
 	{"secrets", secretsPass},
 	{"configs", configsPass},
@@ -90,6 +91,7 @@ var passes = []struct {
 	{"depends_on", dependsOnPass},
 	{"hooks", hooksPass},
 	{"podspec", podPass},
+	{"identity", identityPass},
 	{"dropped", droppedPass},
 	{"labels", labelsPass},
 	{"jobs", jobsPass},
@@ -112,6 +114,10 @@ type state struct {
 	links map[string][]hostAlias
 	// builds are the images of build: services.
 	builds []meshdock.Build
+	// paths are the connections the app makes; refused, those compose
+	// refuses (no common network), with why.
+	paths   []meshdock.Path
+	refused map[[2]string]string
 }
 
 // workload is the controller kompose made for a service.

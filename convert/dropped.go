@@ -175,7 +175,7 @@ func droppedPass(s *state) error {
 	s.networkIsolation()
 	s.unusedDefinitions()
 	if nets := s.customNetworks(); len(nets) > 0 {
-		s.warn("", "networks", fmt.Sprintf("networks %s are not carried over: all pods of a namespace can reach each other (add NetworkPolicies to separate them)", strings.Join(nets, ", ")))
+		s.warn("", "networks", fmt.Sprintf("networks %s are carried over only by authorization (deploy with authz enforce: NetworkPolicies allow exactly the app's paths); without it all pods of a namespace can reach each other", strings.Join(nets, ", ")))
 	}
 	for name, v := range s.p.Volumes {
 		if v.Driver != "" && v.Driver != "local" || len(v.DriverOpts) > 0 {
@@ -356,7 +356,7 @@ func (s *state) networkIsolation() {
 		if len(apart) > 5 {
 			apart = append(apart[:5], fmt.Sprintf("%d more", len(apart)-5))
 		}
-		s.warn(name, "networks", fmt.Sprintf("%s: network isolation is not carried over: in compose this service shares no network with %s, here all pods of the namespace reach each other", strings.Join(nets[name], ", "), strings.Join(apart, ", ")))
+		s.warn(name, "networks", fmt.Sprintf("%s: in compose this service shares no network with %s; here that isolation holds only with authz enforce (NetworkPolicies), else all pods of the namespace reach each other", strings.Join(nets[name], ", "), strings.Join(apart, ", ")))
 	}
 }
 

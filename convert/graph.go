@@ -19,19 +19,28 @@ var hostToken = regexp.MustCompile(`[A-Za-z0-9][A-Za-z0-9_.-]*`)
 // for each depends_on, link, and environment value that names another
 // service (or one of its host names) as a host.
 func buildGraph(s *state) meshdock.Graph {
-	g := meshdock.Graph{Nodes: []meshdock.Node{}, Edges: []meshdock.Edge{}}
+	g := meshdock.Graph{Nodes: []meshdock.Node{}, Edges: []meshdock.Edge{}, Paths: s.paths}
 	hosts := s.hostIndex()
 	seen := map[string]bool{}
+	ports := map[[2]string][]int32{}
+	for _, p := range s.paths {
+		k := [2]string{p.From, p.To}
+		if !slices.Contains(ports[k], p.Port) {
+			ports[k] = append(ports[k], p.Port)
+		}
+	}
 	edge := func(e meshdock.Edge) {
 		k := e.From + "\x00" + e.To + "\x00" + e.Kind + "\x00" + e.Detail
 		if e.From != e.To && !seen[k] {
 			seen[k] = true
+			e.Ports = ports[[2]string{e.From, e.To}]
+			e.Refused = s.refused[[2]string{e.From, e.To}]
 			g.Edges = append(g.Edges, e)
 		}
 	}
 	for _, name := range s.p.ServiceNames() {
 		svc := s.service(name)
-		n := meshdock.Node{ID: name, Image: s.imageOf(name), Replicas: replicasOf(svc), Profiles: svc.Profiles}
+		n := meshdock.Node{ID: name, Workload: s.names[name], Image: s.imageOf(name), Replicas: replicasOf(svc), Profiles: svc.Profiles, Internal: !s.external(name)}
 		for _, p := range svc.Ports {
 			proto := p.Protocol
 			if proto == "" {

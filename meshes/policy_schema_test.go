@@ -16,7 +16,7 @@ import (
 // policyCRDDirs are where the meshes' CRDs are found: the charts shared
 // with the test environment and the istio.io/istio module, when present.
 func policyCRDDirs(t *testing.T) []string {
-	dirs := []string{"../../shared/charts/consul/templates", "../../shared/charts/kuma/crds"}
+	dirs := []string{"../../shared/charts/consul/templates", "../../shared/charts/kuma/crds", "../../shared/charts/linkerd-crds/templates/policy"}
 	if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
 		m, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "istio.io", "istio@*", "manifests", "charts", "base", "files"))
 		dirs = append(dirs, m...)

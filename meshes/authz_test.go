@@ -497,4 +497,6 @@ func TestAuthorizeObjectsMatchCRDs(t *testing.T) {
 	}
 }
 
-func unstructuredOf(objs []*unstructured.Unstructured) []*unstructured.Unstructured { return copies(objs) }
+func unstructuredOf(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	return copies(objs)
+}

@@ -44,6 +44,10 @@ type DeployOptions struct {
 	// Mesh is the service mesh to enrol the app in: none (the default),
 	// istio, istio-ambient, linkerd, consul or kuma.
 	Mesh string `json:"mesh,omitempty"`
+	// Authz is how the app's paths are enforced: off (the default), audit
+	// (the mesh's rules report what they would refuse) or enforce
+	// (NetworkPolicies and the mesh's rules allow exactly the paths).
+	Authz string `json:"authz,omitempty"`
 	// ForceConflicts takes over fields another field manager owns;
 	// without it such a conflict fails the deploy and names the field.
 	ForceConflicts bool `json:"forceConflicts,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/url"
 	"path"
 	"regexp"
@@ -39,6 +40,7 @@ const (
 	EventWorkload = "workload" // meshdock.WorkloadState: a workload's rollout changed
 	EventURL      = "url"      // meshdock.URL: where a published port is reached
 	EventWarning  = "warning"  // Message: something the user should know
+	EventRule     = "rule"     // Rule: an authorization rule the deploy applies
 	EventDeleted  = "deleted"  // meshdock.ObjectRef: an object deleted
 	EventKept     = "kept"     // meshdock.ObjectRef: a claim a delete kept
 )
@@ -67,6 +69,12 @@ type ImageState struct {
 	State   string `json:"state"`
 	Node    string `json:"node,omitempty"`
 	Message string `json:"message,omitempty"`
+}
+
+// Rule is the data of a rule event: "NetworkPolicy api: allow ingress
+// from web to port 8000/TCP".
+type Rule struct {
+	Rule string `json:"rule"`
 }
 
 // Message is the data of a warning event.
@@ -181,26 +189,23 @@ func (s *Service) Deploy(ctx context.Context, t Target, p Plan, emit Emit) (*Out
 		}
 	}
 	out := &Outcome{Expose: p.Expose}
-	objs, published := prepare(p, t.Namespace)
-	out.Published = published
-	mesh, err := meshes.Get(p.Options.Mesh)
+	m, err := Render(p, t.Namespace)
+	if m != nil {
+		out.Published = m.Published
+	}
 	if err != nil {
 		return out, err
 	}
-	if err := t.Cluster.HasMesh(ctx, mesh.Name()); err != nil {
+	if err := t.Cluster.HasMesh(ctx, m.Mesh); err != nil {
 		return out, err
 	}
-	enrolled, cannot, err := meshes.EnrollWithPolicy(mesh, t.Namespace, objs, p.Policy)
-	if err != nil {
-		return out, err
+	for _, w := range m.Warnings {
+		_ = emit(EventWarning, Message{Message: w})
 	}
-	objs = enrolled.Objects
-	for _, w := range cannot {
-		_ = emit(EventWarning, Message{Message: mesh.Name() + " cannot express this policy setting: " + w})
+	for _, r := range m.Rules {
+		_ = emit(EventRule, Rule{Rule: r})
 	}
-	for _, n := range enrolled.Notes {
-		_ = emit(EventWarning, Message{Message: n})
-	}
+	objs := m.Objects
 	if err := s.images(ctx, t, p, objs, emit); err != nil {
 		return out, err
 	}
@@ -210,7 +215,7 @@ func (s *Service) Deploy(ctx context.Context, t Target, p Plan, emit Emit) (*Out
 	actx, cancelApply := context.WithTimeout(ctx, ApplyTimeout)
 	defer cancelApply()
 	res, err := t.Cluster.Deploy(actx, t.Namespace, objs, kube.DeployOptions{Force: p.Options.ForceConflicts, Owner: p.Project, Mesh: p.Options.Mesh,
-		NamespaceLabels: enrolled.NamespaceLabels, NamespaceAnnotations: enrolled.NamespaceAnnotations, Progress: func(a kube.ApplyResult) {
+		NamespaceLabels: m.NamespaceLabels, NamespaceAnnotations: m.NamespaceAnnotations, Progress: func(a kube.ApplyResult) {
 			st := meshdock.ObjectState{ObjectRef: refOf(a.Ref), Action: string(a.Action)}
 			out.Objects = append(out.Objects, st)
 			_ = emit(EventObject, st)
@@ -260,6 +265,69 @@ func refOf(r kube.Ref) meshdock.ObjectRef {
 // WorkloadOf is a rollout status as a deployment records it.
 func WorkloadOf(st kube.WorkloadStatus) meshdock.WorkloadState {
 	return meshdock.WorkloadState{ObjectRef: refOf(st.Ref), Ready: st.Ready, Desired: st.Desired, Done: st.Done, Message: st.Message, Problems: st.Problems}
+}
+
+// Manifests are what a deploy applies for a plan, in order: the marks of
+// the app's namespace, and the objects (the app's, the LoadBalancers of
+// its published ports, the mesh's and the authorization rules).
+type Manifests struct {
+	Mesh                 string
+	NamespaceLabels      map[string]string
+	NamespaceAnnotations map[string]string
+	Objects              []*unstructured.Unstructured
+	Published            []Published
+	// Warnings are what the user should know (settings a mesh cannot
+	// express, how depends_on waits work); Rules, one line per
+	// authorization rule.
+	Warnings []string
+	Rules    []string
+}
+
+// Namespace is the app's namespace as the deploy marks it.
+func (m *Manifests) Namespace(ns string) *unstructured.Unstructured {
+	return kube.NamespaceObject(ns, m.NamespaceLabels, m.NamespaceAnnotations)
+}
+
+// Render makes what a deploy of p into namespace ns applies, without a
+// cluster: deploy and the exports share it.
+func Render(p Plan, ns string) (*Manifests, error) {
+	objs, published := prepare(p, ns)
+	m := &Manifests{Published: published}
+	mesh, err := meshes.Get(p.Options.Mesh)
+	if err != nil {
+		return m, err
+	}
+	m.Mesh = mesh.Name()
+	enrolled, cannot, err := meshes.EnrollWithPolicy(mesh, ns, objs, p.Policy)
+	if err != nil {
+		return m, err
+	}
+	for _, w := range cannot {
+		m.Warnings = append(m.Warnings, mesh.Name()+" cannot express this policy setting: "+w)
+	}
+	m.Warnings = append(m.Warnings, enrolled.Notes...)
+	auth, err := meshes.Authorize(mesh.Name(), p.Options.Authz, ns, enrolled.Objects, p.Graph)
+	if err != nil {
+		return m, err
+	}
+	for _, o := range enrolled.Objects {
+		if ann := auth.PodAnnotations[o.GetName()]; ann != nil {
+			meshes.AnnotatePods(o, ann)
+		}
+	}
+	m.Objects = append(enrolled.Objects, auth.Objects...)
+	m.NamespaceLabels = enrolled.NamespaceLabels
+	m.NamespaceAnnotations = enrolled.NamespaceAnnotations
+	if len(auth.NamespaceAnnotations) > 0 {
+		m.NamespaceAnnotations = maps.Clone(m.NamespaceAnnotations)
+		if m.NamespaceAnnotations == nil {
+			m.NamespaceAnnotations = map[string]string{}
+		}
+		maps.Copy(m.NamespaceAnnotations, auth.NamespaceAnnotations)
+	}
+	m.Warnings = append(m.Warnings, auth.Notes...)
+	m.Rules = auth.Rules
+	return m, nil
 }
 
 // prepare copies the objects into the namespace (a Namespace object of the

@@ -48,6 +48,9 @@ func (r DeployRequest) Check() error {
 	if _, err := meshes.Get(r.Options.Mesh); err != nil {
 		return meshdock.Wrap(meshdock.EINVALID, err, "options.%s", meshdock.ErrorMessage(err))
 	}
+	if err := meshes.CheckAuthz(r.Options.Mesh, r.Options.Authz); err != nil {
+		return meshdock.Wrap(meshdock.EINVALID, err, "options.%s", meshdock.ErrorMessage(err))
+	}
 	if r.Policy != nil {
 		if err := r.Policy.Validate(nil); err != nil {
 			return err

@@ -176,20 +176,26 @@ func (c Cluster) markNamespace(ctx context.Context, ns string, cur *unstructured
 	case exists && cur.GetLabels()[LabelManagedBy] != FieldManager && len(opts.NamespaceLabels)+len(opts.NamespaceAnnotations) == 0:
 		return nil, nil
 	}
-	labels := map[string]any{LabelManagedBy: FieldManager}
-	for k, v := range opts.NamespaceLabels {
-		labels[k] = v
+	obj := NamespaceObject(ns, opts.NamespaceLabels, opts.NamespaceAnnotations)
+	return c.Apply(ctx, []*unstructured.Unstructured{obj}, ApplyOptions{Force: opts.Force})
+}
+
+// NamespaceObject is an app's namespace as Deploy applies it: marked as
+// meshdock's, with the mesh's labels and annotations.
+func NamespaceObject(ns string, labels, annotations map[string]string) *unstructured.Unstructured {
+	l := map[string]any{LabelManagedBy: FieldManager}
+	for k, v := range labels {
+		l[k] = v
 	}
-	meta := map[string]any{"name": ns, "labels": labels}
-	if len(opts.NamespaceAnnotations) > 0 {
+	meta := map[string]any{"name": ns, "labels": l}
+	if len(annotations) > 0 {
 		ann := map[string]any{}
-		for k, v := range opts.NamespaceAnnotations {
+		for k, v := range annotations {
 			ann[k] = v
 		}
 		meta["annotations"] = ann
 	}
-	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": meta}}
-	return c.Apply(ctx, []*unstructured.Unstructured{obj}, ApplyOptions{Force: opts.Force})
+	return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": meta}}
 }
 
 // namespace reads the namespace of an app and tells whether it is there;

@@ -62,12 +62,13 @@ func runDeploy(args []string, stdout, stderr io.Writer) int {
 	force := fs.Bool("force-conflicts", false, "take over fields that another field manager owns")
 	expose := fs.String("expose", "", "how published ports are reached: loadbalancer, port-forward or none (default: loadbalancer on Docker Desktop, none here otherwise: run kubectl port-forward)")
 	mesh := fs.String("mesh", "none", "service mesh to enrol the app in: "+strings.Join(meshes.Names(), ", "))
+	authz := fs.String("authz", "off", "authorization of the app's paths: off, audit (the mesh reports what it would refuse) or enforce (NetworkPolicies and the mesh's rules allow exactly the paths)")
 	policyFile := fs.String("policy-file", "", "the app's traffic rules for the mesh (mtls, timeouts, retries, circuit breaking), YAML or JSON")
 	noBuild := fs.Bool("no-build", false, "do not build the images of build: services (they must exist)")
 	quiet := fs.Bool("q", false, "do not print conversion warnings")
 	dockerHost := fs.String("docker-host", "", "Docker Engine address, to build images (default $DOCKER_HOST, else the default socket)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: meshdock deploy [-f compose.yaml]... [--context C] [-n NS] [--mesh NAME] [--wait] [--timeout D] [--force-conflicts]")
+		fmt.Fprintln(stderr, "Usage: meshdock deploy [-f compose.yaml]... [--context C] [-n NS] [--mesh NAME] [--authz off|audit|enforce] [--wait] [--timeout D] [--force-conflicts]")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args, stderr); !ok {
@@ -75,7 +76,7 @@ func runDeploy(args []string, stdout, stderr io.Writer) int {
 	}
 	src, opt, err := cf.source()
 	req := app.DeployRequest{Namespace: cf.namespace, Expose: *expose,
-		Options: meshdock.DeployOptions{Mesh: *mesh, ForceConflicts: *force, Timeout: meshdock.Duration(*timeout), NoWait: !*wait, NoBuild: *noBuild}}
+		Options: meshdock.DeployOptions{Mesh: *mesh, Authz: *authz, ForceConflicts: *force, Timeout: meshdock.Duration(*timeout), NoWait: !*wait, NoBuild: *noBuild}}
 	if err == nil {
 		err = req.Check()
 	}
@@ -321,6 +322,8 @@ func (p *progress) emit(typ string, data any) error {
 		}
 	case app.Message:
 		p.line("warning: " + d.Message)
+	case app.Rule:
+		p.line("rule: " + d.Rule)
 	case app.MeshInstalled:
 		if len(d.Releases) == 0 {
 			p.line(d.Mesh + " installs nothing")

@@ -342,7 +342,7 @@ func prepare(p Plan, ns string) ([]*unstructured.Unstructured, []Published) {
 			continue
 		}
 		c := o.DeepCopy()
-		if c.GetNamespace() != "" {
+		if !clusterScoped[c.GetKind()] {
 			c.SetNamespace(ns)
 		}
 		objs = append(objs, c)
@@ -354,10 +354,16 @@ func prepare(p Plan, ns string) ([]*unstructured.Unstructured, []Published) {
 	}
 	published := publishedPorts(p.Graph, services)
 	if p.Expose == ExposeLoadBalancer {
-		objs = append(objs, loadBalancers(p.Project, published)...)
+		for _, lb := range loadBalancers(p.Project, published) {
+			lb.SetNamespace(ns)
+			objs = append(objs, lb)
+		}
 	}
 	return objs, published
 }
+
+// clusterScoped are the kinds of no namespace a conversion may hold.
+var clusterScoped = map[string]bool{"PersistentVolume": true, "StorageClass": true, "ClusterRole": true, "ClusterRoleBinding": true, "PriorityClass": true}
 
 // labelService, on the converter's objects, names their compose service.
 const labelService = "meshdock.io/service"

@@ -294,11 +294,43 @@ func TestAppLifecycle(t *testing.T) {
 		t.Fatalf("graph: %d %s", a.Status, a.Body)
 	}
 
+	a = ts.get(t, "/api/v1/apps/"+app.ID+"/paths")
+	var paths struct {
+		Paths []struct {
+			From, To string
+			Port     int
+			Reasons  []string
+		}
+	}
+	a.decode(t, &paths)
+	if a.Status != 200 || len(paths.Paths) == 0 {
+		t.Fatalf("paths: %d %s", a.Status, a.Body)
+	}
+	for _, p := range paths.Paths {
+		if len(p.Reasons) == 0 || p.To == "" {
+			t.Errorf("path without a reason or callee: %+v", p)
+		}
+	}
+	for _, c := range []struct{ query, typ, magic string }{
+		{"", "application/gzip", "\x1f\x8b"}, {"?format=helm&mesh=istio&authz=enforce&archive=zip", "application/zip", "PK"},
+	} {
+		a = ts.get(t, "/api/v1/apps/"+app.ID+"/export"+c.query)
+		if a.Status != 200 || a.Header.Get("Content-Type") != c.typ || !strings.HasPrefix(string(a.Body), c.magic) || !strings.Contains(a.Header.Get("Content-Disposition"), "attachment; filename=\"demo-") {
+			t.Fatalf("export%s: %d %v", c.query, a.Status, a.Header)
+		}
+	}
+	for _, q := range []string{"?format=yaml", "?mesh=cilium", "?mesh=consul&authz=audit", "?archive=rar", "?format=helm&format=kustomize"} {
+		a = ts.get(t, "/api/v1/apps/"+app.ID+"/export"+q)
+		if code, msg := a.errorOf(t); a.Status != 400 || code != "invalid" || msg == "" {
+			t.Errorf("export%s: %d %s", q, a.Status, a.Body)
+		}
+	}
+
 	a = ts.do(t, "DELETE", "/api/v1/apps/"+app.ID, "", nil)
 	if a.Status != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", a.Status, a.Body)
 	}
-	for _, p := range []string{"", "/manifests", "/warnings", "/graph"} {
+	for _, p := range []string{"", "/manifests", "/warnings", "/graph", "/paths", "/export"} {
 		if a := ts.get(t, "/api/v1/apps/"+app.ID+p); a.Status != 404 {
 			t.Fatalf("GET %s after delete: %d %s", p, a.Status, a.Body)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/app"
 	"github.com/meshdock/meshdock/convert"
 	"github.com/meshdock/meshdock/store"
 )
@@ -142,4 +143,64 @@ func (h *handlers) composeProjects(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"projects": projects})
+}
+
+// paths answers the app's connections, with why the compose file says
+// each is made: what authorization rules allow.
+func (h *handlers) paths(c echo.Context) error {
+	a, err := h.store.App(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if a.Graph.Paths == nil {
+		return meshdock.Errorf(meshdock.ECONFLICT, "this app was converted before meshdock found its paths: import it again")
+	}
+	return c.JSON(http.StatusOK, map[string]any{"paths": a.Graph.Paths})
+}
+
+// export answers the app as a Kustomize base and overlays or a Helm
+// chart, in a tar.gz (default) or zip: ?format=kustomize|helm&mesh=&authz=&archive=tar|zip.
+func (h *handlers) export(c echo.Context) error {
+	var opt app.ExportOptions
+	var archive string
+	for name, v := range map[string]*string{"format": &opt.Format, "mesh": &opt.Mesh, "authz": &opt.Authz, "archive": &archive} {
+		s, err := queryParam(c, name)
+		if err != nil {
+			return err
+		}
+		*v = s
+	}
+	if opt.Format == "" {
+		opt.Format = app.ExportKustomize
+	}
+	if archive != "" && archive != "tar" && archive != "zip" {
+		return meshdock.Errorf(meshdock.EINVALID, "archive %s: use tar or zip", quoteName(archive))
+	}
+	if err := opt.Check(); err != nil {
+		return err
+	}
+	a, err := h.store.App(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	ns := a.Namespace
+	if ns == "" {
+		ns = app.NamespaceFor(a.Name)
+	}
+	plan := app.Plan{Project: a.Name, Objects: a.Objects, Graph: a.Graph, Builds: a.Builds}
+	files, err := app.Export(plan, ns, opt)
+	if err != nil {
+		return err
+	}
+	name := fileSafe.ReplaceAllString(a.Name, "_") + "-" + opt.Format
+	var buf bytes.Buffer
+	typ, ext := "application/gzip", ".tar.gz"
+	if archive == "zip" {
+		typ, ext = "application/zip", ".zip"
+	}
+	if err := app.WriteArchive(&buf, archive, name, files); err != nil {
+		return err
+	}
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+name+ext+`"`)
+	return c.Blob(http.StatusOK, typ, buf.Bytes())
 }

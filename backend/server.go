@@ -119,6 +119,8 @@ type Listener struct {
 //	GET    /api/v1/apps/{id}/manifests       ?format=yaml (download, default) or json (v1/List)
 //	GET    /api/v1/apps/{id}/warnings        {"warnings":[...]}
 //	GET    /api/v1/apps/{id}/graph           {"nodes":[...],"edges":[...]}
+//	GET    /api/v1/apps/{id}/paths           {"paths":[...]}: who reaches whom on which port, and why
+//	GET    /api/v1/apps/{id}/export          ?format=kustomize|helm&mesh=&authz=&archive=tar|zip: a download
 //	GET    /api/v1/compose-projects          {"projects":[...]} from the Docker Engine
 //	GET    /api/v1/clusters                  {"clusters":[...]}: contexts, reachable, version, kind
 //	GET    /api/v1/meshes?context=           {"meshes":[...]}: each mesh installed, version, health
@@ -164,6 +166,8 @@ func (s *Server) Handler(l Listener) http.Handler {
 	get("/apps/:id/manifests", h.manifests)
 	get("/apps/:id/warnings", h.warnings)
 	get("/apps/:id/graph", h.graph)
+	get("/apps/:id/paths", h.paths)
+	get("/apps/:id/export", h.export)
 	get("/compose-projects", h.composeProjects)
 	get("/clusters", h.listClusters)
 	get("/meshes", h.listMeshes)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"text/tabwriter"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/meshdock/meshdock/app"
 	"github.com/meshdock/meshdock/compose"
 	"github.com/meshdock/meshdock/convert"
+	"github.com/meshdock/meshdock/meshes"
 )
 
 func init() {
@@ -43,19 +45,36 @@ func runConvert(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var cf composeFlags
 	cf.register(fs)
-	output := fs.String("o", "yaml", "output format: yaml or json")
+	output := fs.String("o", "yaml", "output format: yaml, json, paths (the app's connections and why), kustomize or helm (with --out)")
 	fs.StringVar(output, "output", "yaml", "same as -o")
-	outDir := fs.String("out", "", "write the manifests into this directory (one file per object) instead of stdout")
+	outDir := fs.String("out", "", "write the manifests into this directory (one file per object, or the Kustomize base and overlays, or the Helm chart) instead of stdout")
+	mesh := fs.String("mesh", "", "render for this mesh, as deploy applies it: "+strings.Join(meshes.Names(), ", ")+" (helm: the values' default)")
+	authz := fs.String("authz", "", "authorization of the app's paths: off, audit or enforce")
 	quiet := fs.Bool("q", false, "do not print warnings")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: meshdock convert [-f compose.yaml]... [--env-file F] [--profile P] [-p NAME] [-n NAMESPACE] [-o yaml|json] [--out DIR]")
+		fmt.Fprintln(stderr, "Usage: meshdock convert [-f compose.yaml]... [--env-file F] [--profile P] [-p NAME] [-n NAMESPACE] [-o yaml|json|paths|kustomize|helm] [--mesh M] [--authz off|audit|enforce] [--out DIR]")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
-	if *output != "yaml" && *output != "json" {
-		fmt.Fprintf(stderr, "meshdock convert: -o must be yaml or json, not %q\n", *output)
+	switch *output {
+	case "yaml", "json", "paths":
+	case app.ExportKustomize, app.ExportHelm:
+		if *outDir == "" {
+			fmt.Fprintf(stderr, "meshdock convert: -o %s writes a folder: name it with --out\n", *output)
+			return exitUsage
+		}
+	default:
+		fmt.Fprintf(stderr, "meshdock convert: -o must be yaml, json, paths, kustomize or helm, not %q\n", *output)
+		return exitUsage
+	}
+	if _, err := meshes.Get(*mesh); err != nil {
+		fmt.Fprintf(stderr, "meshdock convert: --%s\n", meshdock.ErrorMessage(err))
+		return exitUsage
+	}
+	if err := meshes.CheckAuthz(*mesh, *authz); err != nil {
+		fmt.Fprintf(stderr, "meshdock convert: --%s\n", meshdock.ErrorMessage(err))
 		return exitUsage
 	}
 	src, opt, err := cf.source()
@@ -78,6 +97,42 @@ func runConvert(args []string, stdout, stderr io.Writer) int {
 		for _, w := range res.Warnings {
 			fmt.Fprintf(stderr, "warning: %s\n", formatWarning(w))
 		}
+	}
+	ns := cf.namespace
+	if ns == "" {
+		ns = app.NamespaceFor(res.Project)
+	}
+	plan := app.Plan{Project: res.Project, Objects: res.Objects, Graph: res.Graph, Builds: res.Builds,
+		Options: meshdock.DeployOptions{Mesh: *mesh, Authz: *authz}, Expose: app.ExposePortForward}
+	switch {
+	case *output == "paths":
+		writePaths(stdout, res.Graph.Paths)
+		return exitOK
+	case *output == app.ExportKustomize || *output == app.ExportHelm:
+		files, err := app.Export(plan, ns, app.ExportOptions{Format: *output, Mesh: *mesh, Authz: *authz})
+		if err == nil {
+			err = writeFiles(*outDir, files)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "meshdock convert: %s\n", meshdock.ErrorMessage(err))
+			return exitCode(err)
+		}
+		return exitOK
+	case *mesh != "" || *authz != "":
+		m, err := app.Render(plan, ns)
+		if err != nil {
+			fmt.Fprintf(stderr, "meshdock convert: %s\n", meshdock.ErrorMessage(err))
+			return exitCode(err)
+		}
+		if !*quiet {
+			for _, w := range m.Warnings {
+				fmt.Fprintf(stderr, "warning: %s\n", w)
+			}
+			for _, r := range m.Rules {
+				fmt.Fprintf(stderr, "rule: %s\n", r)
+			}
+		}
+		res.Objects = append([]*unstructured.Unstructured{m.Namespace(ns)}, m.Objects...)
 	}
 	if *outDir != "" {
 		if err := writeDir(*outDir, *output, res); err != nil {
@@ -210,6 +265,37 @@ func formatWarning(w meshdock.Warning) string {
 
 // writeDir writes one file per object, named name-kind, as kompose does
 // for an output directory.
+// writePaths prints the app's connections, one per line.
+func writePaths(w io.Writer, paths []meshdock.Path) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FROM\tTO\tPORT\tWHY")
+	for _, p := range paths {
+		from, port := p.From, fmt.Sprintf("%d/%s", p.Port, p.Protocol)
+		if from == "" {
+			from = "(outside)"
+		}
+		if p.Port == 0 {
+			port = "every port"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", from, p.To, port, strings.Join(p.Reasons, "; "))
+	}
+	_ = tw.Flush()
+}
+
+// writeFiles writes an export's files under dir.
+func writeFiles(dir string, files []app.File) error {
+	for _, f := range files {
+		name := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(name, f.Data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func writeDir(dir, format string, res *convert.Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

@@ -95,6 +95,8 @@ func TestMeshesInstallAndDeploy(t *testing.T) {
 	res := convertDir(t, "../examples/shop")
 	ns := namespace(t, c)
 	target := app.Target{Cluster: c, Kind: kube.KindOther, Namespace: ns}
+	tiers := convertDir(t, "../convert/testdata/tiers")
+	tiersTarget := app.Target{Cluster: c, Kind: kube.KindOther, Namespace: namespace(t, c)}
 	dyn, _ := c.Dynamic()
 	policy, err := meshes.ParsePolicy("policy.yaml", []byte(meshTestPolicy))
 	if err != nil {
@@ -167,6 +169,13 @@ func TestMeshesInstallAndDeploy(t *testing.T) {
 					t.Errorf("second deploy onto %s: %s %s", mesh, o.ObjectRef, o.Action)
 				}
 			}
+			deployAuthz(t, svc, target, planOf(res, ""), policy, mesh)
+			// The app of two networks and a service on both, then off the
+			// mesh again (so the mesh can go).
+			deployAuthz(t, svc, tiersTarget, planOf(tiers, ""), nil, mesh)
+			if _, err := svc.Deploy(ctx, tiersTarget, planOf(tiers, ""), (&recorder{}).emit); err != nil {
+				t.Fatalf("tiers off %s: %s", mesh, meshdock.ErrorMessage(err))
+			}
 
 			if mesh == "linkerd" {
 				_, err := svc.UninstallMesh(ctx, c, mesh, app.MeshRequest{}, (&recorder{}).emit)
@@ -188,6 +197,61 @@ func TestMeshesInstallAndDeploy(t *testing.T) {
 			break
 		}
 		prev = mesh
+	}
+}
+
+// authzKinds are the kinds of each mesh's authorization rules.
+var authzKinds = map[string][]string{
+	"none": {"NetworkPolicy"}, "istio": {"AuthorizationPolicy"}, "istio-ambient": {"AuthorizationPolicy"},
+	"linkerd": {"Server", "MeshTLSAuthentication", "AuthorizationPolicy", "NetworkAuthentication"},
+	"consul": {"ServiceIntentions"}, "kuma": {"MeshTrafficPermission"},
+}
+
+// deployAuthz deploys the app with its paths enforced, then audited where
+// the mesh can: the API server takes every rule (with the mesh's real
+// CRDs), the rollout finishes, and each rule is listed as an event.
+func deployAuthz(t *testing.T, svc *app.Service, target app.Target, p app.Plan, policy *meshes.Policy, mesh string) {
+	t.Helper()
+	for _, mode := range []string{meshes.AuthzEnforce, meshes.AuthzAudit} {
+		if meshes.CheckAuthz(mesh, mode) != nil {
+			continue
+		}
+		p.Options.Mesh, p.Options.Authz, p.Policy = mesh, mode, policy
+		rec := &recorder{}
+		out, err := svc.Deploy(context.Background(), target, p, rec.emit)
+		if err != nil {
+			t.Fatalf("deploy onto %s with authz %s: %s", mesh, mode, meshdock.ErrorMessage(err))
+		}
+		kinds := map[string]int{}
+		for _, o := range out.Objects {
+			kinds[o.Kind]++
+		}
+		want := authzKinds[mesh]
+		if mode == meshes.AuthzEnforce {
+			want = append([]string{"NetworkPolicy"}, want...)
+		} else if kinds["NetworkPolicy"] > 0 {
+			t.Errorf("%s audit applied %d NetworkPolicies", mesh, kinds["NetworkPolicy"])
+		}
+		for _, k := range want {
+			if kinds[k] == 0 {
+				t.Errorf("%s authz %s: no %s applied (%v)", mesh, mode, k, kinds)
+			}
+		}
+		rules := 0
+		for _, d := range rec.data {
+			if _, ok := d.(app.Rule); ok {
+				rules++
+			}
+		}
+		if rules == 0 {
+			t.Errorf("%s authz %s: no rule events", mesh, mode)
+		}
+		for _, w := range out.Workloads {
+			if !w.Done {
+				t.Errorf("%s authz %s: workload %s %d/%d %s", mesh, mode, w.ObjectRef, w.Ready, w.Desired, w.Message)
+			}
+		}
+		t.Logf("%s authz %s: %d objects, %d rules", mesh, mode, len(out.Objects), rules)
 	}
 }
 

@@ -342,6 +342,33 @@ func TestAuthorizeAllowsExactlyThePaths(t *testing.T) {
 					}
 					accounts[p.account] = true
 				}
+				// Kubelet probes: the converter makes compose healthchecks
+				// exec probes, which run in the container and cross no
+				// rule; NetworkPolicies never apply to the node's traffic,
+				// and under ambient the probes' source address is allowed.
+				probes := 0
+				for _, o := range objs {
+					forContainers(o, func(c map[string]any) {
+						for _, k := range []string{"livenessProbe", "readinessProbe", "startupProbe"} {
+							if pr, ok := c[k].(map[string]any); ok {
+								probes++
+								if pr["exec"] == nil {
+									t.Errorf("%s: %s %v is not exec: check that the rules let it through", o.GetName(), k, pr)
+								}
+							}
+						}
+					})
+				}
+				if res.Project == "shop" && probes == 0 {
+					t.Error("no probes found in the example app")
+				}
+				var nps []any
+				for _, o := range w.of("NetworkPolicy") {
+					nps = append(nps, o.Object)
+				}
+				if mesh == IstioAmbient && !strings.Contains(fmt.Sprint(nps), ambientProbeSource) {
+					t.Errorf("ambient: the probes' source %s is not allowed", ambientProbeSource)
+				}
 				allowed, refused := 0, 0
 				for _, c := range connections(res.Graph) {
 					want := wanted(res.Graph, c, exact)
@@ -499,4 +526,19 @@ func TestAuthorizeObjectsMatchCRDs(t *testing.T) {
 
 func unstructuredOf(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
 	return copies(objs)
+}
+
+func forContainers(o *unstructured.Unstructured, f func(map[string]any)) {
+	path := podTemplatePath(o)
+	if path == nil {
+		return
+	}
+	for _, field := range []string{"initContainers", "containers"} {
+		list, _, _ := unstructured.NestedSlice(o.Object, append(append([]string{}, path...), "spec", field)...)
+		for _, c := range list {
+			if m, ok := c.(map[string]any); ok {
+				f(m)
+			}
+		}
+	}
 }

@@ -204,7 +204,7 @@ func TestMeshesInstallAndDeploy(t *testing.T) {
 var authzKinds = map[string][]string{
 	"none": {"NetworkPolicy"}, "istio": {"AuthorizationPolicy"}, "istio-ambient": {"AuthorizationPolicy"},
 	"linkerd": {"Server", "MeshTLSAuthentication", "AuthorizationPolicy", "NetworkAuthentication"},
-	"consul": {"ServiceIntentions"}, "kuma": {"MeshTrafficPermission"},
+	"consul":  {"ServiceIntentions"}, "kuma": {"MeshTrafficPermission"},
 }
 
 // deployAuthz deploys the app with its paths enforced, then audited where

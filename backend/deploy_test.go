@@ -74,11 +74,11 @@ func TestDeploymentsAPI(t *testing.T) {
 		dyn, _ := c.Dynamic()
 		_ = dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Delete(context.Background(), ns, metav1.DeleteOptions{})
 	})
-	expose := "port-forward"
+	expose, authz := "port-forward", ""
 	deploy := func() meshdock.Deployment {
 		t.Helper()
 		r := ts.postJSON(t, "/api/v1/apps/"+app.ID+"/deployments", map[string]any{"namespace": ns, "expose": expose,
-			"options": map[string]any{"timeout": "1m"}})
+			"options": map[string]any{"timeout": "1m", "authz": authz}})
 		if r.Status != http.StatusAccepted {
 			t.Fatalf("deploy: %d %s", r.Status, r.Body)
 		}
@@ -155,6 +155,27 @@ func TestDeploymentsAPI(t *testing.T) {
 		t.Errorf("web-published ports: %v", ports)
 	}
 
+	// The app's paths enforced: NetworkPolicies applied, each rule an
+	// event of the operation.
+	authz = "enforce"
+	fourth := deploy()
+	policies := 0
+	for _, o := range fourth.Objects {
+		if o.Kind == "NetworkPolicy" {
+			policies++
+		}
+	}
+	evs, _ = ts.DB.Events(context.Background(), fourth.LastOperation, 0, 1000)
+	rules := 0
+	for _, e := range evs {
+		if e.Type == "rule" && strings.Contains(string(e.Data), "NetworkPolicy") {
+			rules++
+		}
+	}
+	if policies < 3 || rules < policies || fourth.Options.Authz != "enforce" {
+		t.Errorf("authz enforce: %d NetworkPolicies, %d rule events, options %+v", policies, rules, fourth.Options)
+	}
+
 	var list struct{ Deployments []meshdock.Deployment }
 	ts.get(t, "/api/v1/apps/"+app.ID+"/deployments").decode(t, &list)
 	if len(list.Deployments) != 1 {
@@ -200,6 +221,9 @@ func TestDeploymentRequestsRefused(t *testing.T) {
 		{map[string]any{"options": map[string]any{"force": true}}, "options has the fields"},
 		{map[string]any{"cluster": "x"}, "cluster"},
 		{map[string]any{"options": map[string]any{"mesh": "envoy"}}, "mesh must be one of"},
+		{map[string]any{"options": map[string]any{"authz": "strict"}}, "options.authz must be one of off, audit, enforce"},
+		{map[string]any{"options": map[string]any{"authz": "audit"}}, "audit needs a mesh"},
+		{map[string]any{"options": map[string]any{"mesh": "consul", "authz": "audit"}}, "not available with consul"},
 		{map[string]any{"policy": map[string]any{"defaults": map[string]any{"retries": map[string]any{"attempts": 0}}}}, "defaults.retries.attempts"},
 		{map[string]any{"policy": map[string]any{"services": map[string]any{"nope": map[string]any{"timeout": "1s"}}}}, "services.nope"},
 		{map[string]any{"options": map[string]any{"timeout": 99999999999999999999.0}}, "as a string"},

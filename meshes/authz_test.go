@@ -3,6 +3,7 @@ package meshes
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -369,6 +370,13 @@ func TestAuthorizeAllowsExactlyThePaths(t *testing.T) {
 				if mesh == IstioAmbient && !strings.Contains(fmt.Sprint(nps), ambientProbeSource) {
 					t.Errorf("ambient: the probes' source %s is not allowed", ambientProbeSource)
 				}
+				// The depends_on waits connect to their dependency (nc -z
+				// HOST PORT): those connections are the app's too.
+				for _, c := range waitConnections(t, objs, res.Graph) {
+					if !w.networkPolicyAllows(c) {
+						t.Errorf("NetworkPolicies refuse the depends_on wait %s", c)
+					}
+				}
 				allowed, refused := 0, 0
 				for _, c := range connections(res.Graph) {
 					want := wanted(res.Graph, c, exact)
@@ -541,4 +549,62 @@ func forContainers(o *unstructured.Unstructured, f func(map[string]any)) {
 			}
 		}
 	}
+}
+
+var waitNC = regexp.MustCompile(`nc -z -w \d+ (\S+) (\d+)`)
+
+// waitConnections finds the connections the depends_on waits make, to the
+// container port behind the Service port they try.
+func waitConnections(t *testing.T, objs []*unstructured.Unstructured, g meshdock.Graph) []connection {
+	byWorkload := map[string]string{}
+	for _, n := range g.Nodes {
+		byWorkload[n.Workload] = n.ID
+	}
+	find := func(kind, name string) *unstructured.Unstructured {
+		for _, o := range objs {
+			if o.GetKind() == kind && o.GetName() == name {
+				return o
+			}
+		}
+		return nil
+	}
+	var out []connection
+	for _, o := range objs {
+		from := byWorkload[o.GetName()]
+		if podTemplatePath(o) == nil || from == "" {
+			continue
+		}
+		forContainers(o, func(c map[string]any) {
+			for _, m := range waitNC.FindAllStringSubmatch(fmt.Sprint(c["command"], c["args"]), -1) {
+				port, _ := strconv.Atoi(m[2])
+				target := int64(port)
+				svc := find("Service", m[1])
+				ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+				for _, p := range ports {
+					pm := p.(map[string]any)
+					if pm["port"] != int64(port) {
+						continue
+					}
+					switch tp := pm["targetPort"].(type) {
+					case int64:
+						target = tp
+					case string:
+						forContainers(find("Deployment", m[1]), func(c map[string]any) {
+							cps, _ := c["ports"].([]any)
+							for _, cp := range cps {
+								if cpm := cp.(map[string]any); cpm["name"] == tp {
+									target = cpm["containerPort"].(int64)
+								}
+							}
+						})
+					}
+				}
+				out = append(out, connection{from, byWorkload[m[1]], int32(target)})
+			}
+		})
+	}
+	if len(out) == 0 && slices.ContainsFunc(g.Nodes, func(n meshdock.Node) bool { return n.ID == "proxy" }) {
+		t.Errorf("no depends_on waits found")
+	}
+	return out
 }

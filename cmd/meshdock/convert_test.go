@@ -38,11 +38,33 @@ func TestConvertCommand(t *testing.T) {
 		{"unset variable warns", []string{"-f", compose}, exitOK, []string{"image: 'nginx:'"}, []string{"TAG is not set"}, nil, nil},
 		{"bad yaml names file and line", []string{"-f", broken}, exitError, nil, []string{"broken.yaml", "line 4"}, []string{"apiVersion"}, nil},
 		{"missing file", []string{"-f", filepath.Join(dir, "nope.yaml")}, exitError, nil, []string{"nope.yaml"}, nil, nil},
-		{"bad output format", []string{"-f", compose, "-o", "xml"}, exitUsage, nil, []string{"yaml or json"}, nil, nil},
+		{"bad output format", []string{"-f", compose, "-o", "xml"}, exitUsage, nil, []string{"yaml, json, paths, kustomize or helm"}, nil, nil},
+		{"paths", []string{"-f", compose, "-e", "TAG=2", "-o", "paths"}, exitOK, []string{"FROM", "(outside)  web", "80/TCP", "published on the host as 8080"}, nil, nil, nil},
+		{"rendered for a mesh with its rules", []string{"-f", compose, "-e", "TAG=2", "-p", "demo", "--mesh", "istio", "--authz", "enforce"}, exitOK,
+			[]string{"kind: Namespace", "istio-injection: enabled", "kind: AuthorizationPolicy", "kind: NetworkPolicy", "namespace: demo", "kind: ServiceAccount"},
+			[]string{"rule: AuthorizationPolicy web: allow anyone (published) to port 80/TCP"}, nil, nil},
+		{"export needs a folder", []string{"-f", compose, "-o", "helm"}, exitUsage, nil, []string{"--out"}, nil, nil},
+		{"bad authz", []string{"-f", compose, "--authz", "strict"}, exitUsage, nil, []string{"authz must be one of off, audit, enforce"}, nil, nil},
+		{"audit without a mesh", []string{"-f", compose, "--authz", "audit"}, exitUsage, nil, []string{"audit needs a mesh"}, nil, nil},
+		{"bad mesh", []string{"-f", compose, "--mesh", "cilium"}, exitUsage, nil, []string{"mesh must be one of"}, nil, nil},
 		{"unknown flag", []string{"--frobnicate"}, exitUsage, nil, []string{"frobnicate"}, nil, nil},
 		{"stray argument", []string{"-f", compose, "extra"}, exitUsage, nil, []string{"unexpected argument"}, nil, nil},
 		{"bad bind mode", []string{"-f", compose, "--bind-mounts", "copy"}, exitUsage, nil, []string{"--bind-mounts"}, nil, nil},
 		{"bad -e", []string{"-f", compose, "-e", "NOVALUE"}, exitUsage, nil, []string{"KEY=VALUE"}, nil, nil},
+	}
+	for _, format := range []string{"kustomize", "helm"} {
+		out := filepath.Join(dir, format)
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"convert", "-f", compose, "-e", "TAG=2", "-q", "-o", format, "--authz", "enforce", "--out", out}, &stdout, &stderr); code != exitOK {
+			t.Fatalf("-o %s: exit %d: %s", format, code, stderr.String())
+		}
+		want := map[string][]string{"kustomize": {"base/kustomization.yaml", "overlays/linkerd/kustomization.yaml", "overlays/docker-desktop/kustomization.yaml"},
+			"helm": {"Chart.yaml", "values.yaml", "templates/deployment-web.yaml"}}[format]
+		for _, f := range want {
+			if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+				t.Errorf("-o %s: %v", format, err)
+			}
+		}
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

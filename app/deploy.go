@@ -327,6 +327,14 @@ func Render(p Plan, ns string) (*Manifests, error) {
 	}
 	m.Warnings = append(m.Warnings, auth.Notes...)
 	m.Rules = auth.Rules
+	seen := map[string]bool{}
+	for _, o := range m.Objects {
+		k := o.GroupVersionKind().GroupKind().String() + " " + o.GetName()
+		if seen[k] {
+			return m, meshdock.Errorf(meshdock.ECONFLICT, "two objects would be %s %s: rename the compose service of that name", o.GetKind(), o.GetName())
+		}
+		seen[k] = true
+	}
 	return m, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -87,10 +88,18 @@ func renderVariant(p Plan, ns string, v variant) ([]*unstructured.Unstructured, 
 // the authorization mode and Docker Desktop. What an overlay renders, or
 // the chart for a choice of values, is exactly what the deploy of that
 // choice applies (the inventory aside, which is meshdock's own).
-func Export(p Plan, ns string, opt ExportOptions) ([]File, error) {
+func Export(ctx context.Context, p Plan, ns string, opt ExportOptions) (files []File, err error) {
 	if err := opt.Check(); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err == nil {
+			err = checkExportSize(files)
+		}
+		if err != nil {
+			files = nil
+		}
+	}()
 	if opt.Authz == "" {
 		opt.Authz = meshes.AuthzOff
 	}
@@ -98,9 +107,23 @@ func Export(p Plan, ns string, opt ExportOptions) ([]File, error) {
 		opt.Mesh = meshes.None
 	}
 	if opt.Format == ExportKustomize {
-		return exportKustomize(p, ns, opt)
+		return exportKustomize(ctx, p, ns, opt)
 	}
-	return exportHelm(p, ns, opt)
+	return exportHelm(ctx, p, ns, opt)
+}
+
+// MaxExportSize bounds what one export writes.
+const MaxExportSize = 32 << 20
+
+func checkExportSize(files []File) error {
+	n := 0
+	for _, f := range files {
+		n += len(f.Data)
+	}
+	if n > MaxExportSize {
+		return meshdock.Errorf(meshdock.ETOOLARGE, "the export would be %d MiB, more than %d MiB: export for one mesh (-o yaml --mesh M) instead", n>>20, MaxExportSize>>20)
+	}
+	return nil
 }
 
 func objectKey(o *unstructured.Unstructured) string {
@@ -118,7 +141,7 @@ func yamlOf(v any) ([]byte, error) { return yaml.Marshal(v) }
 // the overlay adds as resources, changed ones as JSON patches, removed
 // ones as delete patches. Under audit, meshes that cannot audit get no
 // overlay and the base has no rules (NetworkPolicies cannot audit).
-func exportKustomize(p Plan, ns string, opt ExportOptions) ([]File, error) {
+func exportKustomize(ctx context.Context, p Plan, ns string, opt ExportOptions) ([]File, error) {
 	baseAuthz := opt.Authz
 	if meshes.CheckAuthz(meshes.None, baseAuthz) != nil {
 		baseAuthz = meshes.AuthzOff
@@ -151,6 +174,9 @@ func exportKustomize(p Plan, ns string, opt ExportOptions) ([]File, error) {
 	}
 	overlays = append(overlays, variant{meshes.None, baseAuthz, true})
 	for _, v := range overlays {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		objs, err := renderVariant(p, ns, v)
 		if err != nil {
 			return nil, err
@@ -293,7 +319,7 @@ func pointer(at []string) string {
 
 // exportHelm writes a chart whose templates hold every object of every
 // choice of values, each guarded by the choices it belongs to.
-func exportHelm(p Plan, ns string, opt ExportOptions) ([]File, error) {
+func exportHelm(ctx context.Context, p Plan, ns string, opt ExportOptions) ([]File, error) {
 	type entry struct {
 		obj      *unstructured.Unstructured
 		variants []variant
@@ -309,6 +335,9 @@ func exportHelm(p Plan, ns string, opt ExportOptions) ([]File, error) {
 	var entries []*entry
 	byContent := map[string]*entry{}
 	for _, v := range all {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		objs, err := renderVariant(p, ns, v)
 		if err != nil {
 			return nil, err
@@ -337,8 +366,9 @@ func exportHelm(p Plan, ns string, opt ExportOptions) ([]File, error) {
 		body := strings.ReplaceAll(string(data), "{{", `{{ "{{" }}`)
 		cond := condition(e.variants, all)
 		name := strings.TrimSuffix(fileName(e.obj), ".yaml")
+		// Another variant of the same object: "_" is in no object's name.
 		if names[name]++; names[name] > 1 {
-			name = fmt.Sprintf("%s-%d", name, names[name])
+			name = fmt.Sprintf("%s_%d", name, names[name])
 		}
 		text := body
 		if cond != "" {
@@ -352,7 +382,7 @@ func exportHelm(p Plan, ns string, opt ExportOptions) ([]File, error) {
 		return nil, err
 	}
 	values := fmt.Sprintf("# The service mesh the app is enrolled in: %s.\nmesh: %s\n# Authorization of the app's paths: off, audit (istio, linkerd, kuma) or enforce.\nauthz: %s\n"+
-		"# Docker Desktop: published ports as LoadBalancer Services.\ndockerDesktop: false\n", strings.Join(meshes.Names(), ", "), opt.Mesh, opt.Authz)
+		"# Docker Desktop: published ports as LoadBalancer Services.\ndockerDesktop: false\n", strings.Join(meshes.Names(), ", "), fmt.Sprintf("%q", opt.Mesh), fmt.Sprintf("%q", opt.Authz))
 	validate := `{{- if not (has .Values.mesh (list ` + quoteList(meshes.Names()) + `)) }}{{ fail (printf "mesh must be one of ` + strings.Join(meshes.Names(), ", ") + `, not %q" .Values.mesh) }}{{- end }}
 {{- if not (has .Values.authz (list ` + quoteList(meshes.AuthzModes()) + `)) }}{{ fail (printf "authz must be one of ` + strings.Join(meshes.AuthzModes(), ", ") + `, not %q" .Values.authz) }}{{- end }}
 {{- if and (eq .Values.authz "audit") (has .Values.mesh (list "none" "istio-ambient" "consul")) }}{{ fail (printf "authz audit is not available with mesh %s" .Values.mesh) }}{{- end }}

@@ -7,8 +7,11 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -121,7 +124,7 @@ func TestExportKustomizeRendersTheDeploy(t *testing.T) {
 	for _, dir := range exportApps {
 		p, ns := exportPlan(t, dir)
 		for _, authz := range []string{meshes.AuthzOff, meshes.AuthzEnforce, meshes.AuthzAudit} {
-			files, err := Export(p, ns, ExportOptions{Format: ExportKustomize, Mesh: meshes.Istio, Authz: authz})
+			files, err := Export(context.Background(), p, ns, ExportOptions{Format: ExportKustomize, Mesh: meshes.Istio, Authz: authz})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -167,7 +170,7 @@ func TestExportKustomizeRendersTheDeploy(t *testing.T) {
 func TestExportHelmRendersTheDeploy(t *testing.T) {
 	for _, dir := range exportApps {
 		p, ns := exportPlan(t, dir)
-		files, err := Export(p, ns, ExportOptions{Format: ExportHelm, Mesh: meshes.Linkerd, Authz: meshes.AuthzEnforce})
+		files, err := Export(context.Background(), p, ns, ExportOptions{Format: ExportHelm, Mesh: meshes.Linkerd, Authz: meshes.AuthzEnforce})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,6 +228,22 @@ func TestExportHelmRendersTheDeploy(t *testing.T) {
 		if checked != 30 {
 			t.Errorf("%d choices checked", checked)
 		}
+		// The chart as exported by default (no mesh, authz off) renders
+		// with its own values: YAML's off is not a boolean there.
+		files, err = Export(context.Background(), p, ns, ExportOptions{Format: ExportHelm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		buffered = nil
+		for _, f := range files {
+			buffered = append(buffered, &loader.BufferedFile{Name: f.Path, Data: f.Data})
+		}
+		if chart, err = loader.LoadFiles(buffered); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := render(nil); err != nil || got != want(t, p, ns, variant{meshes.None, meshes.AuthzOff, false}) {
+			t.Errorf("%s: the default chart: %v", p.Project, err)
+		}
 		if _, err := render(map[string]any{"mesh": "cilium"}); err == nil || !strings.Contains(err.Error(), "mesh must be one of") {
 			t.Errorf("mesh cilium: %v", err)
 		}
@@ -233,7 +252,7 @@ func TestExportHelmRendersTheDeploy(t *testing.T) {
 
 func TestExportArchives(t *testing.T) {
 	p, ns := exportPlan(t, exportApps[0])
-	files, err := Export(p, ns, ExportOptions{Format: ExportKustomize, Authz: meshes.AuthzEnforce})
+	files, err := Export(context.Background(), p, ns, ExportOptions{Format: ExportKustomize, Authz: meshes.AuthzEnforce})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,8 +294,84 @@ func TestExportArchives(t *testing.T) {
 		t.Error("rar accepted")
 	}
 	for _, o := range []ExportOptions{{Format: "yaml"}, {Format: ExportHelm, Mesh: "cilium"}, {Format: ExportHelm, Mesh: meshes.Consul, Authz: meshes.AuthzAudit}} {
-		if _, err := Export(p, ns, o); err == nil {
+		if _, err := Export(context.Background(), p, ns, o); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
+	}
+}
+
+func writeCompose(t *testing.T, text string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Services named like the namespace-wide rules or the namespace's own
+// ServiceAccount take none of their names: every render has one object
+// per kind and name, and the rules still stand for the whole namespace.
+func TestRenderReservedNames(t *testing.T) {
+	dir := writeCompose(t, `services:
+  default-deny: {image: busybox, depends_on: [allow-nothing]}
+  allow-nothing: {image: busybox, expose: ["80"]}
+  default: {image: busybox, depends_on: [allow-dns]}
+  allow-dns: {image: busybox, expose: ["53"]}
+`)
+	p, ns := exportPlan(t, dir)
+	for _, m := range meshes.Names() {
+		p.Options.Mesh, p.Options.Authz = m, meshes.AuthzEnforce
+		r, err := Render(p, ns)
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		for _, o := range r.Objects {
+			if o.GetKind() == "ServiceAccount" && o.GetName() == "default" {
+				t.Errorf("%s: the namespace's default ServiceAccount is the app's", m)
+			}
+			if o.GetKind() == "NetworkPolicy" && o.GetName() == "meshdock.default-deny" {
+				if sel := o.Object["spec"].(map[string]any)["podSelector"].(map[string]any); len(sel) != 0 {
+					t.Errorf("%s: the default deny selects %v", m, sel)
+				}
+			}
+		}
+	}
+	files, err := Export(context.Background(), p, ns, ExportOptions{Format: ExportHelm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		if seen[f.Path] {
+			t.Errorf("two files %s", f.Path)
+		}
+		seen[f.Path] = true
+	}
+}
+
+// Text that names thousands of ports of one service is data: the paths
+// stay bounded, and so does the export.
+func TestPathsBounded(t *testing.T) {
+	var conf strings.Builder
+	for i := 1; i <= 4000; i++ {
+		fmt.Fprintf(&conf, "db:%d\n", i)
+	}
+	text := "services:\n  db: {image: postgres}\n"
+	for i := 0; i < 20; i++ {
+		text += fmt.Sprintf("  s%d: {image: busybox, depends_on: [db], environment: {PEERS: %q}}\n", i, strings.ReplaceAll(conf.String(), "\n", ","))
+	}
+	p, ns := exportPlan(t, writeCompose(t, text))
+	if n := len(p.Graph.Paths); n > 20*50 {
+		t.Errorf("%d paths", n)
+	}
+	p.Options.Mesh, p.Options.Authz = meshes.Linkerd, meshes.AuthzEnforce
+	if _, err := Render(p, ns); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Export(ctx, p, ns, ExportOptions{Format: ExportHelm}); err == nil {
+		t.Error("a canceled export went on")
 	}
 }

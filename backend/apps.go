@@ -188,7 +188,13 @@ func (h *handlers) export(c echo.Context) error {
 		ns = app.NamespaceFor(a.Name)
 	}
 	plan := app.Plan{Project: a.Name, Objects: a.Objects, Graph: a.Graph, Builds: a.Builds}
-	files, err := app.Export(plan, ns, opt)
+	select {
+	case h.exports <- struct{}{}:
+		defer func() { <-h.exports }()
+	default:
+		return meshdock.Errorf(meshdock.EUNAVAILABLE, "%d exports are being made: try again when one is done", cap(h.exports))
+	}
+	files, err := app.Export(c.Request().Context(), plan, ns, opt)
 	if err != nil {
 		return err
 	}

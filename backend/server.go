@@ -152,7 +152,7 @@ func (s *Server) Handler(l Listener) http.Handler {
 		e.Pre(checkHost, checkOrigin)
 	}
 	e.Use(checkQuery, refuseEncodedBodies, s.limitBody, s.detach)
-	h := &handlers{Server: s, allowDir: l.AllowDir, allowClusters: !l.TCP || l.AllowClusters, tcp: l.TCP}
+	h := &handlers{Server: s, allowDir: l.AllowDir, allowClusters: !l.TCP || l.AllowClusters, tcp: l.TCP, exports: make(chan struct{}, MaxExports)}
 	api := e.Group(apiPrefix)
 	// Every GET answers HEAD too: the same status and headers, no body
 	// (net/http drops what a handler writes to a HEAD).
@@ -197,4 +197,11 @@ const (
 type handlers struct {
 	*Server
 	allowDir, allowClusters, tcp bool
+	// exports bounds the exports made at once (each renders the app once
+	// per choice it covers).
+	exports chan struct{}
 }
+
+// MaxExports is how many exports are made at once; one more is refused
+// as busy.
+const MaxExports = 2

@@ -18,11 +18,16 @@ func identityPass(s *state) error {
 			continue
 		}
 		k := s.names[name]
+		if k == "default" {
+			// The namespace's own account: a workload named default gets
+			// one of its own all the same.
+			k = "default-" + shortHash(name)
+		}
 		w.spec.ServiceAccountName = k
 		w.spec.DeprecatedServiceAccount = ""
 		s.add(&corev1.ServiceAccount{
 			TypeMeta:   metav1.TypeMeta{Kind: "ServiceAccount", APIVersion: "v1"},
-			ObjectMeta: metav1.ObjectMeta{Name: k, Labels: map[string]string{komposeLabel: k}},
+			ObjectMeta: metav1.ObjectMeta{Name: k, Labels: map[string]string{komposeLabel: s.names[name]}},
 		})
 	}
 	return nil

@@ -39,9 +39,15 @@ func pathsPass(s *state) error {
 		}
 		k := fmt.Sprintf("%s\x00%s\x00%d\x00%s", from, to, port, proto)
 		if i, ok := index[k]; ok {
-			if !slices.Contains(s.paths[i].Reasons, reason) {
-				s.paths[i].Reasons = append(s.paths[i].Reasons, reason)
+			if rs := s.paths[i].Reasons; len(rs) < maxReasons && !slices.Contains(rs, reason) {
+				s.paths[i].Reasons = append(rs, reason)
 			}
+			return
+		}
+		if len(s.paths) == MaxPaths {
+			s.warn("", "services", fmt.Sprintf("the app makes more than %d connections: only the first %d are paths, and authorization refuses the others", MaxPaths, MaxPaths))
+		}
+		if len(s.paths) >= MaxPaths {
 			return
 		}
 		index[k] = len(s.paths)
@@ -56,7 +62,7 @@ func pathsPass(s *state) error {
 	for _, name := range s.p.ServiceNames() {
 		for _, ref := range s.references(name) {
 			for _, hp := range hostPorts(ref.text) {
-				if to, ok := hosts[hp.host]; ok && to != name && hp.port != 0 {
+				if to, ok := hosts[hp.host]; ok && to != name && hp.port != 0 && len(listens[to]) < maxReachedPorts {
 					if lp := (listenPort{hp.port, "TCP"}); !slices.Contains(listens[to], lp) {
 						listens[to] = append(listens[to], lp)
 					}
@@ -88,6 +94,7 @@ func pathsPass(s *state) error {
 				toPorts(name, target, "links")
 			}
 		}
+		named := map[string]int{} // ports named per callee
 		for _, ref := range s.references(name) {
 			for _, hp := range hostPorts(ref.text) {
 				to, ok := hosts[hp.host]
@@ -97,6 +104,11 @@ func pathsPass(s *state) error {
 				reason := ref.key + " names " + hp.host
 				if hp.port == 0 {
 					toPorts(name, to, reason)
+					continue
+				}
+				// Text that names a thousand ports of one service is data,
+				// not the app's connections (as for its Service's ports).
+				if named[to]++; named[to] > maxReachedPorts {
 					continue
 				}
 				reason += ":" + strconv.Itoa(int(hp.port))
@@ -123,6 +135,13 @@ func pathsPass(s *state) error {
 	})
 	return nil
 }
+
+// MaxPaths bounds the connections an app's paths hold; maxReasons, the
+// reasons kept for one (the first are enough to say why).
+const (
+	MaxPaths   = 5000
+	maxReasons = 8
+)
 
 // listenPort is a port a service listens on, as its compose file says.
 type listenPort struct {

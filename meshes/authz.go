@@ -66,6 +66,9 @@ type Authorization struct {
 	Notes          []string
 }
 
+// Names of the namespace-wide rules hold a dot, which no workload's name
+// (a DNS label) can: they never take the name of a workload's rule.
+
 // peer is a workload of the app as rules name it.
 type peer struct {
 	service  string // compose name
@@ -103,19 +106,19 @@ func Authorize(mesh, mode, ns string, objs []*unstructured.Unstructured, g meshd
 	}
 	peers, order := peersOf(objs, g)
 	in := map[string][]*inbound{} // by compose name of the callee
+	index := map[string]*inbound{}
 	out := map[string][]meshdock.Path{}
 	for _, p := range g.Paths {
 		if peers[p.To] == nil || (p.From != "" && peers[p.From] == nil) {
 			continue // a service with no workload (a profile left out)
 		}
-		list := in[p.To]
-		i := slices.IndexFunc(list, func(b *inbound) bool { return b.port == p.Port && b.proto == p.Protocol })
-		if i < 0 {
-			list = append(list, &inbound{port: p.Port, proto: p.Protocol})
-			i = len(list) - 1
-			in[p.To] = list
+		k := fmt.Sprintf("%s\x00%d\x00%s", p.To, p.Port, p.Protocol)
+		b := index[k]
+		if b == nil {
+			b = &inbound{port: p.Port, proto: p.Protocol}
+			index[k] = b
+			in[p.To] = append(in[p.To], b)
 		}
-		b := list[i]
 		if p.From == "" {
 			b.published = true
 		} else if !slices.Contains(b.callers, p.From) {
@@ -217,13 +220,13 @@ func portEntry(port int32, proto string) map[string]any {
 // never subject to NetworkPolicies.
 func (a *Authorization) networkPolicies(mesh, ns string, peers map[string]*peer, order []string, in map[string][]*inbound, out map[string][]meshdock.Path) {
 	const v = "networking.k8s.io/v1"
-	a.Objects = append(a.Objects, labelled(v, "NetworkPolicy", ns, "default-deny", map[string]any{
+	a.Objects = append(a.Objects, labelled(v, "NetworkPolicy", ns, "meshdock.default-deny", map[string]any{
 		"podSelector": map[string]any{}, "policyTypes": []any{"Ingress", "Egress"}}))
-	a.rule("NetworkPolicy", "default-deny", "deny every connection to and from the namespace's pods")
-	a.Objects = append(a.Objects, labelled(v, "NetworkPolicy", ns, "allow-dns", map[string]any{
+	a.rule("NetworkPolicy", "meshdock.default-deny", "deny every connection to and from the namespace's pods")
+	a.Objects = append(a.Objects, labelled(v, "NetworkPolicy", ns, "meshdock.allow-dns", map[string]any{
 		"podSelector": map[string]any{}, "policyTypes": []any{"Egress"},
 		"egress": []any{map[string]any{"ports": []any{portEntry(53, "UDP"), portEntry(53, "TCP")}}}}))
-	a.rule("NetworkPolicy", "allow-dns", "allow DNS (port 53) from every pod")
+	a.rule("NetworkPolicy", "meshdock.allow-dns", "allow DNS (port 53) from every pod")
 	extra := []int32{}
 	if cp := controlPlanes[mesh]; cp != "" {
 		spec := map[string]any{"podSelector": map[string]any{}, "policyTypes": []any{"Egress"},
@@ -232,12 +235,12 @@ func (a *Authorization) networkPolicies(mesh, ns string, peers map[string]*peer,
 			spec["policyTypes"] = []any{"Ingress", "Egress"}
 			spec["ingress"] = []any{map[string]any{"from": []any{map[string]any{"ipBlock": map[string]any{"cidr": ambientProbeSource}}}}}
 		}
-		a.Objects = append(a.Objects, labelled(v, "NetworkPolicy", ns, "allow-"+mesh+"-control-plane", spec))
-		a.rule("NetworkPolicy", "allow-"+mesh+"-control-plane", "allow every pod to reach %s's control plane (namespace %s)", mesh, cp)
+		a.Objects = append(a.Objects, labelled(v, "NetworkPolicy", ns, "meshdock.allow-"+mesh+"-control-plane", spec))
+		a.rule("NetworkPolicy", "meshdock.allow-"+mesh+"-control-plane", "allow every pod to reach %s's control plane (namespace %s)", mesh, cp)
 		switch mesh {
 		case IstioAmbient:
 			extra = append(extra, hbonePort)
-			a.rule("NetworkPolicy", "allow-"+mesh+"-control-plane", "allow kubelet probes, which ambient sends from %s", ambientProbeSource)
+			a.rule("NetworkPolicy", "meshdock.allow-"+mesh+"-control-plane", "allow kubelet probes, which ambient sends from %s", ambientProbeSource)
 		case Consul:
 			extra = append(extra, consulPublicPort)
 		}
@@ -292,7 +295,7 @@ func (a *Authorization) networkPolicies(mesh, ns string, peers map[string]*peer,
 		}
 		if p.external {
 			egress = append(egress, map[string]any{"to": []any{
-				map[string]any{"ipBlock": map[string]any{"cidr": "0.0.0.0/0", "except": []any{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}}},
+				map[string]any{"ipBlock": map[string]any{"cidr": "0.0.0.0/0", "except": []any{"10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "192.168.0.0/16"}}},
 				map[string]any{"ipBlock": map[string]any{"cidr": "::/0", "except": []any{"fc00::/7"}}}}})
 			a.rule("NetworkPolicy", p.workload, "allow egress outside the cluster (its compose networks are not all internal)")
 		}
@@ -327,11 +330,11 @@ func (a *Authorization) istio(ns string, peers map[string]*peer, order []string,
 	if audit {
 		verb = "dry-run: would allow"
 	}
-	mark(labelled(v, "AuthorizationPolicy", ns, "allow-nothing", map[string]any{}))
+	mark(labelled(v, "AuthorizationPolicy", ns, "meshdock.allow-nothing", map[string]any{}))
 	if audit {
-		a.rule("AuthorizationPolicy", "allow-nothing", "dry-run: would deny every request no other policy allows")
+		a.rule("AuthorizationPolicy", "meshdock.allow-nothing", "dry-run: would deny every request no other policy allows")
 	} else {
-		a.rule("AuthorizationPolicy", "allow-nothing", "deny every request no other policy allows")
+		a.rule("AuthorizationPolicy", "meshdock.allow-nothing", "deny every request no other policy allows")
 	}
 	for _, name := range order {
 		p := peers[name]

@@ -109,7 +109,7 @@ func runConvert(args []string, stdout, stderr io.Writer) int {
 		writePaths(stdout, res.Graph.Paths)
 		return exitOK
 	case *output == app.ExportKustomize || *output == app.ExportHelm:
-		files, err := app.Export(plan, ns, app.ExportOptions{Format: *output, Mesh: *mesh, Authz: *authz})
+		files, err := app.Export(ctx, plan, ns, app.ExportOptions{Format: *output, Mesh: *mesh, Authz: *authz})
 		if err == nil {
 			err = writeFiles(*outDir, files)
 		}

@@ -102,9 +102,13 @@ func (d *deploys) claimAs(key, what string) error {
 	return nil
 }
 
+// started names the operation holding a claim, unless the operation
+// ended (and released it) already: a quick one must not be claimed again.
 func (d *deploys) started(depID, opID string) {
 	d.mu.Lock()
-	d.running[depID] = opID
+	if _, ok := d.running[depID]; ok {
+		d.running[depID] = opID
+	}
 	d.mu.Unlock()
 }
 

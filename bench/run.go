@@ -1,0 +1,216 @@
+// Package bench runs load tests with fortio as a library and reports them
+// as fortio's JSON and as Service Mesh Performance (SMP) results.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"fortio.org/fortio/fhttp"
+	"fortio.org/fortio/periodic"
+	"fortio.org/fortio/stats"
+	"fortio.org/log"
+
+	"github.com/meshdock/meshdock"
+)
+
+// Bounds of one load test.
+const (
+	MaxDuration    = 10 * time.Minute
+	MaxConnections = 1024
+	MaxQPS         = 1_000_000
+	// DefaultDuration is a test's length when it names none.
+	DefaultDuration = 10 * time.Second
+)
+
+// DefaultPercentiles are the percentiles a test reports when it names none.
+var DefaultPercentiles = []float64{50, 75, 90, 99, 99.9}
+
+// Options are one load test.
+type Options struct {
+	URL string
+	// QPS is the requests per second asked for; 0 is as fast as possible.
+	QPS         float64
+	Connections int
+	Duration    time.Duration
+	Method      string
+	Headers     []string // "Name: value"
+	Body        []byte
+	Percentiles []float64
+	// H2 speaks HTTP/2 (h2c on http URLs).
+	H2 bool
+	// Progress, when set, is called about once a second with the run so
+	// far.
+	Progress func(Progress)
+}
+
+// Progress is a running test so far.
+type Progress struct {
+	Elapsed  time.Duration `json:"elapsed"`
+	Requests int64         `json:"requests"`
+	QPS      float64       `json:"qps"`
+	P50ms    float64       `json:"p50Ms"`
+	P99ms    float64       `json:"p99Ms"`
+	Errors   int64         `json:"errors"`
+}
+
+// Check refuses a test that cannot run, before any load: a URL that is
+// not http or https, a duration of zero or more than MaxDuration, too many
+// connections, a negative QPS.
+func (o *Options) Check() error {
+	u, err := url.Parse(o.URL)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+		return meshdock.Errorf(meshdock.EINVALID, "url %s: give an http:// or https:// URL with a host", meshdock.Quote(o.URL, 100))
+	case o.Duration <= 0 || o.Duration > MaxDuration:
+		return meshdock.Errorf(meshdock.EINVALID, "duration must be more than 0 and at most %s, not %s", MaxDuration, o.Duration)
+	case o.Connections < 1 || o.Connections > MaxConnections:
+		return meshdock.Errorf(meshdock.EINVALID, "connections must be between 1 and %d, not %d", MaxConnections, o.Connections)
+	case o.QPS < 0 || o.QPS > MaxQPS:
+		return meshdock.Errorf(meshdock.EINVALID, "qps must be between 0 (as fast as possible) and %d, not %g", MaxQPS, o.QPS)
+	}
+	for _, h := range o.Headers {
+		if k, _, ok := strings.Cut(h, ":"); !ok || strings.TrimSpace(k) == "" {
+			return meshdock.Errorf(meshdock.EINVALID, "header %s: write it Name: value", meshdock.Quote(h, 60))
+		}
+	}
+	for _, p := range o.Percentiles {
+		if p <= 0 || p >= 100 {
+			return meshdock.Errorf(meshdock.EINVALID, "percentiles must be between 0 and 100 (exclusive), not %g", p)
+		}
+	}
+	return nil
+}
+
+// Resolve checks that the URL's host resolves.
+func (o *Options) Resolve(ctx context.Context) error {
+	u, _ := url.Parse(o.URL)
+	if ip := net.ParseIP(u.Hostname()); ip != nil {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := net.DefaultResolver.LookupHost(rctx, u.Hostname()); err != nil {
+		return meshdock.Errorf(meshdock.EINVALID, "url %s: host %s does not resolve", meshdock.Quote(o.URL, 100), meshdock.QuoteName(u.Hostname()))
+	}
+	return nil
+}
+
+// live keeps the run's latencies as they come, for progress.
+type live struct {
+	mu     sync.Mutex
+	hist   *stats.Histogram
+	errors int64
+}
+
+func (l *live) Start(ctx context.Context, _ periodic.ThreadID, _ int64, _ time.Time) context.Context {
+	return ctx
+}
+
+func (l *live) Report(_ context.Context, _ periodic.ThreadID, _ int64, _ time.Time, latency float64, ok bool, _ string) {
+	l.mu.Lock()
+	l.hist.Record(latency)
+	if !ok {
+		l.errors++
+	}
+	l.mu.Unlock()
+}
+
+func (l *live) Info() string { return "meshdock progress" }
+
+// Run runs a load test until its duration ends or ctx is canceled; a
+// canceled run returns what it measured so far, with ctx's error.
+func Run(ctx context.Context, o Options) (*fhttp.HTTPRunnerResults, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
+	if err := o.Resolve(ctx); err != nil {
+		return nil, err
+	}
+	percentiles := o.Percentiles
+	if len(percentiles) == 0 {
+		percentiles = DefaultPercentiles
+	}
+	stop := periodic.NewAborter()
+	l := &live{hist: stats.NewHistogram(0, 0.0001)}
+	ro := fhttp.HTTPRunnerOptions{}
+	ro.RunnerOptions = periodic.RunnerOptions{QPS: o.QPS, Duration: o.Duration, NumThreads: o.Connections, Percentiles: percentiles,
+		Stop: stop, Out: discard{}, AccessLogger: l}
+	if o.QPS == 0 {
+		ro.QPS = -1 // fortio's "as fast as possible"
+	}
+	ro.URL = o.URL
+	ro.H2 = o.H2
+	ro.Payload = o.Body
+	if o.Method != "" {
+		ro.MethodOverride = strings.ToUpper(o.Method)
+	}
+	for _, h := range o.Headers {
+		if err := ro.AddAndValidateExtraHeader(h); err != nil {
+			return nil, meshdock.Errorf(meshdock.EINVALID, "header %s: %v", meshdock.Quote(h, 60), err)
+		}
+	}
+	ro.AllowInitialErrors = true
+	done := make(chan struct{})
+	go func() {
+		start := time.Now()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				stop.Abort(false)
+				return
+			case <-done:
+				return
+			case <-tick.C:
+				if o.Progress != nil {
+					l.mu.Lock()
+					d := l.hist.Export().CalcPercentiles([]float64{50, 99})
+					errs := l.errors
+					l.mu.Unlock()
+					el := time.Since(start)
+					p := Progress{Elapsed: el, Requests: d.Count, QPS: float64(d.Count) / el.Seconds(), Errors: errs}
+					if len(d.Percentiles) == 2 {
+						p.P50ms, p.P99ms = d.Percentiles[0].Value*1000, d.Percentiles[1].Value*1000
+					}
+					o.Progress(p)
+				}
+			}
+		}
+	}()
+	res, err := fhttp.RunHTTPTest(&ro)
+	close(done)
+	if err != nil {
+		return nil, meshdock.Errorf(meshdock.EUNAVAILABLE, "load test of %s: %v", meshdock.Quote(o.URL, 100), err)
+	}
+	if res.DurationHistogram == nil || res.DurationHistogram.Count == 0 {
+		return res, meshdock.Errorf(meshdock.EUNAVAILABLE, "load test of %s: no request was made", meshdock.Quote(o.URL, 100))
+	}
+	return res, ctx.Err()
+}
+
+// fortio logs each run's start and end at info level on stderr: meshdock
+// reports runs itself.
+func init() { log.SetLogLevelQuiet(log.Warning) }
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// ErrorsByCode returns the non-2xx answers by status code ("-1" is a
+// connection or socket error).
+func ErrorsByCode(res *fhttp.HTTPRunnerResults) map[string]int64 {
+	out := map[string]int64{}
+	for code, n := range res.RetCodes {
+		if code < 200 || code > 299 {
+			out[fmt.Sprint(code)] += n
+		}
+	}
+	return out
+}

@@ -310,11 +310,7 @@ func Render(p Plan, ns string) (*Manifests, error) {
 	if err != nil {
 		return m, err
 	}
-	for _, o := range enrolled.Objects {
-		if ann := auth.PodAnnotations[o.GetName()]; ann != nil {
-			meshes.AnnotatePods(o, ann)
-		}
-	}
+	auth.Annotate(enrolled.Objects)
 	m.Objects = append(enrolled.Objects, auth.Objects...)
 	m.NamespaceLabels = enrolled.NamespaceLabels
 	m.NamespaceAnnotations = enrolled.NamespaceAnnotations

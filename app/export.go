@@ -383,13 +383,14 @@ func exportHelm(ctx context.Context, p Plan, ns string, opt ExportOptions) ([]Fi
 	}
 	values := fmt.Sprintf("# The service mesh the app is enrolled in: %s.\nmesh: %s\n# Authorization of the app's paths: off, audit (istio, linkerd, kuma) or enforce.\nauthz: %s\n"+
 		"# Docker Desktop: published ports as LoadBalancer Services.\ndockerDesktop: false\n", strings.Join(meshes.Names(), ", "), fmt.Sprintf("%q", opt.Mesh), fmt.Sprintf("%q", opt.Authz))
-	validate := `{{- if not (has .Values.mesh (list ` + quoteList(meshes.Names()) + `)) }}{{ fail (printf "mesh must be one of ` + strings.Join(meshes.Names(), ", ") + `, not %q" .Values.mesh) }}{{- end }}
+	validate := `{{- define "validate" }}
+{{- if not (has .Values.mesh (list ` + quoteList(meshes.Names()) + `)) }}{{ fail (printf "mesh must be one of ` + strings.Join(meshes.Names(), ", ") + `, not %q" .Values.mesh) }}{{- end }}
 {{- if not (has .Values.authz (list ` + quoteList(meshes.AuthzModes()) + `)) }}{{ fail (printf "authz must be one of ` + strings.Join(meshes.AuthzModes(), ", ") + `, not %q" .Values.authz) }}{{- end }}
 {{- if and (eq .Values.authz "audit") (has .Values.mesh (list "none" "istio-ambient" "consul")) }}{{ fail (printf "authz audit is not available with mesh %s" .Values.mesh) }}{{- end }}
+{{- end }}
 `
 	files = append(files, File{"Chart.yaml", chart}, File{"values.yaml", []byte(values)}, File{"templates/_validate.tpl", []byte(validate)},
 		File{"templates/validate.yaml", []byte("{{- include \"validate\" . }}\n")})
-	files[len(files)-2].Data = []byte("{{- define \"validate\" }}\n" + validate + "{{- end }}\n")
 	return files, nil
 }
 

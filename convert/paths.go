@@ -25,17 +25,17 @@ func pathsPass(s *state) error {
 		if from == to {
 			return
 		}
-		if port == 0 {
-			reason += " (no port known: every port)"
-		}
 		if from != "" {
 			if why := s.apart(from, to); why != "" {
 				if _, ok := s.refused[[2]string{from, to}]; !ok {
 					s.refused[[2]string{from, to}] = why
-					s.warn(from, strings.SplitN(reason, " ", 2)[0], fmt.Sprintf("reaches %s (%s), but %s: compose refuses that connection, and the authorization rules refuse it too", to, strings.TrimSuffix(reason, " (no port known: every port)"), why))
+					s.warn(from, strings.SplitN(reason, " ", 2)[0], fmt.Sprintf("reaches %s (%s), but %s: compose refuses that connection, and the authorization rules refuse it too", to, reason, why))
 				}
 				return
 			}
+		}
+		if port == 0 {
+			reason += " (no port known: every port)"
 		}
 		k := fmt.Sprintf("%s\x00%s\x00%d\x00%s", from, to, port, proto)
 		if i, ok := index[k]; ok {
@@ -53,6 +53,22 @@ func pathsPass(s *state) error {
 		index[k] = len(s.paths)
 		s.paths = append(s.paths, meshdock.Path{From: from, To: to, Port: port, Protocol: proto, Reasons: []string{reason}})
 	}
+	// What each service's environment and files name of the others,
+	// read once.
+	type mention struct {
+		key, host, to string
+		port          int32
+	}
+	mentions := map[string][]mention{}
+	for _, name := range s.p.ServiceNames() {
+		for _, ref := range s.references(name) {
+			for _, hp := range hostPorts(ref.text) {
+				if to, ok := hosts[hp.host]; ok && to != name {
+					mentions[name] = append(mentions[name], mention{ref.key, hp.host, to, hp.port})
+				}
+			}
+		}
+	}
 	// The ports a service listens on: those of its ports and expose, and
 	// those other services connect to.
 	listens := map[string][]listenPort{}
@@ -60,12 +76,10 @@ func pathsPass(s *state) error {
 		listens[name] = s.listens(name)
 	}
 	for _, name := range s.p.ServiceNames() {
-		for _, ref := range s.references(name) {
-			for _, hp := range hostPorts(ref.text) {
-				if to, ok := hosts[hp.host]; ok && to != name && hp.port != 0 && len(listens[to]) < maxReachedPorts {
-					if lp := (listenPort{hp.port, "TCP"}); !slices.Contains(listens[to], lp) {
-						listens[to] = append(listens[to], lp)
-					}
+		for _, m := range mentions[name] {
+			if m.port != 0 && len(listens[m.to]) < maxReachedPorts {
+				if lp := (listenPort{m.port, "TCP"}); !slices.Contains(listens[m.to], lp) {
+					listens[m.to] = append(listens[m.to], lp)
 				}
 			}
 		}
@@ -95,25 +109,18 @@ func pathsPass(s *state) error {
 			}
 		}
 		named := map[string]int{} // ports named per callee
-		for _, ref := range s.references(name) {
-			for _, hp := range hostPorts(ref.text) {
-				to, ok := hosts[hp.host]
-				if !ok || to == name {
-					continue
-				}
-				reason := ref.key + " names " + hp.host
-				if hp.port == 0 {
-					toPorts(name, to, reason)
-					continue
-				}
-				// Text that names a thousand ports of one service is data,
-				// not the app's connections (as for its Service's ports).
-				if named[to]++; named[to] > maxReachedPorts {
-					continue
-				}
-				reason += ":" + strconv.Itoa(int(hp.port))
-				add(name, to, hp.port, "TCP", reason)
+		for _, m := range mentions[name] {
+			reason := m.key + " names " + m.host
+			if m.port == 0 {
+				toPorts(name, m.to, reason)
+				continue
 			}
+			// Text that names a thousand ports of one service is data,
+			// not the app's connections (as for its Service's ports).
+			if named[m.to]++; named[m.to] > maxReachedPorts {
+				continue
+			}
+			add(name, m.to, m.port, "TCP", reason+":"+strconv.Itoa(int(m.port)))
 		}
 		for _, p := range svc.Ports {
 			if p.Published == "" || p.Target == 0 {

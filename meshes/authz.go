@@ -69,6 +69,16 @@ type Authorization struct {
 // Names of the namespace-wide rules hold a dot, which no workload's name
 // (a DNS label) can: they never take the name of a workload's rule.
 
+// Annotate sets PodAnnotations on the pod templates of the workloads of
+// objs they name.
+func (a *Authorization) Annotate(objs []*unstructured.Unstructured) {
+	for _, o := range objs {
+		if ann := a.PodAnnotations[o.GetName()]; ann != nil {
+			annotatePods([]*unstructured.Unstructured{o}, ann)
+		}
+	}
+}
+
 // peer is a workload of the app as rules name it.
 type peer struct {
 	service  string // compose name
@@ -214,6 +224,20 @@ func portEntry(port int32, proto string) map[string]any {
 	return map[string]any{"port": int64(port), "protocol": proto}
 }
 
+// withPorts limits a NetworkPolicy rule to a port (0: every port, no
+// limit) and the mesh's proxy ports beside it.
+func withPorts(rule map[string]any, port int32, proto string, extra []int32) map[string]any {
+	if port == 0 {
+		return rule
+	}
+	ports := []any{portEntry(port, proto)}
+	for _, e := range extra {
+		ports = append(ports, portEntry(e, "TCP"))
+	}
+	rule["ports"] = ports
+	return rule
+}
+
 // networkPolicies denies everything in the namespace, then allows DNS, the
 // mesh's control plane and exactly the app's paths, ingress at the callee
 // and egress at the caller. Traffic from the node (kubelet probes) is
@@ -249,16 +273,8 @@ func (a *Authorization) networkPolicies(mesh, ns string, peers map[string]*peer,
 		p := peers[name]
 		var ingress, egress []any
 		for _, b := range in[name] {
-			var ports []any
-			if b.port != 0 {
-				ports = []any{portEntry(b.port, b.proto)}
-			}
 			if b.published {
-				r := map[string]any{}
-				if ports != nil {
-					r["ports"] = ports
-				}
-				ingress = append(ingress, r)
+				ingress = append(ingress, withPorts(map[string]any{}, b.port, b.proto, nil))
 				a.rule("NetworkPolicy", p.workload, "allow ingress from anywhere to %s (published)", b.portText())
 			}
 			if len(b.callers) == 0 {
@@ -270,27 +286,12 @@ func (a *Authorization) networkPolicies(mesh, ns string, peers map[string]*peer,
 				from = append(from, map[string]any{"podSelector": selector(peers[c].labels)})
 				names = append(names, peers[c].workload)
 			}
-			r := map[string]any{"from": from}
-			if ports != nil {
-				for _, e := range extra {
-					ports = append(ports, portEntry(e, "TCP"))
-				}
-				r["ports"] = ports
-			}
-			ingress = append(ingress, r)
+			ingress = append(ingress, withPorts(map[string]any{"from": from}, b.port, b.proto, extra))
 			a.rule("NetworkPolicy", p.workload, "allow ingress from %s to %s", strings.Join(names, ", "), b.portText())
 		}
 		for _, path := range out[name] {
 			to := peers[path.To]
-			r := map[string]any{"to": []any{map[string]any{"podSelector": selector(to.labels)}}}
-			if path.Port != 0 {
-				ports := []any{portEntry(path.Port, path.Protocol)}
-				for _, e := range extra {
-					ports = append(ports, portEntry(e, "TCP"))
-				}
-				r["ports"] = ports
-			}
-			egress = append(egress, r)
+			egress = append(egress, withPorts(map[string]any{"to": []any{map[string]any{"podSelector": selector(to.labels)}}}, path.Port, path.Protocol, extra))
 			a.rule("NetworkPolicy", p.workload, "allow egress to %s on %s", to.workload, (&inbound{port: path.Port, proto: path.Protocol}).portText())
 		}
 		if p.external {

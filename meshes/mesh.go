@@ -246,8 +246,3 @@ func labelled(apiVersion, kind, ns, name string, spec map[string]any) *unstructu
 	}
 	return o
 }
-
-// AnnotatePods sets annotations on the pod template of a workload.
-func AnnotatePods(o *unstructured.Unstructured, ann map[string]string) {
-	annotatePods([]*unstructured.Unstructured{o}, ann)
-}

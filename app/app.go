@@ -37,6 +37,17 @@ type Store interface {
 	DeploymentAt(ctx context.Context, kubeContext, namespace string) (*meshdock.Deployment, error)
 	Deployments(ctx context.Context, appID string) ([]*meshdock.Deployment, error)
 	DeleteDeployment(ctx context.Context, id string) error
+
+	CreateBenchmark(ctx context.Context, b *meshdock.Benchmark) error
+	UpdateBenchmark(ctx context.Context, b *meshdock.Benchmark, result []byte) error
+	Benchmark(ctx context.Context, id string) (*meshdock.Benchmark, error)
+	BenchmarkResult(ctx context.Context, id string) ([]byte, error)
+	Benchmarks(ctx context.Context, limit int) ([]*meshdock.Benchmark, error)
+	DeleteBenchmark(ctx context.Context, id string) error
+	SaveProfile(ctx context.Context, p *meshdock.BenchProfile) error
+	Profile(ctx context.Context, name string) (*meshdock.BenchProfile, error)
+	Profiles(ctx context.Context) ([]*meshdock.BenchProfile, error)
+	DeleteProfile(ctx context.Context, name string) error
 }
 
 // Limits bound the work of imports. A zero field takes its default.
@@ -101,6 +112,7 @@ type Service struct {
 	imports  chan struct{} // a slot per import running
 	guarded  guardedDirs
 	deploys  *deploys
+	benches  benchmarks
 	// meshCharts: see Config.
 	meshCharts meshes.Source
 }

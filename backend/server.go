@@ -37,6 +37,9 @@ type Config struct {
 	// Clusters is the kubeconfig in use; nil means this machine's, and a
 	// posted one kept in DataDir.
 	Clusters *app.Clusters
+	// LoadgenImage is the in-cluster load generator's image
+	// (app.DefaultLoadgenImage).
+	LoadgenImage string
 }
 
 // Server is the API. Build it with New, serve Handler on each listener and
@@ -51,6 +54,8 @@ type Server struct {
 	limits    Limits
 	heartbeat time.Duration
 	streams   streams
+	// loadgenImage: see Config.
+	loadgenImage string
 
 	// done is closed by Shutdown; event streams end when it is.
 	done     chan struct{}
@@ -74,6 +79,7 @@ func New(cfg Config) *Server {
 		s.version = "dev"
 	}
 	s.clusters = cfg.Clusters
+	s.loadgenImage = cfg.LoadgenImage
 	if s.clusters == nil {
 		s.clusters = app.NewClusters(app.ClustersConfig{DataDir: cfg.DataDir, Logger: s.log})
 	}
@@ -135,6 +141,17 @@ type Listener struct {
 //	GET    /api/v1/operations/{id}           operation
 //	POST   /api/v1/operations/{id}/cancel    202
 //	GET    /api/v1/operations/{id}/events    text/event-stream; resumes after Last-Event-ID
+//	POST   /api/v1/benchmarks                a test (meshdock.BenchmarkSpec) or {"profile"} -> 202 {benchmark, operation}
+//	GET    /api/v1/benchmarks                ?limit= {"benchmarks":[...]}, newest first
+//	GET    /api/v1/benchmarks/{id}           benchmark: spec, state, target, mesh, summary
+//	DELETE /api/v1/benchmarks/{id}           204
+//	GET    /api/v1/benchmarks/{id}/smp       ?format=json|yaml: Service Mesh Performance v0.6
+//	GET    /api/v1/benchmarks/{id}/fortio    fortio's own JSON (its report UI loads it)
+//	POST   /api/v1/benchmarks/compare        {"a","b"} -> comparison, or {"spec","namespaces":[base, mesh]} -> 202 {benchmarks, operation}
+//	GET    /api/v1/benchmark-profiles        {"profiles":[...]}
+//	GET    /api/v1/benchmark-profiles/{name} profile
+//	PUT    /api/v1/benchmark-profiles/{name} {"spec"} -> profile
+//	DELETE /api/v1/benchmark-profiles/{name} 204
 //
 // Every GET answers HEAD as well.
 // Errors are {"error":{"code","message"}} with the status of statusOf.
@@ -182,6 +199,17 @@ func (s *Server) Handler(l Listener) http.Handler {
 	get("/operations/:id", h.getOperation)
 	api.POST("/operations/:id/cancel", h.cancelOperation)
 	get(strings.TrimPrefix(eventsPath, apiPrefix), h.operationEvents)
+	api.POST("/benchmarks", h.createBenchmark)
+	get("/benchmarks", h.listBenchmarks)
+	api.POST("/benchmarks/compare", h.compareBenchmarks)
+	get("/benchmarks/:id", h.getBenchmark)
+	api.DELETE("/benchmarks/:id", h.deleteBenchmark)
+	get("/benchmarks/:id/smp", h.benchmarkSMP)
+	get("/benchmarks/:id/fortio", h.benchmarkFortio)
+	get("/benchmark-profiles", h.listProfiles)
+	get("/benchmark-profiles/:name", h.getProfile)
+	api.PUT("/benchmark-profiles/:name", h.putProfile)
+	api.DELETE("/benchmark-profiles/:name", h.deleteProfile)
 	return e
 }
 

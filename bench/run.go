@@ -44,6 +44,13 @@ type Options struct {
 	Percentiles []float64
 	// H2 speaks HTTP/2 (h2c on http URLs).
 	H2 bool
+	// QuitURL, for the load generator in a pod, is asked (POST) when the
+	// test ends: a mesh proxy's shutdown endpoint on loopback, so the pod
+	// can end (Consul's dataplane does not end with the pod's container).
+	QuitURL string
+	// Pinned, when set, is the address the URL's host is taken to be
+	// (PinLoopback sets it).
+	Pinned string
 	// Progress, when set, is called about once a second with the run so
 	// far.
 	Progress func(Progress)
@@ -74,6 +81,12 @@ func (o *Options) Check() error {
 	case o.QPS < 0 || o.QPS > MaxQPS:
 		return meshdock.Errorf(meshdock.EINVALID, "qps must be between 0 (as fast as possible) and %d, not %g", MaxQPS, o.QPS)
 	}
+	if o.QuitURL != "" {
+		q, err := url.Parse(o.QuitURL)
+		if err != nil || q.Scheme != "http" || (q.Hostname() != "127.0.0.1" && q.Hostname() != "localhost") {
+			return meshdock.Errorf(meshdock.EINVALID, "quit url %s: give an http:// URL on 127.0.0.1", meshdock.Quote(o.QuitURL, 100))
+		}
+	}
 	for _, h := range o.Headers {
 		if k, _, ok := strings.Cut(h, ":"); !ok || strings.TrimSpace(k) == "" {
 			return meshdock.Errorf(meshdock.EINVALID, "header %s: write it Name: value", meshdock.Quote(h, 60))
@@ -87,17 +100,36 @@ func (o *Options) Check() error {
 	return nil
 }
 
-// Resolve checks that the URL's host resolves.
-func (o *Options) Resolve(ctx context.Context) error {
+// Resolve checks that the URL's host resolves, and returns its
+// addresses.
+func (o *Options) Resolve(ctx context.Context) ([]string, error) {
 	u, _ := url.Parse(o.URL)
 	if ip := net.ParseIP(u.Hostname()); ip != nil {
-		return nil
+		return []string{ip.String()}, nil
 	}
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := net.DefaultResolver.LookupHost(rctx, u.Hostname()); err != nil {
-		return meshdock.Errorf(meshdock.EINVALID, "url %s: host %s does not resolve", meshdock.Quote(o.URL, 100), meshdock.QuoteName(u.Hostname()))
+	addrs, err := net.DefaultResolver.LookupHost(rctx, u.Hostname())
+	if err != nil || len(addrs) == 0 {
+		return nil, meshdock.Errorf(meshdock.EINVALID, "url %s: host %s does not resolve", meshdock.Quote(o.URL, 100), meshdock.QuoteName(u.Hostname()))
 	}
+	return addrs, nil
+}
+
+// PinLoopback refuses a URL whose host is not on this machine (every
+// address it resolves to on loopback) and pins the test to the address
+// checked, so that a name cannot resolve elsewhere once the test runs.
+func (o *Options) PinLoopback(ctx context.Context) error {
+	addrs, err := o.Resolve(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		if ip := net.ParseIP(a); ip == nil || !ip.IsLoopback() {
+			return meshdock.Errorf(meshdock.EFORBIDDEN, "url %s: the server load-tests only addresses of this machine (loopback), not %s; run the test in the cluster, or with meshdock bench from a terminal", meshdock.Quote(o.URL, 100), meshdock.QuoteName(a))
+		}
+	}
+	o.Pinned = addrs[0]
 	return nil
 }
 
@@ -129,8 +161,10 @@ func Run(ctx context.Context, o Options) (*fhttp.HTTPRunnerResults, error) {
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
-	if err := o.Resolve(ctx); err != nil {
-		return nil, err
+	if o.Pinned == "" {
+		if _, err := o.Resolve(ctx); err != nil {
+			return nil, err
+		}
 	}
 	percentiles := o.Percentiles
 	if len(percentiles) == 0 {
@@ -146,6 +180,7 @@ func Run(ctx context.Context, o Options) (*fhttp.HTTPRunnerResults, error) {
 	}
 	ro.URL = o.URL
 	ro.H2 = o.H2
+	ro.Resolve = o.Pinned
 	ro.Payload = o.Body
 	if o.Method != "" {
 		ro.MethodOverride = strings.ToUpper(o.Method)

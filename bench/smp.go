@@ -65,7 +65,7 @@ type SMPBucket struct {
 }
 
 // CoordinatedOmission is said with every result.
-const CoordinatedOmission = "fortio does not correct coordinated omission: a request delayed by a slow one before it is sent late and its wait is not counted, so the tail percentiles (p99 and beyond) under a fixed QPS read lower than users would see"
+const CoordinatedOmission = "fortio does not correct coordinated omission: while a slow answer holds a connection, the requests due meanwhile are sent late and their wait is not counted, so under a fixed QPS the tail percentiles (p99 and beyond) read lower than users would see"
 
 // Mesh names the mesh a test ran against.
 type Mesh struct {

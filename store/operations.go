@@ -139,7 +139,13 @@ func (db *DB) InterruptRunning(ctx context.Context, reason string) (int, error) 
 			}
 		}
 		n = len(ids)
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// A load test of an interrupted operation ends with it.
+		_, err = tx.ExecContext(ctx, `UPDATE benchmarks SET state = ?, message = ?, updated_at = ? WHERE state = ?`,
+			string(meshdock.BenchFailed), reason, now(), string(meshdock.BenchRunning))
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("interrupt running operations: %w", err)

@@ -1,0 +1,132 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"fortio.org/fortio/fhttp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/bench"
+	"github.com/meshdock/meshdock/kube"
+	"github.com/meshdock/meshdock/meshes"
+)
+
+// consulShutdown is Consul's dataplane's endpoint that ends it, so that a
+// Job's pod ends when its container does (the dataplane is not a native
+// sidecar).
+const consulShutdown = "http://127.0.0.1:20600/graceful_shutdown"
+
+// loadgenStart bounds how long the load generators may take to start
+// (image pull, proxy injection) and to be read, beyond the test itself.
+const loadgenStart = 3 * time.Minute
+
+// runInCluster runs a test as a Job of load generators in the target's
+// namespace, enrolled in its mesh, and merges their results, read from
+// their pods' logs through the API server.
+func (s *Service) runInCluster(ctx context.Context, p *benchPlan, id string, emit Emit) (*fhttp.HTTPRunnerResults, error) {
+	objs, name, err := LoadgenObjects(p.namespace, p.mesh, p.image, id, p.spec.Pods, p.opts)
+	if err != nil {
+		return nil, err
+	}
+	cluster := p.cluster
+	state := LoadgenState{Job: name, Pods: p.spec.Pods}
+	if _, err := cluster.Apply(ctx, objs, kube.ApplyOptions{Namespace: p.namespace, Force: true}); err != nil {
+		return nil, err
+	}
+	// The Job goes when the test ends, whatever the end; a failed one's
+	// pods are said in the error first.
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		if err := cluster.Remove(dctx, objs); err != nil {
+			s.log.Warn("the load generator's Job was not deleted", "namespace", p.namespace, "job", name, "err", err)
+		}
+	}()
+	_ = emit(EventLoadgen, state)
+	wctx, cancel := context.WithTimeout(ctx, time.Duration(p.spec.Duration)+loadgenStart)
+	defer cancel()
+	last := state
+	ended, err := cluster.WaitJob(wctx, p.namespace, name, bench.LoadgenContainer, p.spec.Pods, func(running, done int) {
+		state.Running, state.Ended = running, done
+		if state != last {
+			last = state
+			_ = emit(EventLoadgen, state)
+		}
+	})
+	if err != nil {
+		if ctx.Err() == nil && wctx.Err() != nil {
+			return nil, meshdock.Errorf(meshdock.EUNAVAILABLE, "the load generators did not end within %s of the test's %s (Job %s/%s)", loadgenStart, time.Duration(p.spec.Duration), p.namespace, name)
+		}
+		return nil, err
+	}
+	var results []*fhttp.HTTPRunnerResults
+	for _, e := range ended {
+		log, err := cluster.PodLog(wctx, p.namespace, e.Pod, bench.LoadgenContainer)
+		if err != nil {
+			return nil, err
+		}
+		res, perr := bench.ParseResult(log)
+		if !e.Succeeded {
+			msg := e.Message
+			if perr != nil {
+				msg += "; " + meshdock.ErrorMessage(perr)
+			}
+			return nil, meshdock.Errorf(meshdock.EUNAVAILABLE, "the load generator's pod %s failed: %s", e.Pod, msg)
+		}
+		if perr != nil {
+			return nil, meshdock.Errorf(meshdock.EUNAVAILABLE, "pod %s: %s", e.Pod, meshdock.ErrorMessage(perr))
+		}
+		results = append(results, res)
+	}
+	state.Message = fmt.Sprintf("%d results read from the pods' logs", len(results))
+	_ = emit(EventLoadgen, state)
+	return bench.Merge(results...)
+}
+
+// LoadgenObjects are the load generators of one test in namespace ns,
+// enrolled in mesh: their ServiceAccount and Job, each pod with its share
+// of the load. name is the Job's.
+func LoadgenObjects(ns, mesh, image, id string, pods int, o bench.Options) (objs []*unstructured.Unstructured, name string, err error) {
+	per := bench.PerPod(o, pods)
+	if mesh == meshes.Consul {
+		per.QuitURL = consulShutdown
+	}
+	name = bench.LoadgenName + "-" + jobSuffix(id)
+	objs, err = bench.Job(bench.JobSpec{Name: name, Namespace: ns, Image: image, Pods: pods, Options: per, Benchmark: id})
+	if err != nil {
+		return nil, "", err
+	}
+	m, err := meshes.Get(mesh)
+	if err != nil {
+		return nil, "", err
+	}
+	e, err := m.Enroll(ns, objs)
+	if err != nil {
+		return nil, "", err
+	}
+	return e.Objects, name, nil
+}
+
+// jobSuffix is a benchmark id as a DNS label's tail: at most 20
+// characters of it, lower case.
+func jobSuffix(id string) string {
+	b := []byte{}
+	for _, c := range []byte(id) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			b = append(b, c)
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		}
+	}
+	if len(b) > 20 {
+		b = b[len(b)-20:]
+	}
+	if len(b) == 0 {
+		return "run"
+	}
+	return string(b)
+}

@@ -94,9 +94,6 @@ func withDefaults(spec meshdock.BenchmarkSpec) meshdock.BenchmarkSpec {
 	if spec.Connections == 0 {
 		spec.Connections = 4
 	}
-	if spec.Duration == 0 {
-		spec.Duration = meshdock.Duration(bench.DefaultDuration)
-	}
 	if spec.Pods == 0 {
 		spec.Pods = 1
 	}
@@ -113,41 +110,61 @@ func options(spec meshdock.BenchmarkSpec, target string) bench.Options {
 	return o
 }
 
+// CheckSpec checks what a spec says on its own, before the cluster is
+// asked anything or a test is claimed: one target, the load's bounds,
+// labels, body, pods, and what the policy lets it do.
+func CheckSpec(spec meshdock.BenchmarkSpec, pol BenchPolicy) error {
+	spec = withDefaults(spec)
+	if (spec.URL == "") == (spec.Service == "") {
+		return meshdock.Errorf(meshdock.EINVALID, "name the target: url, or service (service[.namespace][:port][/path]), not both")
+	}
+	if spec.Duration == 0 {
+		return meshdock.Errorf(meshdock.EINVALID, "duration: say how long the test runs (more than 0, at most %s)", bench.MaxDuration)
+	}
+	// The load's bounds on a stand-in URL when the target is a Service.
+	target := spec.URL
+	if target == "" {
+		target = "http://target/"
+	}
+	check := options(spec, target)
+	if err := check.Check(); err != nil {
+		return err
+	}
+	if len(spec.Labels) > 20 {
+		return meshdock.Errorf(meshdock.EINVALID, "labels: at most 20")
+	}
+	for k, v := range spec.Labels {
+		if k == "" || len(k) > 63 || len(v) > 256 {
+			return meshdock.Errorf(meshdock.EINVALID, "label %s: a name of 1 to 63 characters and a value of at most 256", meshdock.Quote(k, 70))
+		}
+	}
+	if len(spec.Body) > 1<<20 {
+		return meshdock.Errorf(meshdock.EINVALID, "body: at most 1 MiB")
+	}
+	if spec.InCluster {
+		if err := bench.CheckPods(spec.Pods, spec.Connections); err != nil {
+			return err
+		}
+		if spec.URL != "" && !pol.AnyHost {
+			return meshdock.Errorf(meshdock.EFORBIDDEN, "in the cluster the server load-tests the app's Services only: give service instead of url")
+		}
+	} else if spec.Pods != 1 {
+		return meshdock.Errorf(meshdock.EINVALID, "pods: several load generators run only in the cluster (inCluster)")
+	}
+	return nil
+}
+
 // planBenchmark checks a spec before any load: its load's bounds, its
 // target (a URL of this machine from the API; a Service that exists, in
 // a namespace that exists), where it runs.
 func (s *Service) planBenchmark(ctx context.Context, spec meshdock.BenchmarkSpec, pol BenchPolicy) (*benchPlan, error) {
+	if err := CheckSpec(spec, pol); err != nil {
+		return nil, err
+	}
 	spec = withDefaults(spec)
 	p := &benchPlan{spec: spec, mesh: meshes.None, image: pol.Image, clusterOf: pol.Cluster}
 	if p.image == "" {
 		p.image = DefaultLoadgenImage
-	}
-	if (spec.URL == "") == (spec.Service == "") {
-		return nil, meshdock.Errorf(meshdock.EINVALID, "name the target: url, or service (service[.namespace][:port][/path]), not both")
-	}
-	// The load's bounds first, on a stand-in URL: a bad duration is said
-	// before the cluster is asked anything.
-	check := options(spec, "http://target/")
-	if err := check.Check(); err != nil {
-		return nil, err
-	}
-	if len(spec.Labels) > 20 {
-		return nil, meshdock.Errorf(meshdock.EINVALID, "labels: at most 20")
-	}
-	for k, v := range spec.Labels {
-		if k == "" || len(k) > 63 || len(v) > 256 {
-			return nil, meshdock.Errorf(meshdock.EINVALID, "label %s: a name of 1 to 63 characters and a value of at most 256", meshdock.Quote(k, 70))
-		}
-	}
-	if len(spec.Body) > 1<<20 {
-		return nil, meshdock.Errorf(meshdock.EINVALID, "body: at most 1 MiB")
-	}
-	if spec.InCluster {
-		if err := bench.CheckPods(spec.Pods, spec.Connections); err != nil {
-			return nil, err
-		}
-	} else if spec.Pods != 1 {
-		return nil, meshdock.Errorf(meshdock.EINVALID, "pods: several load generators run only in the cluster (inCluster)")
 	}
 	if spec.URL != "" {
 		p.opts = options(spec, spec.URL)
@@ -155,9 +172,6 @@ func (s *Service) planBenchmark(ctx context.Context, spec meshdock.BenchmarkSpec
 			return nil, err
 		}
 		if spec.InCluster {
-			if !pol.AnyHost {
-				return nil, meshdock.Errorf(meshdock.EFORBIDDEN, "in the cluster the server load-tests the app's Services only: give service instead of url")
-			}
 			if err := s.benchCluster(ctx, p); err != nil {
 				return nil, err
 			}
@@ -390,6 +404,16 @@ func (s *Service) StartComparison(ctx context.Context, spec meshdock.BenchmarkSp
 // startBenchmarks checks every test, stores them and runs them one after
 // the other as one operation; then, when all have results, runs after.
 func (s *Service) startBenchmarks(ctx context.Context, specs []meshdock.BenchmarkSpec, pol BenchPolicy, after func(context.Context, []*meshdock.Benchmark, Emit)) ([]*meshdock.Benchmark, *store.Operation, error) {
+	// Every test is checked before the one slot is claimed: a bad test is
+	// said as such even while another runs.
+	var plans []*benchPlan
+	for _, spec := range specs {
+		p, err := s.planBenchmark(ctx, spec, pol)
+		if err != nil {
+			return nil, nil, err
+		}
+		plans = append(plans, p)
+	}
 	if err := s.benches.claim(); err != nil {
 		return nil, nil, err
 	}
@@ -399,14 +423,6 @@ func (s *Service) startBenchmarks(ctx context.Context, specs []meshdock.Benchmar
 			s.benches.release()
 		}
 	}()
-	var plans []*benchPlan
-	for _, spec := range specs {
-		p, err := s.planBenchmark(ctx, spec, pol)
-		if err != nil {
-			return nil, nil, err
-		}
-		plans = append(plans, p)
-	}
 	var records, runs []*meshdock.Benchmark
 	for _, p := range plans {
 		b := p.record()
@@ -584,15 +600,10 @@ func (s *Service) SaveProfile(ctx context.Context, p *meshdock.BenchProfile) err
 	if !profileName.MatchString(p.Name) {
 		return meshdock.Errorf(meshdock.EINVALID, "profile name %s: 1 to 63 letters, digits, spaces, dots, dashes or underscores", meshdock.Quote(p.Name, 70))
 	}
-	spec := withDefaults(p.Spec)
-	if (spec.URL == "") == (spec.Service == "") {
-		return meshdock.Errorf(meshdock.EINVALID, "name the target: url, or service (service[.namespace][:port][/path]), not both")
-	}
-	check := options(spec, "http://target/")
-	if err := check.Check(); err != nil {
+	if err := CheckSpec(p.Spec, BenchPolicy{AnyHost: true}); err != nil {
 		return err
 	}
-	p.Spec = spec
+	p.Spec = withDefaults(p.Spec)
 	return s.store.SaveProfile(ctx, p)
 }
 

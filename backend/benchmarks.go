@@ -43,8 +43,12 @@ func (h *handlers) benchPolicy() app.BenchPolicy {
 	return app.BenchPolicy{Image: h.loadgenImage}
 }
 
-// benchAllowed: a test that reads the cluster needs the listener to use it.
+// benchAllowed: a test that reads the cluster needs the listener to use
+// it; what the spec says on its own is checked first.
 func (h *handlers) benchAllowed(spec meshdock.BenchmarkSpec) error {
+	if err := app.CheckSpec(spec, h.benchPolicy()); err != nil {
+		return err
+	}
 	if spec.Service != "" || spec.InCluster {
 		return h.clustersAllowed()
 	}
@@ -165,7 +169,7 @@ func (h *handlers) compareBenchmarks(c echo.Context) error {
 	case req.Spec != nil && (req.A != "" || req.B != ""):
 		return meshdock.Errorf(meshdock.EINVALID, "compare two stored tests (a, b) or run one in two namespaces (spec, namespaces), not both")
 	case req.Spec != nil:
-		if err := h.clustersAllowed(); err != nil {
+		if err := h.benchAllowed(*req.Spec); err != nil {
 			return err
 		}
 		bs, op, err := h.StartComparison(ctx, *req.Spec, req.Namespaces, h.benchPolicy())

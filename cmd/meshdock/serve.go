@@ -27,6 +27,7 @@ func init() {
 // serveFlags are the options of `meshdock serve`.
 type serveFlags struct {
 	socket, addr, data, example, dockerHost string
+	loadgenImage                            string
 	allowDir, allowClusters, inContainer    bool
 	dataGiven                               bool // --data was given: the directory may not be meshdock's alone
 	charts                                  chartFlags
@@ -50,6 +51,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		"reach API servers on the host's loopback through host.docker.internal")
 	f.charts.register(fs)
 	fs.StringVar(&f.example, "example", "", "import the compose app in this directory when the store is empty")
+	fs.StringVar(&f.loadgenImage, "loadgen-image", app.DefaultLoadgenImage, "image of the in-cluster load generator (meshdock's own, which runs meshdock loadgen)")
 	fs.StringVar(&f.dockerHost, "docker-host", "", "Docker Engine address (default $DOCKER_HOST, else the default socket)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: meshdock serve [--socket PATH] [--addr 127.0.0.1:7878] [--data DIR] [--allow-dir] [--allow-clusters] [--example DIR]")
@@ -107,7 +109,7 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, log *slog.Logger
 	home, _ := os.UserHomeDir() // none known: only the other folders are refused
 	clusters := app.NewClusters(app.ClustersConfig{DataDir: f.data, InContainer: f.inContainer, NoDefault: f.inContainer, Logger: log})
 	srv := backend.New(backend.Config{Store: db, Engine: eng, Version: version, Logger: log, DataDir: f.data, Home: home, Clusters: clusters,
-		MeshCharts: f.charts.source()})
+		MeshCharts: f.charts.source(), LoadgenImage: f.loadgenImage})
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}

@@ -95,8 +95,11 @@ func TestBenchmarksAPI(t *testing.T) {
 	var fortio struct {
 		RunType           string
 		ActualQPS         float64
-		DurationHistogram struct{ Count int64; Min, Max, Avg float64 }
-		RetCodes          map[string]int64
+		DurationHistogram struct {
+			Count         int64
+			Min, Max, Avg float64
+		}
+		RetCodes map[string]int64
 	}
 	fr := ts.get(t, "/api/v1/benchmarks/"+b.ID+"/fortio")
 	fr.decode(t, &fortio)
@@ -151,7 +154,7 @@ func TestBenchmarksAPI(t *testing.T) {
 	if r := ts.do(t, "DELETE", "/api/v1/benchmarks/"+b.ID, "", nil); r.Status != http.StatusNoContent {
 		t.Errorf("DELETE: %d %s", r.Status, r.Body)
 	}
-	if r := ts.get(t, "/api/v1/benchmarks/" + b.ID + "/smp"); r.Status != http.StatusNotFound {
+	if r := ts.get(t, "/api/v1/benchmarks/"+b.ID+"/smp"); r.Status != http.StatusNotFound {
 		t.Errorf("deleted: %d", r.Status)
 	}
 	if r := ts.do(t, "DELETE", "/api/v1/benchmark-profiles/quick", "", nil); r.Status != http.StatusNoContent {
@@ -181,7 +184,7 @@ func TestBenchmarkCancelKeepsPartialResult(t *testing.T) {
 	if b.State != meshdock.BenchCanceled || b.Summary == nil || b.Summary.Requests == 0 {
 		t.Fatalf("after cancel: %+v", b)
 	}
-	if r := ts.get(t, "/api/v1/benchmarks/" + b.ID + "/fortio"); r.Status != http.StatusOK {
+	if r := ts.get(t, "/api/v1/benchmarks/"+b.ID+"/fortio"); r.Status != http.StatusOK {
 		t.Errorf("partial fortio result: %d", r.Status)
 	}
 }

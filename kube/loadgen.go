@@ -202,7 +202,11 @@ func podOutcome(p *corev1.Pod, container string) (out PodOutcome, done bool, pro
 		if w := cs.State.Waiting; w != nil {
 			switch w.Reason {
 			case "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError", "CreateContainerError":
-				return out, false, fmt.Sprintf("container %s: %s: %s", cs.Name, w.Reason, w.Message)
+				problem = fmt.Sprintf("container %s: %s", cs.Name, w.Reason)
+				if w.Message != "" {
+					problem += ": " + w.Message
+				}
+				return out, false, problem
 			}
 		}
 		if cs.Name != container {

@@ -6,8 +6,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -168,45 +166,6 @@ func TestRunBenchmarkInProcess(t *testing.T) {
 	}
 }
 
-// criLog writes data as a container log file in the CRI format (what a
-// kubelet serves, and kwok from a Logs object in the test environment).
-func criLog(t *testing.T, data []byte) string {
-	t.Helper()
-	var b strings.Builder
-	for _, line := range strings.SplitAfter(string(data), "\n") {
-		if line == "" {
-			continue
-		}
-		if !strings.HasSuffix(line, "\n") {
-			line += "\n"
-		}
-		b.WriteString("2026-12-02T10:00:00.000000000Z stdout F " + line)
-	}
-	path := filepath.Join(t.TempDir(), "loadgen.log")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-var clusterLogsResource = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "clusterlogs"}
-
-// serveLogs has the simulated nodes serve file as the log of every
-// loadgen container of namespace ns.
-func serveLogs(t *testing.T, c kube.Cluster, ns, file string) {
-	t.Helper()
-	dyn, _ := c.Dynamic()
-	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs",
-		"metadata": map[string]any{"name": ns},
-		"spec": map[string]any{"selector": map[string]any{"matchNamespaces": []any{ns}},
-			"logs": []any{map[string]any{"containers": []any{bench.LoadgenContainer}, "logsFile": file}}}}}
-	if _, err := dyn.Resource(clusterLogsResource).Create(context.Background(), obj, metav1.CreateOptions{}); err != nil {
-		t.Skipf("the test environment serves no pod logs (kwok's ClusterLogs): %v", err)
-	}
-	t.Cleanup(func() { _ = dyn.Resource(clusterLogsResource).Delete(context.Background(), ns, metav1.DeleteOptions{}) })
-	time.Sleep(200 * time.Millisecond) // kwok takes it up in a few ms
-}
-
 // An in-cluster test end to end through the real API server: the Job of
 // two load generators created in the app's namespace, its pods run (by
 // kwok), their results read from the pods' logs through the API server's
@@ -224,7 +183,7 @@ func TestRunBenchmarkInCluster(t *testing.T) {
 	}
 	data, _ := json.MarshalIndent(one, "", "  ")
 	ns := benchNamespace(t, c, meshes.Istio)
-	serveLogs(t, c, ns, criLog(t, append([]byte("W> a warning on stderr\n"), data...)))
+	kubetest.ServeLogs(t, c, ns, bench.LoadgenContainer, append([]byte("W> a warning on stderr\n"), data...))
 	svc := app.New(app.Config{})
 	pol := app.BenchPolicy{Cluster: func() (kube.Cluster, error) { return c, nil }, Image: "meshdock/meshdock:test"}
 	var rec recorder
@@ -254,7 +213,7 @@ func TestRunBenchmarkInCluster(t *testing.T) {
 
 	// A load generator that printed no result.
 	ns2 := benchNamespace(t, c, meshes.None)
-	serveLogs(t, c, ns2, criLog(t, []byte("exec /meshdock: exec format error\n")))
+	kubetest.ServeLogs(t, c, ns2, bench.LoadgenContainer, []byte("exec /meshdock: exec format error\n"))
 	_, err = svc.RunBenchmark(context.Background(), meshdock.BenchmarkSpec{Service: "web." + ns2, InCluster: true, Duration: meshdock.Duration(time.Second)}, pol, rec.emit)
 	if meshdock.ErrorCode(err) != meshdock.EUNAVAILABLE || !strings.Contains(meshdock.ErrorMessage(err), "exec format error") {
 		t.Errorf("no result: %v", err)

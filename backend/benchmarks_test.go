@@ -3,6 +3,7 @@ package backend_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -11,10 +12,17 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/backend"
 	"github.com/meshdock/meshdock/bench"
+	"github.com/meshdock/meshdock/kube"
+	"github.com/meshdock/meshdock/kube/kubetest"
+	"github.com/meshdock/meshdock/meshes"
 )
 
 // loopbackTarget is a real HTTP server on 127.0.0.1 that answers after
@@ -259,6 +267,86 @@ func TestBenchmarkRequestsRefused(t *testing.T) {
 		}
 		if _, msg := r.errorOf(t); !strings.Contains(msg, c.want) {
 			t.Errorf("%s %s: %q, want %q", c.method, c.path, msg, c.want)
+		}
+	}
+}
+
+// The UI's one click: the same in-cluster test against the app without a
+// mesh and with one, over the API, ending with the comparison; each test's
+// load generators run in their namespace (enrolled in its mesh) and their
+// results come from the pods' logs through the API server.
+func TestBenchmarkComparisonInCluster(t *testing.T) {
+	c := kubetest.Cluster(t)
+	ts := startServer(t, "", withListener(backend.Listener{TCP: true, AllowClusters: true}))
+	target := loopbackTarget(t, time.Millisecond)
+	ctx := context.Background()
+	var namespaces []string
+	for _, mesh := range []string{meshes.None, meshes.Linkerd} {
+		m, _ := meshes.Get(mesh)
+		e, _ := m.Enroll("", nil)
+		ns := fmt.Sprintf("bench-api-%s-%d", mesh, time.Now().UnixNano()%100000)
+		svc := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Service",
+			"metadata": map[string]any{"name": "web", "namespace": ns},
+			"spec":     map[string]any{"selector": map[string]any{"app": "web"}, "ports": []any{map[string]any{"name": "http", "port": int64(80)}}}}}
+		if _, err := c.Apply(ctx, []*unstructured.Unstructured{kube.NamespaceObject(ns, e.NamespaceLabels, e.NamespaceAnnotations), svc}, kube.ApplyOptions{Namespace: ns}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			dyn, _ := c.Dynamic()
+			_ = dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Delete(context.Background(), ns, metav1.DeleteOptions{})
+		})
+		// A real load generator's output, recorded for this namespace's pods;
+		// the mesh's is slower.
+		res, err := bench.Run(ctx, bench.Options{URL: target + "?mesh=" + mesh, Connections: 2, Duration: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := json.MarshalIndent(res, "", "  ")
+		kubetest.ServeLogs(t, c, ns, bench.LoadgenContainer, data)
+		namespaces = append(namespaces, ns)
+	}
+	r := ts.postJSON(t, "/api/v1/benchmarks/compare", map[string]any{"spec": map[string]any{"service": "web", "inCluster": true, "duration": "1s", "connections": 2},
+		"namespaces": namespaces})
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("compare run: %d %s", r.Status, r.Body)
+	}
+	var started struct {
+		Benchmarks []meshdock.Benchmark
+		Operation  struct{ ID string }
+	}
+	r.decode(t, &started)
+	if len(started.Benchmarks) != 2 || started.Benchmarks[0].Mesh != meshes.None || started.Benchmarks[1].Mesh != meshes.Linkerd {
+		t.Fatalf("started: %+v", started.Benchmarks)
+	}
+	if state, msg := ts.waitOperation(t, started.Operation.ID); state != "succeeded" {
+		t.Fatalf("operation %s: %s", state, msg)
+	}
+	evs, _ := ts.DB.Events(ctx, started.Operation.ID, 0, 1000)
+	var cmp *bench.Comparison
+	for _, e := range evs {
+		if e.Type == "comparison" {
+			cmp = &bench.Comparison{}
+			if err := json.Unmarshal(e.Data, cmp); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if cmp == nil || cmp.A.Mesh != meshes.None || cmp.B.Mesh != meshes.Linkerd || !cmp.A.InCluster || cmp.Rows[0].A <= 0 || cmp.Rows[0].B <= 0 {
+		t.Fatalf("comparison: %+v", cmp)
+	}
+	// The same comparison of the stored results, by id.
+	var again bench.Comparison
+	ts.postJSON(t, "/api/v1/benchmarks/compare", map[string]string{"a": started.Benchmarks[0].ID, "b": started.Benchmarks[1].ID}).decode(t, &again)
+	if again.Rows[0].A != cmp.Rows[0].A || again.Rows[0].B != cmp.Rows[0].B {
+		t.Errorf("by id: %+v, in the operation: %+v", again.Rows[0], cmp.Rows[0])
+	}
+	// Unknown namespaces and Services are 404 before any Job.
+	for _, body := range []map[string]any{
+		{"service": "web.no-such-ns", "inCluster": true, "duration": "1s"},
+		{"service": "nope." + namespaces[0], "inCluster": true, "duration": "1s"},
+	} {
+		if r := ts.postJSON(t, "/api/v1/benchmarks", body); r.Status != http.StatusNotFound {
+			t.Errorf("%v: %d %s", body, r.Status, r.Body)
 		}
 	}
 }

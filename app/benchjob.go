@@ -1,8 +1,10 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"fortio.org/fortio/fhttp"
@@ -49,13 +51,16 @@ func (s *Service) runInCluster(ctx context.Context, p *benchPlan, id string, emi
 	wctx, cancel := context.WithTimeout(ctx, time.Duration(p.spec.Duration)+loadgenStart)
 	defer cancel()
 	last := state
-	ended, err := cluster.WaitJob(wctx, p.namespace, name, bench.LoadgenContainer, p.spec.Pods, func(running, done int) {
-		state.Running, state.Ended = running, done
+	live := newLiveProgress(cluster, p.namespace, emit)
+	ended, err := cluster.WaitJob(wctx, p.namespace, name, bench.LoadgenContainer, p.spec.Pods, func(running []string, done int) {
+		state.Running, state.Ended = len(running), done
 		if state != last {
 			last = state
 			_ = emit(EventLoadgen, state)
 		}
+		live.follow(wctx, running)
 	})
+	live.stop()
 	if err != nil {
 		if ctx.Err() == nil && wctx.Err() != nil {
 			return nil, meshdock.Errorf(meshdock.EUNAVAILABLE, "the load generators did not end within %s of the test's %s (Job %s/%s)", loadgenStart, time.Duration(p.spec.Duration), p.namespace, name)
@@ -129,4 +134,86 @@ func jobSuffix(id string) string {
 		return "run"
 	}
 	return string(b)
+}
+
+// liveProgress follows the running load generators' logs for their
+// progress lines and emits their sum each second.
+type liveProgress struct {
+	cluster kube.Cluster
+	ns      string
+	emit    Emit
+
+	mu      sync.Mutex
+	latest  map[string]bench.Progress
+	cancels []context.CancelFunc
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func newLiveProgress(c kube.Cluster, ns string, emit Emit) *liveProgress {
+	l := &liveProgress{cluster: c, ns: ns, emit: emit, latest: map[string]bench.Progress{}, done: make(chan struct{})}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-l.done:
+				return
+			case <-tick.C:
+				l.mu.Lock()
+				ps := make([]bench.Progress, 0, len(l.latest))
+				for _, p := range l.latest {
+					ps = append(ps, p)
+				}
+				l.mu.Unlock()
+				if len(ps) > 0 {
+					_ = l.emit(EventProgress, bench.SumProgress(ps))
+				}
+			}
+		}
+	}()
+	return l
+}
+
+// follow starts following the pods not followed yet.
+func (l *liveProgress) follow(ctx context.Context, pods []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, pod := range pods {
+		if _, ok := l.latest[pod]; ok {
+			continue
+		}
+		l.latest[pod] = bench.Progress{}
+		fctx, cancel := context.WithCancel(ctx)
+		l.cancels = append(l.cancels, cancel)
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			rc, err := l.cluster.FollowLog(fctx, l.ns, pod, bench.LoadgenContainer)
+			if err != nil {
+				return // progress is a nicety: the result is read at the end
+			}
+			defer rc.Close()
+			sc := bufio.NewScanner(rc)
+			for sc.Scan() {
+				if p, ok := bench.ParseProgress(sc.Text()); ok {
+					l.mu.Lock()
+					l.latest[pod] = p
+					l.mu.Unlock()
+				}
+			}
+		}()
+	}
+}
+
+func (l *liveProgress) stop() {
+	l.mu.Lock()
+	for _, cancel := range l.cancels {
+		cancel()
+	}
+	l.mu.Unlock()
+	close(l.done)
+	l.wg.Wait()
 }

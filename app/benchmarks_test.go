@@ -116,7 +116,7 @@ func TestLoadgenJobPerMesh(t *testing.T) {
 		cts, _, _ := unstructured.NestedSlice(job.Object, "spec", "template", "spec", "containers")
 		ct := cts[0].(map[string]any)
 		argv := strings.Join(toStrings(ct["args"]), " ")
-		if !strings.Contains(argv, "loadgen --url http://web.x.svc.cluster.local:80/ --qps 100 --connections 2 --duration 30s") || !strings.HasPrefix(name, "meshdock-loadgen-") {
+		if !strings.Contains(argv, "loadgen --url http://web.x.svc.cluster.local:80/ --qps 100 --connections 2 --duration 30s") || !strings.HasSuffix(argv, " --progress") || !strings.HasPrefix(name, "meshdock-loadgen-") {
 			t.Errorf("%s: args %q", mesh, argv)
 		}
 		par, _, _ := unstructured.NestedInt64(job.Object, "spec", "parallelism")

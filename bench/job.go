@@ -101,7 +101,7 @@ func Job(s JobSpec) ([]*unstructured.Unstructured, error) {
 					SecurityContext:    &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: &uid, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 					Containers: []corev1.Container{{
 						Name: LoadgenContainer, Image: s.Image, ImagePullPolicy: corev1.PullIfNotPresent,
-						Args: append([]string{"loadgen"}, Args(s.Options)...),
+						Args: append(append([]string{"loadgen"}, Args(s.Options)...), "--progress"),
 						Resources: corev1.ResourceRequirements{
 							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
 							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
@@ -181,4 +181,38 @@ func CheckPods(pods, connections int) error {
 		return meshdock.Errorf(meshdock.EINVALID, "%d pods need at least as many connections, not %d", pods, connections)
 	}
 	return nil
+}
+
+// ProgressPrefix starts the load generator's progress lines on stderr:
+// the prefix, then a Progress as JSON.
+const ProgressPrefix = "meshdock-progress "
+
+// FormatProgress is one progress line of the load generator.
+func FormatProgress(p Progress) string {
+	b, _ := json.Marshal(p)
+	return ProgressPrefix + string(b)
+}
+
+// ParseProgress reads a progress line; ok is false for any other line.
+func ParseProgress(line string) (p Progress, ok bool) {
+	rest, found := strings.CutPrefix(strings.TrimSpace(line), ProgressPrefix)
+	if !found || json.Unmarshal([]byte(rest), &p) != nil {
+		return Progress{}, false
+	}
+	return p, true
+}
+
+// SumProgress is the progress of load generators side by side: their
+// requests, QPS and errors summed, the slowest one's percentiles.
+func SumProgress(ps []Progress) Progress {
+	var out Progress
+	for _, p := range ps {
+		out.Requests += p.Requests
+		out.QPS += p.QPS
+		out.Errors += p.Errors
+		out.Elapsed = max(out.Elapsed, p.Elapsed)
+		out.P50ms = max(out.P50ms, p.P50ms)
+		out.P99ms = max(out.P99ms, p.P99ms)
+	}
+	return out
 }

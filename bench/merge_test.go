@@ -92,3 +92,20 @@ func TestMergeRefusesOtherTargets(t *testing.T) {
 		t.Fatal("merged nothing")
 	}
 }
+
+func TestProgressLines(t *testing.T) {
+	p := Progress{Elapsed: 3 * time.Second, Requests: 300, QPS: 100, P50ms: 1.5, P99ms: 9, Errors: 2}
+	got, ok := ParseProgress(FormatProgress(p) + "\n")
+	if !ok || got != p {
+		t.Fatalf("read back %+v %v", got, ok)
+	}
+	for _, line := range []string{"", "{", "meshdock-progress nope", "W> warning"} {
+		if _, ok := ParseProgress(line); ok {
+			t.Errorf("%q read as progress", line)
+		}
+	}
+	sum := SumProgress([]Progress{p, {Elapsed: 2 * time.Second, Requests: 100, QPS: 50, P50ms: 3, P99ms: 4, Errors: 1}})
+	if sum != (Progress{Elapsed: 3 * time.Second, Requests: 400, QPS: 150, P50ms: 3, P99ms: 9, Errors: 3}) {
+		t.Errorf("sum %+v", sum)
+	}
+}

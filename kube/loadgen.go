@@ -141,7 +141,7 @@ const MaxLogBytes = 16 << 20
 // container terminated) or the Job failed, and returns how each ended.
 // A pod that cannot start (its image cannot be pulled, it cannot be
 // scheduled) fails the wait at once, naming why.
-func (c Cluster) WaitJob(ctx context.Context, ns, name, container string, count int, progress func(running, ended int)) ([]PodOutcome, error) {
+func (c Cluster) WaitJob(ctx context.Context, ns, name, container string, count int, progress func(running []string, ended int)) ([]PodOutcome, error) {
 	if c.conn == nil {
 		return nil, ErrNoCluster
 	}
@@ -153,7 +153,7 @@ func (c Cluster) WaitJob(ctx context.Context, ns, name, container string, count 
 			return nil, meshdock.Wrap(errorCode(err), err, "list the pods of Job %s/%s: %v", ns, name, serverMessage(err))
 		}
 		var ended []PodOutcome
-		running := 0
+		var running []string
 		for _, u := range pods.Items {
 			var p corev1.Pod
 			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p); err != nil {
@@ -166,7 +166,7 @@ func (c Cluster) WaitJob(ctx context.Context, ns, name, container string, count 
 			if done {
 				ended = append(ended, out)
 			} else if p.Status.Phase == corev1.PodRunning {
-				running++
+				running = append(running, p.Name)
 			}
 		}
 		if progress != nil {
@@ -277,6 +277,19 @@ func (c Cluster) PodLog(ctx context.Context, ns, pod, container string) ([]byte,
 		return nil, meshdock.Errorf(meshdock.ETOOLARGE, "the log of pod %s/%s is over %d MiB", ns, pod, MaxLogBytes>>20)
 	}
 	return data, nil
+}
+
+// FollowLog streams a container's log as it grows, until ctx ends.
+func (c Cluster) FollowLog(ctx context.Context, ns, pod, container string) (io.ReadCloser, error) {
+	cs, err := c.clientset()
+	if err != nil {
+		return nil, err
+	}
+	rc, err := cs.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container, Follow: true}).Stream(ctx)
+	if err != nil {
+		return nil, meshdock.Wrap(meshdock.EUNAVAILABLE, err, "follow the log of pod %s/%s: %v", ns, pod, serverMessage(err))
+	}
+	return rc, nil
 }
 
 // Remove deletes objects meshdock manages, in the background (a Job's

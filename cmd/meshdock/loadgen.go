@@ -84,6 +84,7 @@ func runLoadgen(args []string, stdout, stderr io.Writer) int {
 	var lf loadFlags
 	lf.register(fs)
 	fs.StringVar(&lf.quitURL, "quit-url", "", "when the test ends, POST to this URL on 127.0.0.1 (a mesh proxy's shutdown endpoint)")
+	progress := fs.Bool("progress", false, "print the run so far each second on stderr ("+strings.TrimSpace(bench.ProgressPrefix)+" JSON lines)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: meshdock loadgen --url URL [--qps N] [-c N] [-t D] [--method M] [-H 'Name: value']... [--body B] [--percentiles 50,99] [--h2]")
 		fs.PrintDefaults()
@@ -98,6 +99,9 @@ func runLoadgen(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *progress {
+		o.Progress = func(p bench.Progress) { fmt.Fprintln(stderr, bench.FormatProgress(p)) }
+	}
 	res, err := bench.Run(ctx, o)
 	if res != nil {
 		enc := json.NewEncoder(stdout)

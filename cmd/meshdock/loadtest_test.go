@@ -132,8 +132,18 @@ func TestLoadgenCommand(t *testing.T) {
 	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer target.Close()
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"loadgen", "--url", target.URL, "-c", "2", "-t", "1s", "--qps", "100"}, &stdout, &stderr); code != exitOK {
+	if code := run([]string{"loadgen", "--url", target.URL, "-c", "2", "-t", "2100ms", "--qps", "100", "--progress"}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("loadgen: %d %s", code, stderr.String())
+	}
+	// Progress each second on stderr, which the in-cluster run follows.
+	var progress []bench.Progress
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if p, ok := bench.ParseProgress(line); ok {
+			progress = append(progress, p)
+		}
+	}
+	if len(progress) != 2 || progress[1].Requests < progress[0].Requests || progress[1].QPS < 50 {
+		t.Errorf("progress lines: %+v\n%s", progress, stderr.String())
 	}
 	log := "W> a warning first\n" + stdout.String() + "meshdock loadgen: a line after\n"
 	res, err := bench.ParseResult([]byte(log))

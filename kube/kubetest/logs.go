@@ -48,6 +48,8 @@ func ServeLogs(tb testing.TB, c kube.Cluster, ns, container string, data []byte)
 	if _, err := dyn.Resource(clusterLogs).Create(context.Background(), obj, metav1.CreateOptions{}); err != nil {
 		tb.Fatalf("the test environment serves no pod logs (kwok's ClusterLogs; scripts/testenv up installs them): %v", err)
 	}
-	tb.Cleanup(func() { _ = dyn.Resource(clusterLogs).Delete(context.Background(), obj.GetName(), metav1.DeleteOptions{}) })
+	tb.Cleanup(func() {
+		_ = dyn.Resource(clusterLogs).Delete(context.Background(), obj.GetName(), metav1.DeleteOptions{})
+	})
 	time.Sleep(200 * time.Millisecond) // kwok takes it up within milliseconds
 }

@@ -9,6 +9,7 @@ import (
 
 	"fortio.org/fortio/fhttp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/bench"
@@ -35,11 +36,13 @@ func (s *Service) runInCluster(ctx context.Context, p *benchPlan, id string, emi
 	}
 	cluster := p.cluster
 	state := LoadgenState{Job: name, Pods: p.spec.Pods}
-	if _, err := cluster.Apply(ctx, objs, kube.ApplyOptions{Namespace: p.namespace, Force: true}); err != nil {
+	allow, notes, err := loadgenAllowed(ctx, p)
+	if err != nil {
 		return nil, err
 	}
-	// The Job goes when the test ends, whatever the end; a failed one's
-	// pods are said in the error first.
+	objs = append(objs, allow...)
+	// The Job and its rules go when the test ends, whatever the end (an
+	// apply that failed half way included).
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
@@ -47,6 +50,12 @@ func (s *Service) runInCluster(ctx context.Context, p *benchPlan, id string, emi
 			s.log.Warn("the load generator's Job was not deleted", "namespace", p.namespace, "job", name, "err", err)
 		}
 	}()
+	if _, err := cluster.Apply(ctx, objs, kube.ApplyOptions{Namespace: p.namespace, Force: true}); err != nil {
+		return nil, err
+	}
+	for _, n := range notes {
+		_ = emit(EventLoadgen, LoadgenState{Job: name, Pods: p.spec.Pods, Message: n})
+	}
 	_ = emit(EventLoadgen, state)
 	wctx, cancel := context.WithTimeout(ctx, time.Duration(p.spec.Duration)+loadgenStart)
 	defer cancel()
@@ -89,6 +98,27 @@ func (s *Service) runInCluster(ctx context.Context, p *benchPlan, id string, emi
 	state.Message = fmt.Sprintf("%d results read from the pods' logs", len(results))
 	_ = emit(EventLoadgen, state)
 	return bench.Merge(results...)
+}
+
+// networkPolicies are the NetworkPolicy resource.
+var networkPolicies = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"}
+
+// loadgenAllowed: in a namespace whose rules allow only the app's paths
+// (authz enforce: its default-deny NetworkPolicy is there), the load
+// generator gets rules of its own to its target's port, deleted with it.
+func loadgenAllowed(ctx context.Context, p *benchPlan) ([]*unstructured.Unstructured, []string, error) {
+	if p.target == nil || len(p.target.Target) == 0 {
+		return nil, nil, nil
+	}
+	enforced, err := p.cluster.Exists(ctx, networkPolicies, p.namespace, meshes.DefaultDeny)
+	if err != nil || !enforced {
+		return nil, nil, err
+	}
+	c := *p.target
+	c.Name, c.Account = bench.LoadgenName, bench.LoadgenName
+	c.Labels = map[string]string{"app.kubernetes.io/name": bench.LoadgenName}
+	objs, notes := meshes.AllowCaller(p.mesh, p.namespace, c)
+	return objs, append([]string{"the namespace allows only the app's paths (authz enforce): the load generator gets rules of its own to its target, deleted with it"}, notes...), nil
 }
 
 // LoadgenObjects are the load generators of one test in namespace ns,

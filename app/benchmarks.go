@@ -84,6 +84,8 @@ type benchPlan struct {
 	meshVersion string
 	image       string
 	clusterOf   func() (kube.Cluster, error)
+	// target is the Service's pods and port (a Service target only).
+	target *meshes.Caller
 }
 
 // serviceRef is `service[.namespace][:port][/path]`.
@@ -241,14 +243,15 @@ func (s *Service) planService(ctx context.Context, p *benchPlan, pol BenchPolicy
 	if err := s.benchCluster(ctx, p); err != nil {
 		return err
 	}
-	ports, err := p.cluster.ServicePorts(ctx, p.namespace, name)
+	info, err := p.cluster.Service(ctx, p.namespace, name)
 	if err != nil {
 		return err
 	}
-	port, err := pickPort(name, ports, m[7])
+	port, err := pickPort(name, info.Ports, m[7])
 	if err != nil {
 		return err
 	}
+	p.target = &meshes.Caller{Target: info.Selector, Port: port.TargetPort, Protocol: port.Protocol}
 	scheme := "http"
 	if port.Port == 443 || strings.Contains(strings.ToLower(port.AppProtocol), "https") || strings.HasPrefix(port.Name, "https") {
 		scheme = "https"

@@ -219,3 +219,50 @@ func TestRunBenchmarkInCluster(t *testing.T) {
 		t.Errorf("no result: %v", err)
 	}
 }
+
+// In a namespace that allows only the app's paths (authz enforce), the
+// load generator gets rules of its own to its target, while it runs.
+func TestRunBenchmarkUnderEnforce(t *testing.T) {
+	c := kubetest.Cluster(t)
+	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer target.Close()
+	one, err := bench.Run(context.Background(), bench.Options{URL: target.URL, Connections: 1, Duration: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.MarshalIndent(one, "", "  ")
+	ns := benchNamespace(t, c, meshes.None)
+	deny := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+		"metadata": map[string]any{"name": meshes.DefaultDeny, "namespace": ns},
+		"spec":     map[string]any{"podSelector": map[string]any{}, "policyTypes": []any{"Ingress", "Egress"}}}}
+	if _, err := c.Apply(context.Background(), []*unstructured.Unstructured{deny}, kube.ApplyOptions{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	kubetest.ServeLogs(t, c, ns, bench.LoadgenContainer, data)
+	dyn, _ := c.Dynamic()
+	nps := schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"}
+	var during []string
+	rec := func(typ string, d any) error {
+		if s, ok := d.(app.LoadgenState); ok && typ == app.EventLoadgen && during == nil {
+			list, _ := dyn.Resource(nps).Namespace(ns).List(context.Background(), metav1.ListOptions{})
+			for _, np := range list.Items {
+				during = append(during, np.GetName())
+			}
+			during = append(during, "note: "+s.Message)
+		}
+		return nil
+	}
+	svc := app.New(app.Config{})
+	pol := app.BenchPolicy{Cluster: func() (kube.Cluster, error) { return c, nil }}
+	if _, err := svc.RunBenchmark(context.Background(), meshdock.BenchmarkSpec{Service: "web." + ns, InCluster: true, Duration: meshdock.Duration(time.Second)}, pol, rec); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(during, ", ")
+	if !strings.Contains(got, "meshdock-loadgen-egress") || !strings.Contains(got, "meshdock-loadgen-ingress") || !strings.Contains(got, "authz enforce") {
+		t.Errorf("while it ran: %s", got)
+	}
+	list, _ := dyn.Resource(nps).Namespace(ns).List(context.Background(), metav1.ListOptions{})
+	if len(list.Items) != 1 || list.Items[0].GetName() != meshes.DefaultDeny {
+		t.Errorf("after it: %d NetworkPolicies", len(list.Items))
+	}
+}

@@ -70,13 +70,24 @@ type ServicePort struct {
 	Name        string `json:"name,omitempty"`
 	Port        int32  `json:"port"`
 	AppProtocol string `json:"appProtocol,omitempty"`
+	// TargetPort is the pods' port, a number or a name.
+	TargetPort string `json:"targetPort,omitempty"`
+	Protocol   string `json:"protocol,omitempty"`
 }
 
-// ServicePorts returns the ports of Service name in namespace ns; a
-// Service that does not exist is ENOTFOUND, naming those that do.
-func (c Cluster) ServicePorts(ctx context.Context, ns, name string) ([]ServicePort, error) {
+// ServiceInfo is what a load test needs of a Service: its pods' labels
+// and its ports.
+type ServiceInfo struct {
+	Selector map[string]string
+	Ports    []ServicePort
+}
+
+// Service returns Service name of namespace ns; a Service that does not
+// exist is ENOTFOUND, naming those that do.
+func (c Cluster) Service(ctx context.Context, ns, name string) (ServiceInfo, error) {
+	var info ServiceInfo
 	if c.conn == nil {
-		return nil, ErrNoCluster
+		return info, ErrNoCluster
 	}
 	ri := c.conn.dynamic.Resource(servicesGVR).Namespace(ns)
 	svc, err := ri.Get(ctx, name, metav1.GetOptions{})
@@ -89,26 +100,47 @@ func (c Cluster) ServicePorts(ctx context.Context, ns, name string) ([]ServicePo
 		}
 		sort.Strings(names)
 		if len(names) == 0 {
-			return nil, meshdock.Errorf(meshdock.ENOTFOUND, "namespace %s has no Service %s (it has none)", meshdock.QuoteName(ns), meshdock.QuoteName(name))
+			return info, meshdock.Errorf(meshdock.ENOTFOUND, "namespace %s has no Service %s (it has none)", meshdock.QuoteName(ns), meshdock.QuoteName(name))
 		}
-		return nil, meshdock.Errorf(meshdock.ENOTFOUND, "namespace %s has no Service %s (it has %s)", meshdock.QuoteName(ns), meshdock.QuoteName(name), strings.Join(names, ", "))
+		return info, meshdock.Errorf(meshdock.ENOTFOUND, "namespace %s has no Service %s (it has %s)", meshdock.QuoteName(ns), meshdock.QuoteName(name), strings.Join(names, ", "))
 	}
 	if err != nil {
-		return nil, meshdock.Wrap(errorCode(err), err, "read Service %s/%s: %v", ns, name, serverMessage(err))
+		return info, meshdock.Wrap(errorCode(err), err, "read Service %s/%s: %v", ns, name, serverMessage(err))
 	}
 	var s corev1.Service
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(svc.Object, &s); err != nil {
-		return nil, meshdock.Wrap(meshdock.EINTERNAL, err, "read Service %s/%s: %v", ns, name, err)
+		return info, meshdock.Wrap(meshdock.EINTERNAL, err, "read Service %s/%s: %v", ns, name, err)
 	}
-	var out []ServicePort
+	info.Selector = s.Spec.Selector
 	for _, p := range s.Spec.Ports {
-		sp := ServicePort{Name: p.Name, Port: p.Port}
+		sp := ServicePort{Name: p.Name, Port: p.Port, TargetPort: p.TargetPort.String(), Protocol: string(p.Protocol)}
+		if p.TargetPort.IntValue() == 0 && p.TargetPort.StrVal == "" {
+			sp.TargetPort = fmt.Sprint(p.Port) // the Service's own port, as the API server defaults it
+		}
+		if sp.Protocol == "" {
+			sp.Protocol = "TCP"
+		}
 		if p.AppProtocol != nil {
 			sp.AppProtocol = *p.AppProtocol
 		}
-		out = append(out, sp)
+		info.Ports = append(info.Ports, sp)
 	}
-	return out, nil
+	return info, nil
+}
+
+// Exists tells whether an object of a resource is there.
+func (c Cluster) Exists(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) (bool, error) {
+	if c.conn == nil {
+		return false, ErrNoCluster
+	}
+	_, err := c.conn.dynamic.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, meshdock.Wrap(errorCode(err), err, "read %s %s/%s: %v", gvr.Resource, ns, name, serverMessage(err))
+	}
+	return true, nil
 }
 
 // clientset is the typed client, for what the dynamic one cannot do (a

@@ -18,6 +18,10 @@ const (
 	AuthzEnforce = "enforce" // NetworkPolicies and the mesh's rules
 )
 
+// DefaultDeny names the NetworkPolicy that denies every connection of a
+// namespace under authz enforce (a dot: no workload's name has one).
+const DefaultDeny = "meshdock.default-deny"
+
 // AuthzModes lists the modes, the default first.
 func AuthzModes() []string { return []string{AuthzOff, AuthzAudit, AuthzEnforce} }
 
@@ -244,9 +248,9 @@ func withPorts(rule map[string]any, port int32, proto string, extra []int32) map
 // never subject to NetworkPolicies.
 func (a *Authorization) networkPolicies(mesh, ns string, peers map[string]*peer, order []string, in map[string][]*inbound, out map[string][]meshdock.Path) {
 	const v = "networking.k8s.io/v1"
-	a.Objects = append(a.Objects, labelled(v, "NetworkPolicy", ns, "meshdock.default-deny", map[string]any{
+	a.Objects = append(a.Objects, labelled(v, "NetworkPolicy", ns, DefaultDeny, map[string]any{
 		"podSelector": map[string]any{}, "policyTypes": []any{"Ingress", "Egress"}}))
-	a.rule("NetworkPolicy", "meshdock.default-deny", "deny every connection to and from the namespace's pods")
+	a.rule("NetworkPolicy", DefaultDeny, "deny every connection to and from the namespace's pods")
 	a.Objects = append(a.Objects, labelled(v, "NetworkPolicy", ns, "meshdock.allow-dns", map[string]any{
 		"podSelector": map[string]any{}, "policyTypes": []any{"Egress"},
 		"egress": []any{map[string]any{"ports": []any{portEntry(53, "UDP"), portEntry(53, "TCP")}}}}))

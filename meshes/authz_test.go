@@ -232,7 +232,9 @@ func (w world) linkerdAllows(c connection) bool {
 		}
 		for _, ap := range w.of("AuthorizationPolicy") {
 			spec := ap.Object["spec"].(map[string]any)
-			if spec["targetRef"].(map[string]any)["name"] != s.GetName() {
+			ref := spec["targetRef"].(map[string]any)
+			// A policy names one Server, or every Server of a namespace.
+			if ref["kind"] == "Namespace" && ref["name"] != w.ns || ref["kind"] != "Namespace" && ref["name"] != s.GetName() {
 				continue
 			}
 			for _, r := range spec["requiredAuthenticationRefs"].([]any) {
@@ -284,27 +286,30 @@ func (w world) consulAllows(c connection) bool {
 	return true
 }
 
-// kumaAllows evaluates MeshTrafficPermissions: the most specific matching
-// "from" wins (MeshSubset over Mesh).
+// kumaAllows evaluates MeshTrafficPermissions: those that target the
+// callee merge, and the most specific matching "from" wins (MeshSubset
+// over Mesh).
 func (w world) kumaAllows(c connection) bool {
+	targeted := false
+	mesh := ""
+	tags := map[string]string{"k8s.kuma.io/namespace": w.ns}
+	for k, v := range w.peers[c.from].labels {
+		tags[k] = v
+	}
 	for _, mtp := range w.of("MeshTrafficPermission") {
 		spec := mtp.Object["spec"].(map[string]any)
 		if !matches(map[string]any{"matchLabels": spec["targetRef"].(map[string]any)["labels"]}, w.peers[c.to].labels) {
 			continue
 		}
-		action := ""
-		tags := map[string]string{"k8s.kuma.io/namespace": w.ns}
-		for k, v := range w.peers[c.from].labels {
-			tags[k] = v
-		}
+		targeted = true
 		for _, f := range spec["from"].([]any) {
 			fm := f.(map[string]any)
 			ref := fm["targetRef"].(map[string]any)
 			a := fm["default"].(map[string]any)["action"].(string)
 			switch ref["kind"] {
 			case "Mesh":
-				if action == "" {
-					action = a
+				if mesh == "" {
+					mesh = a
 				}
 			case "MeshSubset":
 				if matches(map[string]any{"matchLabels": ref["tags"]}, tags) {
@@ -312,9 +317,8 @@ func (w world) kumaAllows(c connection) bool {
 				}
 			}
 		}
-		return action != "Deny"
 	}
-	return true
+	return !targeted || mesh != "Deny"
 }
 
 // TestAuthorizeAllowsExactlyThePaths checks, for each app, mesh and
@@ -515,7 +519,10 @@ func TestAuthorizeObjectsMatchCRDs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, o := range a.Objects {
+		// And the rules of a caller from outside the app (AllowCaller).
+		extra, _ := AllowCaller(mesh, "app", Caller{Name: "meshdock-loadgen", Account: "meshdock-loadgen", Labels: map[string]string{"app": "lg"},
+			Target: map[string]string{"app": "api"}, Port: "8080"})
+		for _, o := range append(a.Objects, extra...) {
 			s, ok := schemas[o.GetAPIVersion()+" "+o.GetKind()]
 			if !ok {
 				continue

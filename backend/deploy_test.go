@@ -244,11 +244,17 @@ func TestDeploymentRequestsRefused(t *testing.T) {
 func TestClustersNeedPermissionOnTCP(t *testing.T) {
 	ts := startServer(t, "")
 	app := ts.importFiles(t, "perm", map[string]string{"compose.yaml": composeYAML})
+	// A deploy's operation is canceled only where clusters are used (a
+	// load test's may be anywhere).
+	op, err := ts.DB.CreateOperation(context.Background(), "deploy", app.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, r := range []answer{
 		ts.get(t, "/api/v1/clusters"),
 		ts.postJSON(t, "/api/v1/apps/"+app.ID+"/deployments", map[string]any{}),
 		ts.get(t, "/api/v1/apps/"+app.ID+"/deployments"),
-		ts.do(t, "POST", "/api/v1/operations/x/cancel", "", nil),
+		ts.do(t, "POST", "/api/v1/operations/"+op.ID+"/cancel", "", nil),
 	} {
 		if code, msg := r.errorOf(t); r.Status != http.StatusForbidden || !strings.Contains(msg, "--allow-clusters") {
 			t.Errorf("%d %s %s", r.Status, code, msg)

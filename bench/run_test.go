@@ -149,3 +149,31 @@ func TestOptionsRefused(t *testing.T) {
 		t.Errorf("unresolvable host: %v", err)
 	}
 }
+
+// HTTP/2 without TLS (h2c) where fortio speaks it: every request arrives
+// as HTTP/2.
+func TestRunH2C(t *testing.T) {
+	var h1, h2 atomic.Int64
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 {
+			h2.Add(1)
+		} else {
+			h1.Add(1)
+		}
+	}))
+	s.Config.Protocols = new(http.Protocols)
+	s.Config.Protocols.SetHTTP1(true)
+	s.Config.Protocols.SetUnencryptedHTTP2(true)
+	s.Start()
+	defer s.Close()
+	res, err := Run(context.Background(), Options{URL: s.URL, Connections: 2, Duration: 500 * time.Millisecond, H2: true})
+	if err != nil || res.DurationHistogram.Count == 0 {
+		t.Fatal(err)
+	}
+	if h2.Load() == 0 || h1.Load() != 0 {
+		t.Errorf("HTTP/2 %d, HTTP/1 %d requests", h2.Load(), h1.Load())
+	}
+	if _, err := Run(context.Background(), Options{URL: s.URL, Connections: 1, Duration: 300 * time.Millisecond}); err != nil || h1.Load() == 0 {
+		t.Errorf("HTTP/1.1: %v, %d requests", err, h1.Load())
+	}
+}

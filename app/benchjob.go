@@ -50,7 +50,9 @@ func (s *Service) runInCluster(ctx context.Context, p *benchPlan, id string, emi
 			s.log.Warn("the load generator's Job was not deleted", "namespace", p.namespace, "job", name, "err", err)
 		}
 	}()
-	if _, err := cluster.Apply(ctx, objs, kube.ApplyOptions{Namespace: p.namespace, Force: true}); err != nil {
+	// Not forced: a ServiceAccount of that name that is not meshdock's is
+	// a conflict, not taken over.
+	if _, err := cluster.Apply(ctx, objs, kube.ApplyOptions{Namespace: p.namespace}); err != nil {
 		return nil, err
 	}
 	for _, n := range notes {
@@ -130,7 +132,10 @@ func LoadgenObjects(ns, mesh, image, id string, pods int, o bench.Options) (objs
 		per.QuitURL = consulShutdown
 	}
 	name = bench.LoadgenName + "-" + jobSuffix(id)
-	objs, err = bench.Job(bench.JobSpec{Name: name, Namespace: ns, Image: image, Pods: pods, Options: per, Benchmark: id})
+	// Consul's and Kuma's proxies read the pod's ServiceAccount token; the
+	// others bring their own.
+	token := mesh == meshes.Consul || mesh == meshes.Kuma
+	objs, err = bench.Job(bench.JobSpec{Name: name, Namespace: ns, Image: image, Pods: pods, Options: per, Benchmark: id, Token: token})
 	if err != nil {
 		return nil, "", err
 	}

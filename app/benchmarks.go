@@ -140,8 +140,16 @@ func CheckSpec(spec meshdock.BenchmarkSpec, pol BenchPolicy) error {
 			return meshdock.Errorf(meshdock.EINVALID, "label %s: a name of 1 to 63 characters and a value of at most 256", meshdock.Quote(k, 70))
 		}
 	}
-	if len(spec.Body) > 1<<20 {
-		return meshdock.Errorf(meshdock.EINVALID, "body: at most 1 MiB")
+	if spec.Service != "" {
+		// A mesh's proxy routes by these: they would send the load to
+		// another Service than the one named.
+		for _, h := range spec.Headers {
+			name, _, _ := strings.Cut(h, ":")
+			switch n := strings.ToLower(strings.TrimSpace(name)); {
+			case n == "host" || n == "l5d-dst-override" || strings.HasPrefix(n, "x-envoy-") || strings.HasPrefix(n, "x-kuma-"):
+				return meshdock.Errorf(meshdock.EINVALID, "header %s: a Service target is reached by its own name; the mesh would route this header elsewhere", meshdock.Quote(name, 40))
+			}
+		}
 	}
 	if spec.InCluster {
 		if err := bench.CheckPods(spec.Pods, spec.Connections); err != nil {
@@ -398,7 +406,7 @@ func (s *Service) StartComparison(ctx context.Context, spec meshdock.BenchmarkSp
 		specs[i].Namespace = ns
 	}
 	return s.startBenchmarks(ctx, specs, pol, func(ctx context.Context, bs []*meshdock.Benchmark, emit Emit) {
-		if c, err := s.CompareBenchmarks(ctx, bs[0].ID, bs[1].ID); err == nil {
+		if c, err := s.CompareBenchmarks(ctx, bs[0].ID, bs[1].ID, true); err == nil {
 			_ = emit(EventComparison, c)
 		}
 	})
@@ -430,6 +438,10 @@ func (s *Service) startBenchmarks(ctx context.Context, specs []meshdock.Benchmar
 	for _, p := range plans {
 		b := p.record()
 		if err := s.store.CreateBenchmark(ctx, b); err != nil {
+			for _, r := range records {
+				r.State, r.Message = meshdock.BenchFailed, "not started: "+meshdock.ErrorMessage(err)
+				_ = s.store.UpdateBenchmark(context.WithoutCancel(ctx), r, nil)
+			}
 			return nil, nil, err
 		}
 		run := *b
@@ -544,7 +556,7 @@ func SMP(r *BenchResult) bench.SMPResult {
 // CompareBenchmarks puts stored test b beside stored test a (the
 // baseline), with the resources the proxies of each one's namespace
 // reserve and use when the cluster can be read.
-func (s *Service) CompareBenchmarks(ctx context.Context, a, b string) (*bench.Comparison, error) {
+func (s *Service) CompareBenchmarks(ctx context.Context, a, b string, readCluster bool) (*bench.Comparison, error) {
 	ra, err := s.BenchmarkResult(ctx, a)
 	if err != nil {
 		return nil, err
@@ -563,6 +575,10 @@ func (s *Service) CompareBenchmarks(ctx context.Context, a, b string) (*bench.Co
 			}
 		}
 		if ns == "" || side.Mesh == meshes.None {
+			continue
+		}
+		if !readCluster {
+			c.Notes = append(c.Notes, fmt.Sprintf("the proxies of namespace %s are not read: this listener does not use the clusters", ns))
 			continue
 		}
 		cluster, err := s.clusters.Cluster(side.Spec.Context)

@@ -183,7 +183,7 @@ func (h *handlers) compareBenchmarks(c echo.Context) error {
 	case len(req.Namespaces) > 0:
 		return meshdock.Errorf(meshdock.EINVALID, "namespaces go with spec (a test to run in each)")
 	}
-	cmp, err := h.CompareBenchmarks(ctx, req.A, req.B)
+	cmp, err := h.CompareBenchmarks(ctx, req.A, req.B, h.allowClusters)
 	if err != nil {
 		return err
 	}

@@ -229,6 +229,19 @@ func TestBenchmarkRequestsRefused(t *testing.T) {
 		// Services need the cluster, which this listener may not use.
 		{`{"service":"web.shop"}`, 403, "--allow-clusters"},
 		{`{"profile":"nope"}`, 404, "no test profile"},
+		// fortio would stretch the run past its duration for 2 requests a
+		// connection.
+		{`{"url":"` + target + `","qps":1e-9}`, 400, "fewer than 2 requests per connection"},
+		{`{"url":"` + target + `","qps":0.5,"connections":1024}`, 400, "fewer than 2 requests per connection"},
+		{`{"url":"` + target + `","method":"DELETE /admin HTTP/1.1\r\nHost: x\r\n\r\nGET"}`, 400, "method"},
+		{`{"url":"` + target + `","headers":["Bad Name: x"]}`, 400, "Name: value"},
+		{`{"url":"` + target + `","headers":["X-A: a\r\nX-B: b"]}`, 400, "Name: value"},
+		{`{"url":"http://127.0.0.1:99999/"}`, 400, "port must be from 1 to 65535"},
+		{`{"url":"` + target + `","percentiles":[` + strings.Repeat("50.5,", 20) + `51]}`, 400, "at most 20"},
+		{`{"url":"` + target + `","percentiles":[50,50]}`, 400, "given twice"},
+		{`{"url":"` + target + `","body":"` + strings.Repeat("x", 65<<10) + `"}`, 413, "at most 64 KiB"},
+		{`{"service":"web.shop","headers":["Host: kubernetes.default"]}`, 400, "route this header elsewhere"},
+		{`{"service":"web.shop","headers":["l5d-dst-override: x.kube-system.svc"]}`, 400, "route this header elsewhere"},
 	} {
 		body := c.body
 		if !strings.Contains(body, "duration") && body != "{}" && !strings.Contains(body, "profile") {
@@ -237,7 +250,7 @@ func TestBenchmarkRequestsRefused(t *testing.T) {
 		r := ts.do(t, "POST", "/api/v1/benchmarks", "application/json", strings.NewReader(body))
 		code, msg := r.errorOf(t)
 		if r.Status != c.status || !strings.Contains(msg, c.want) || code == "" {
-			t.Errorf("%s: %d %s %q, want %d with %q", c.body, r.Status, code, msg, c.status, c.want)
+			t.Errorf("%.200s: %d %s %q, want %d with %q", c.body, r.Status, code, msg, c.status, c.want)
 		}
 	}
 	var list struct{ Benchmarks []json.RawMessage }

@@ -72,6 +72,9 @@ type JobSpec struct {
 	Options Options
 	// Benchmark is the test's id, on the Job's labels.
 	Benchmark string
+	// Token mounts the ServiceAccount's token (a mesh's proxy may need
+	// it; the load generator does not).
+	Token bool
 }
 
 // Job returns the load generator's Job and its ServiceAccount (the
@@ -96,9 +99,10 @@ func Job(s JobSpec) ([]*unstructured.Unstructured, error) {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
-					RestartPolicy:      corev1.RestartPolicyNever,
-					ServiceAccountName: LoadgenName,
-					SecurityContext:    &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: &uid, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+					RestartPolicy:                corev1.RestartPolicyNever,
+					ServiceAccountName:           LoadgenName,
+					AutomountServiceAccountToken: &s.Token,
+					SecurityContext:              &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: &uid, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 					Containers: []corev1.Container{{
 						Name: LoadgenContainer, Image: s.Image, ImagePullPolicy: corev1.PullIfNotPresent,
 						Args: append(append([]string{"loadgen"}, Args(s.Options)...), "--progress"),

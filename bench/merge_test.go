@@ -109,3 +109,22 @@ func TestProgressLines(t *testing.T) {
 		t.Errorf("sum %+v", sum)
 	}
 }
+
+// SMP names each percentile as asked, in milliseconds.
+func TestSMPPercentileKeys(t *testing.T) {
+	h := stats.NewHistogram(durationScale[0], durationScale[1])
+	for i := 1; i <= 1000; i++ {
+		h.Record(float64(i) / 1e5)
+	}
+	r := &fhttp.HTTPRunnerResults{}
+	r.DurationHistogram = h.Export().CalcPercentiles([]float64{50, 99.9, 99.9999, 99.99991, 99.99992})
+	smp := ToSMP("x", r, Mesh{}, nil)
+	for _, k := range []string{"p50", "p99.9", "p99.9999", "p99.99991", "p99.99992"} {
+		if _, ok := smp.DetailedResults.Percentiles[k]; !ok {
+			t.Errorf("no %s in %v", k, smp.DetailedResults.Percentiles)
+		}
+	}
+	if v := smp.DetailedResults.Percentiles["p50"]; v != r.DurationHistogram.Percentiles[0].Value*1000 {
+		t.Errorf("p50 %g ms, fortio %g s", v, r.DurationHistogram.Percentiles[0].Value)
+	}
+}

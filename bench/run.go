@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"fortio.org/fortio/periodic"
 	"fortio.org/fortio/stats"
 	"fortio.org/log"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/meshdock/meshdock"
 )
@@ -26,7 +29,19 @@ const (
 	MaxQPS         = 1_000_000
 	// DefaultDuration is a test's length when it names none.
 	DefaultDuration = 10 * time.Second
+	// MaxBody is the largest request body (the in-cluster load generator
+	// gets it as one argument), MaxHeaders and MaxPercentiles the most
+	// headers and percentiles a test may name.
+	MaxBody        = 64 << 10
+	MaxHeaders     = 50
+	MaxPercentiles = 20
+	// overrun is how long a run may take beyond its duration before it is
+	// stopped, whatever fortio computed.
+	overrun = 30 * time.Second
 )
+
+// method is an HTTP method: a token of capitals.
+var method = regexp.MustCompile(`^[A-Z]{1,20}$`)
 
 // DefaultPercentiles are the percentiles a test reports when it names none.
 var DefaultPercentiles = []float64{50, 75, 90, 99, 99.9}
@@ -74,12 +89,26 @@ func (o *Options) Check() error {
 	switch {
 	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
 		return meshdock.Errorf(meshdock.EINVALID, "url %s: give an http:// or https:// URL with a host", meshdock.Quote(o.URL, 100))
+	case u.Port() != "" && !validPort(u.Port()):
+		return meshdock.Errorf(meshdock.EINVALID, "url %s: the port must be from 1 to 65535", meshdock.Quote(o.URL, 100))
 	case o.Duration <= 0 || o.Duration > MaxDuration:
 		return meshdock.Errorf(meshdock.EINVALID, "duration must be more than 0 and at most %s, not %s", MaxDuration, o.Duration)
 	case o.Connections < 1 || o.Connections > MaxConnections:
 		return meshdock.Errorf(meshdock.EINVALID, "connections must be between 1 and %d, not %d", MaxConnections, o.Connections)
 	case o.QPS < 0 || o.QPS > MaxQPS:
 		return meshdock.Errorf(meshdock.EINVALID, "qps must be between 0 (as fast as possible) and %d, not %g", MaxQPS, o.QPS)
+	case o.QPS > 0 && o.QPS*o.Duration.Seconds() < 2*float64(o.Connections):
+		// fortio would stretch the run past its duration, or use fewer
+		// connections than asked, to make two requests per connection.
+		return meshdock.Errorf(meshdock.EINVALID, "qps %g over %s makes fewer than 2 requests per connection (%d): raise the qps or the duration, or use fewer connections", o.QPS, o.Duration, o.Connections)
+	case o.Method != "" && !method.MatchString(strings.ToUpper(o.Method)):
+		return meshdock.Errorf(meshdock.EINVALID, "method %s: an HTTP method is letters only (GET, POST...)", meshdock.Quote(o.Method, 30))
+	case len(o.Body) > MaxBody:
+		return meshdock.Errorf(meshdock.EINVALID, "body: at most %d KiB", MaxBody>>10)
+	case len(o.Headers) > MaxHeaders:
+		return meshdock.Errorf(meshdock.EINVALID, "headers: at most %d", MaxHeaders)
+	case len(o.Percentiles) > MaxPercentiles:
+		return meshdock.Errorf(meshdock.EINVALID, "percentiles: at most %d", MaxPercentiles)
 	}
 	if o.QuitURL != "" {
 		q, err := url.Parse(o.QuitURL)
@@ -88,16 +117,27 @@ func (o *Options) Check() error {
 		}
 	}
 	for _, h := range o.Headers {
-		if k, _, ok := strings.Cut(h, ":"); !ok || strings.TrimSpace(k) == "" {
-			return meshdock.Errorf(meshdock.EINVALID, "header %s: write it Name: value", meshdock.Quote(h, 60))
+		k, v, ok := strings.Cut(h, ":")
+		if !ok || !httpguts.ValidHeaderFieldName(strings.TrimSpace(k)) || !httpguts.ValidHeaderFieldValue(strings.TrimSpace(v)) {
+			return meshdock.Errorf(meshdock.EINVALID, "header %s: write it Name: value (a name of letters, digits and -, a value without control characters)", meshdock.Quote(h, 60))
 		}
 	}
+	seen := map[float64]bool{}
 	for _, p := range o.Percentiles {
 		if p <= 0 || p >= 100 {
 			return meshdock.Errorf(meshdock.EINVALID, "percentiles must be between 0 and 100 (exclusive), not %g", p)
 		}
+		if seen[p] {
+			return meshdock.Errorf(meshdock.EINVALID, "percentiles: %g is given twice", p)
+		}
+		seen[p] = true
 	}
 	return nil
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // Resolve checks that the URL's host resolves, and returns its
@@ -129,7 +169,12 @@ func (o *Options) PinLoopback(ctx context.Context) error {
 			return meshdock.Errorf(meshdock.EFORBIDDEN, "url %s: the server load-tests only addresses of this machine (loopback), not %s; run the test in the cluster, or with meshdock bench from a terminal", meshdock.Quote(o.URL, 100), meshdock.QuoteName(a))
 		}
 	}
-	o.Pinned = addrs[0]
+	// fortio writes the address before ":port": an IPv6 one in brackets.
+	if ip := net.ParseIP(addrs[0]); ip != nil && ip.To4() == nil {
+		o.Pinned = "[" + ip.String() + "]"
+	} else {
+		o.Pinned = addrs[0]
+	}
 	return nil
 }
 
@@ -191,8 +236,15 @@ func Run(ctx context.Context, o Options) (*fhttp.HTTPRunnerResults, error) {
 		}
 	}
 	ro.AllowInitialErrors = true
+	// The run is stopped at its bound whatever fortio computed.
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, o.Duration+overrun)
+	defer cancel()
 	done := make(chan struct{})
+	var reporter sync.WaitGroup
+	reporter.Add(1)
 	go func() {
+		defer reporter.Done()
 		start := time.Now()
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
@@ -221,13 +273,17 @@ func Run(ctx context.Context, o Options) (*fhttp.HTTPRunnerResults, error) {
 	}()
 	res, err := fhttp.RunHTTPTest(&ro)
 	close(done)
+	reporter.Wait() // no progress after the result
 	if err != nil {
 		return nil, meshdock.Errorf(meshdock.EUNAVAILABLE, "load test of %s: %v", meshdock.Quote(o.URL, 100), err)
 	}
 	if res.DurationHistogram == nil || res.DurationHistogram.Count == 0 {
 		return res, meshdock.Errorf(meshdock.EUNAVAILABLE, "load test of %s: no request was made", meshdock.Quote(o.URL, 100))
 	}
-	return res, ctx.Err()
+	if parent.Err() == nil && ctx.Err() != nil {
+		return res, meshdock.Errorf(meshdock.EUNAVAILABLE, "load test of %s: still running %s after its duration, stopped", meshdock.Quote(o.URL, 100), overrun)
+	}
+	return res, parent.Err()
 }
 
 // fortio logs each run's start and end at info level on stderr: meshdock

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -175,5 +176,31 @@ func TestRunH2C(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), Options{URL: s.URL, Connections: 1, Duration: 300 * time.Millisecond}); err != nil || h1.Load() == 0 {
 		t.Errorf("HTTP/1.1: %v, %d requests", err, h1.Load())
+	}
+}
+
+// A host name that resolves to IPv6 loopback is pinned in brackets, as
+// fortio writes it before the port: both of its clients reach it.
+func TestPinLoopbackIPv6(t *testing.T) {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	s.Listener = l
+	s.Config.Protocols = new(http.Protocols)
+	s.Config.Protocols.SetHTTP1(true)
+	s.Config.Protocols.SetUnencryptedHTTP2(true)
+	s.Start()
+	defer s.Close()
+	for _, h2 := range []bool{false, true} {
+		o := Options{URL: s.URL, Connections: 1, Duration: 300 * time.Millisecond, H2: h2}
+		if err := o.PinLoopback(context.Background()); err != nil || o.Pinned != "[::1]" {
+			t.Fatalf("pinned %q: %v", o.Pinned, err)
+		}
+		res, err := Run(context.Background(), o)
+		if err != nil || len(ErrorsByCode(res)) != 0 {
+			t.Errorf("h2 %v: %v, errors %v", h2, err, ErrorsByCode(res))
+		}
 	}
 }

@@ -2,7 +2,7 @@ package bench
 
 import (
 	"fmt"
-	"strings"
+	"strconv"
 	"time"
 
 	"fortio.org/fortio/fhttp"
@@ -79,7 +79,7 @@ func ToSMP(id string, res *fhttp.HTTPRunnerResults, mesh Mesh, labels map[string
 	ms := func(s float64) float64 { return s * 1000 }
 	pct := map[string]float64{}
 	for _, p := range h.Percentiles {
-		pct[strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("p%.3f", p.Percentile), "0"), ".")] = ms(p.Value)
+		pct["p"+strconv.FormatFloat(p.Percentile, 'f', -1, 64)] = ms(p.Value)
 	}
 	at := func(p float64) float64 { return ms(h.CalcPercentile(p)) }
 	out := SMPResult{

@@ -170,7 +170,8 @@ type PodOutcome struct {
 const MaxLogBytes = 16 << 20
 
 // WaitJob waits until count pods of Job name have ended (container
-// container terminated) or the Job failed, and returns how each ended.
+// container terminated), or the Job failed, and returns how each ended
+// (after a failure, those that ended, a failed one among them).
 // A pod that cannot start (its image cannot be pulled, it cannot be
 // scheduled) fails the wait at once, naming why.
 func (c Cluster) WaitJob(ctx context.Context, ns, name, container string, count int, progress func(running []string, ended int)) ([]PodOutcome, error) {
@@ -208,7 +209,14 @@ func (c Cluster) WaitJob(ctx context.Context, ns, name, container string, count 
 			sort.Slice(ended, func(i, j int) bool { return ended[i].Pod < ended[j].Pod })
 			return ended, nil
 		}
-		if msg := c.jobFailed(ctx, ns, name); msg != "" && len(ended) == 0 {
+		if msg := c.jobFailed(ctx, ns, name); msg != "" {
+			// A failed Job's other pods go: the ended ones say why.
+			for _, e := range ended {
+				if !e.Succeeded {
+					sort.Slice(ended, func(i, j int) bool { return ended[i].Pod < ended[j].Pod })
+					return ended, nil
+				}
+			}
 			return nil, meshdock.Errorf(meshdock.EUNAVAILABLE, "the load generator's Job %s failed: %s", name, msg)
 		}
 		select {

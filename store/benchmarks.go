@@ -11,8 +11,12 @@ import (
 )
 
 // MaxBenchmarks is how many results the store keeps: storing one more
-// drops the oldest.
-const MaxBenchmarks = 500
+// drops the oldest. MaxProfiles is how many test profiles it keeps: one
+// more is refused.
+const (
+	MaxBenchmarks = 500
+	MaxProfiles   = 100
+)
 
 // CreateBenchmark stores a new load test and fills in its ID and
 // timestamps.
@@ -154,8 +158,24 @@ func (db *DB) SaveProfile(ctx context.Context, p *meshdock.BenchProfile) error {
 		return fmt.Errorf("encode profile: %w", err)
 	}
 	ts := now()
-	if _, err := db.w.ExecContext(ctx, `INSERT INTO bench_profiles (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at`, p.Name, string(spec), ts, ts); err != nil {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(name = ?), 0) > 0 FROM bench_profiles`, p.Name).Scan(&n, &exists); err != nil {
+			return err
+		}
+		if !exists && n >= MaxProfiles {
+			return meshdock.Errorf(meshdock.ECONFLICT, "there are %d test profiles, the most kept: delete one first", n)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO bench_profiles (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at`, p.Name, string(spec), ts, ts)
+		return err
+	})
+	var me *meshdock.Error
+	if errors.As(err, &me) {
+		return err
+	}
+	if err != nil {
 		return fmt.Errorf("store profile %s: %w", quoteID(p.Name), err)
 	}
 	got, err := db.Profile(ctx, p.Name)

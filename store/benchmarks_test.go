@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"path/filepath"
 	"testing"
 	"time"
@@ -129,5 +131,22 @@ func TestProfiles(t *testing.T) {
 	}
 	if err := db.DeleteProfile(ctx, "quick"); meshdock.ErrorCode(err) != meshdock.ENOTFOUND {
 		t.Errorf("deleted twice: %v", err)
+	}
+}
+
+func TestProfilesBounded(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "meshdock.db"))
+	ctx := context.Background()
+	for i := 0; i < store.MaxProfiles; i++ {
+		if err := db.SaveProfile(ctx, &meshdock.BenchProfile{Name: fmt.Sprint("p", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.SaveProfile(ctx, &meshdock.BenchProfile{Name: "one more"}); meshdock.ErrorCode(err) != meshdock.ECONFLICT || !strings.Contains(err.Error(), "delete one first") {
+		t.Fatalf("one more: %v", err)
+	}
+	// Replacing one is not one more.
+	if err := db.SaveProfile(ctx, &meshdock.BenchProfile{Name: "p7", Spec: meshdock.BenchmarkSpec{QPS: 9}}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -178,24 +178,56 @@ func (o *Options) PinLoopback(ctx context.Context) error {
 	return nil
 }
 
-// live keeps the run's latencies as they come, for progress.
+// live keeps the run's latencies as they come, for progress: one
+// histogram per connection, each with its own lock, so that connections do
+// not wait for each other; they are merged once a second.
 type live struct {
+	threads []liveThread
+}
+
+// progressScale is the progress histograms': a tenth of a millisecond.
+var progressScale = [2]float64{0, 0.0001}
+
+type liveThread struct {
 	mu     sync.Mutex
 	hist   *stats.Histogram
 	errors int64
+}
+
+func newLive(threads int) *live {
+	l := &live{threads: make([]liveThread, threads)}
+	for i := range l.threads {
+		l.threads[i].hist = stats.NewHistogram(progressScale[0], progressScale[1])
+	}
+	return l
 }
 
 func (l *live) Start(ctx context.Context, _ periodic.ThreadID, _ int64, _ time.Time) context.Context {
 	return ctx
 }
 
-func (l *live) Report(_ context.Context, _ periodic.ThreadID, _ int64, _ time.Time, latency float64, ok bool, _ string) {
-	l.mu.Lock()
-	l.hist.Record(latency)
+func (l *live) Report(_ context.Context, t periodic.ThreadID, _ int64, _ time.Time, latency float64, ok bool, _ string) {
+	th := &l.threads[int(t)%len(l.threads)]
+	th.mu.Lock()
+	th.hist.Record(latency)
 	if !ok {
-		l.errors++
+		th.errors++
 	}
-	l.mu.Unlock()
+	th.mu.Unlock()
+}
+
+// snapshot is the run so far: every connection's latencies merged.
+func (l *live) snapshot() (*stats.HistogramData, int64) {
+	var hs []*stats.HistogramData
+	var errs int64
+	for i := range l.threads {
+		th := &l.threads[i]
+		th.mu.Lock()
+		hs = append(hs, th.hist.Export())
+		errs += th.errors
+		th.mu.Unlock()
+	}
+	return MergeHistograms(hs, progressScale, []float64{50, 99}), errs
 }
 
 func (l *live) Info() string { return "meshdock progress" }
@@ -216,10 +248,13 @@ func Run(ctx context.Context, o Options) (*fhttp.HTTPRunnerResults, error) {
 		percentiles = DefaultPercentiles
 	}
 	stop := periodic.NewAborter()
-	l := &live{hist: stats.NewHistogram(0, 0.0001)}
+	l := newLive(o.Connections)
 	ro := fhttp.HTTPRunnerOptions{}
 	ro.RunnerOptions = periodic.RunnerOptions{QPS: o.QPS, Duration: o.Duration, NumThreads: o.Connections, Percentiles: percentiles,
-		Stop: stop, Out: discard{}, AccessLogger: l}
+		Stop: stop, Out: discard{}}
+	if o.Progress != nil {
+		ro.AccessLogger = l // a cost per request: only when progress is asked for
+	}
 	if o.QPS == 0 {
 		ro.QPS = -1 // fortio's "as fast as possible"
 	}
@@ -257,10 +292,7 @@ func Run(ctx context.Context, o Options) (*fhttp.HTTPRunnerResults, error) {
 				return
 			case <-tick.C:
 				if o.Progress != nil {
-					l.mu.Lock()
-					d := l.hist.Export().CalcPercentiles([]float64{50, 99})
-					errs := l.errors
-					l.mu.Unlock()
+					d, errs := l.snapshot()
 					el := time.Since(start)
 					p := Progress{Elapsed: el, Requests: d.Count, QPS: float64(d.Count) / el.Seconds(), Errors: errs}
 					if len(d.Percentiles) == 2 {

@@ -141,6 +141,7 @@ type Listener struct {
 //	GET    /api/v1/operations/{id}           operation
 //	POST   /api/v1/operations/{id}/cancel    202
 //	GET    /api/v1/operations/{id}/events    text/event-stream; resumes after Last-Event-ID
+//	GET    /api/v1/operations/{id}/log       ?lastEventId=&wait=10s {"events":[...],"done"}: the same as JSON, long-polled
 //	POST   /api/v1/benchmarks                a test (meshdock.BenchmarkSpec) or {"profile"} -> 202 {benchmark, operation}
 //	GET    /api/v1/benchmarks                ?limit= {"benchmarks":[...]}, newest first
 //	GET    /api/v1/benchmarks/{id}           benchmark: spec, state, target, mesh, summary
@@ -199,6 +200,7 @@ func (s *Server) Handler(l Listener) http.Handler {
 	get("/operations/:id", h.getOperation)
 	api.POST("/operations/:id/cancel", h.cancelOperation)
 	get(strings.TrimPrefix(eventsPath, apiPrefix), h.operationEvents)
+	get("/operations/:id/log", h.operationLog)
 	api.POST("/benchmarks", h.createBenchmark)
 	get("/benchmarks", h.listBenchmarks)
 	api.POST("/benchmarks/compare", h.compareBenchmarks)

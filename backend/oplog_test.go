@@ -1,0 +1,68 @@
+package backend_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// The events of an operation as JSON, for clients without streams: all
+// of them after an id, a wait that ends with the first new one, done with
+// the end event, and past the end at once.
+func TestOperationLog(t *testing.T) {
+	ts := startServer(t, "")
+	target := loopbackTarget(t, 0)
+	var started benchAnswer
+	ts.postJSON(t, "/api/v1/benchmarks", map[string]any{"url": target, "duration": "2s", "connections": 1}).decode(t, &started)
+	type logAnswer struct {
+		Events []struct {
+			Seq  int64
+			Type string
+			Data json.RawMessage
+		}
+		Done bool
+	}
+	var seen []string
+	after := int64(0)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		var a logAnswer
+		r := ts.get(t, "/api/v1/operations/"+started.Operation.ID+"/log?wait=5s&lastEventId="+itoa(after))
+		if r.Status != http.StatusOK {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		r.decode(t, &a)
+		for _, e := range a.Events {
+			if e.Seq != after+1 {
+				t.Fatalf("event %d after %d", e.Seq, after)
+			}
+			after = e.Seq
+			seen = append(seen, e.Type)
+		}
+		if a.Done {
+			break
+		}
+		if len(a.Events) == 0 {
+			t.Fatal("a wait ended with nothing while the operation runs")
+		}
+	}
+	if len(seen) < 3 || seen[0] != "progress" || seen[len(seen)-1] != "end" || seen[len(seen)-2] != "result" {
+		t.Fatalf("events: %v", seen)
+	}
+	t0 := time.Now()
+	var past logAnswer
+	ts.get(t, "/api/v1/operations/"+started.Operation.ID+"/log?wait=20s&lastEventId="+itoa(after)).decode(t, &past)
+	if !past.Done || len(past.Events) != 0 || time.Since(t0) > time.Second {
+		t.Errorf("past the end: %+v after %s", past, time.Since(t0))
+	}
+	for q, want := range map[string]int{"wait=1h": 400, "wait=x": 400, "lastEventId=-1": 400} {
+		if r := ts.get(t, "/api/v1/operations/"+started.Operation.ID+"/log?"+q); r.Status != want {
+			t.Errorf("%s: %d", q, r.Status)
+		}
+	}
+	if r := ts.get(t, "/api/v1/operations/nope/log"); r.Status != http.StatusNotFound {
+		t.Errorf("unknown operation: %d", r.Status)
+	}
+}
+
+func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }

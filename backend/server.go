@@ -212,6 +212,8 @@ func (s *Server) Handler(l Listener) http.Handler {
 	get("/benchmark-profiles/:name", h.getProfile)
 	api.PUT("/benchmark-profiles/:name", h.putProfile)
 	api.DELETE("/benchmark-profiles/:name", h.deleteProfile)
+	// The web UI: everything outside the API.
+	e.Match([]string{http.MethodGet, http.MethodHead}, "/*", h.serveUI)
 	return e
 }
 

@@ -1,0 +1,68 @@
+import { useMemo } from 'react';
+import { Background, Controls, MarkerType, Position, ReactFlow, type Edge, type Node } from '@xyflow/react';
+import dagre from '@dagrejs/dagre';
+import '@xyflow/react/dist/style.css';
+import type { Graph, GraphEdge } from '../api/types';
+
+const width = 200;
+const height = 74;
+
+/** layout places the services left to right by who depends on whom. */
+export function layout(g: Graph): { nodes: Node[]; edges: Edge[] } {
+  const d = new dagre.graphlib.Graph();
+  d.setGraph({ rankdir: 'LR', nodesep: 30, ranksep: 80 });
+  d.setDefaultEdgeLabel(() => ({}));
+  for (const n of g.nodes) d.setNode(n.id, { width, height });
+  for (const e of g.edges) if (d.hasNode(e.from) && d.hasNode(e.to)) d.setEdge(e.from, e.to);
+  dagre.layout(d);
+  const nodes: Node[] = g.nodes.map((n) => {
+    const p = d.node(n.id);
+    const ports = n.ports?.length ? n.ports.join(', ') : 'no ports';
+    return {
+      id: n.id,
+      position: { x: (p?.x ?? 0) - width / 2, y: (p?.y ?? 0) - height / 2 },
+      data: { label: `${n.id}\n${n.image}\n${ports}${n.replicas > 1 ? ` ×${n.replicas}` : ''}` },
+      ariaLabel: `service ${n.id}, image ${n.image}, ${ports}, ${n.replicas} replica${n.replicas === 1 ? '' : 's'}`,
+      style: { width, whiteSpace: 'pre-line', fontSize: 12, borderStyle: n.internal ? 'dashed' : 'solid' },
+      connectable: false,
+      sourcePosition: Position.Right,
+      targetPosition: Position.Left,
+    };
+  });
+  // One line per pair of services, naming every way one reaches the other.
+  const pairs = new Map<string, GraphEdge[]>();
+  for (const e of g.edges) {
+    const k = `${e.from}\u0000${e.to}`;
+    pairs.set(k, [...(pairs.get(k) ?? []), e]);
+  }
+  const edges: Edge[] = [...pairs.values()].map((es) => {
+    const e = es[0];
+    const refused = es.find((x) => x.refused);
+    const ports = [...new Set(es.flatMap((x) => x.ports ?? []))];
+    const kinds = [...new Set(es.map((x) => x.kind))].join(', ');
+    return {
+      id: `${e.from}->${e.to}`,
+      source: e.from,
+      target: e.to,
+      label: refused ? `${kinds}: refused` : ports.length ? `${kinds} :${ports.join(',')}` : kinds,
+      animated: es.some((x) => x.kind === 'depends_on'),
+      markerEnd: { type: MarkerType.ArrowClosed },
+      style: refused ? { strokeDasharray: '4 4', stroke: '#d32f2f' } : undefined,
+      ariaLabel: `${e.from} to ${e.to}: ${es.map((x) => `${x.kind}${x.detail ? ` (${x.detail})` : ''}`).join(', ')}${refused ? `, refused: ${refused.refused}` : ''}`,
+    };
+  });
+  return { nodes, edges };
+}
+
+export function TopologyGraph({ graph, dark }: { graph: Graph; dark: boolean }) {
+  const { nodes, edges } = useMemo(() => layout(graph), [graph]);
+  return (
+    <div style={{ height: 420, border: '1px solid rgba(128,128,128,0.4)', borderRadius: 4 }} aria-label="Topology graph of the app's services">
+      <ReactFlow nodes={nodes} edges={edges} fitView colorMode={dark ? 'dark' : 'light'} nodesDraggable={false} nodesConnectable={false}
+        proOptions={{ hideAttribution: true }}>
+        <Background />
+        <Controls showInteractive={false} />
+      </ReactFlow>
+    </div>
+  );
+}

@@ -1,0 +1,112 @@
+import { useEffect, useState } from 'react';
+import {
+  Box, Button, List, ListItem, ListItemButton, ListItemText, Stack, Table, TableBody, TableCell, TableHead, TableRow, Typography, useTheme,
+} from '@mui/material';
+import { useClient } from '../api/context';
+import type { AppView } from '../api/types';
+import { Empty, ErrorAlert, Loading } from '../components/common';
+import { TopologyGraph } from '../components/TopologyGraph';
+import { saveBlob } from '../components/download';
+
+type Manifest = { kind?: string; metadata?: { name?: string; namespace?: string } } & Record<string, unknown>;
+
+/** AppScreen shows one app: its graph, its warnings, its manifests. */
+export function AppScreen({ appId }: { appId: string | null }) {
+  const client = useClient();
+  const theme = useTheme();
+  const [app, setApp] = useState<AppView | null>(null);
+  const [manifests, setManifests] = useState<Manifest[] | null>(null);
+  const [picked, setPicked] = useState(0);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    if (!appId) return;
+    setApp(null);
+    setManifests(null);
+    setError(null);
+    client.app(appId).then(setApp, setError);
+    client.manifests(appId).then((m) => setManifests(m as Manifest[]), setError);
+  }, [client, appId]);
+  if (!appId) return <Empty>No app yet: import one (the Import tab), and it shows here.</Empty>;
+  if (error) return <ErrorAlert error={error} />;
+  if (!app) return <Loading what="the app" />;
+  const download = async (path: string, name: string) => {
+    try {
+      saveBlob(await client.download(path), name);
+    } catch (e) {
+      setError(e);
+    }
+  };
+  const m = manifests?.[picked];
+  return (
+    <Stack spacing={3}>
+      <Typography variant="h2" sx={{ fontSize: 22 }}>{app.name}</Typography>
+      <section aria-labelledby="graph-title">
+        <Typography id="graph-title" variant="h3" sx={{ fontSize: 18, mb: 1 }}>Topology</Typography>
+        <TopologyGraph graph={app.graph} dark={theme.palette.mode === 'dark'} />
+      </section>
+      <section aria-labelledby="warnings-title">
+        <Typography id="warnings-title" variant="h3" sx={{ fontSize: 18, mb: 1 }}>Warnings ({app.warnings.length})</Typography>
+        {app.warnings.length === 0 ? <Typography>Nothing was left out of the conversion.</Typography> : (
+          <Table size="small" aria-label="Conversion warnings">
+            <TableHead><TableRow><TableCell>Where</TableCell><TableCell>Service</TableCell><TableCell>Key</TableCell><TableCell>What</TableCell></TableRow></TableHead>
+            <TableBody>
+              {app.warnings.map((w, i) => (
+                <TableRow key={i}>
+                  <TableCell>{w.file ? `${w.file}${w.line ? `:${w.line}` : ''}` : ''}</TableCell>
+                  <TableCell>{w.service}</TableCell>
+                  <TableCell><code>{w.key}</code></TableCell>
+                  <TableCell>{w.message}</TableCell>
+                </TableRow>
+              ))}
+            </TableBody>
+          </Table>
+        )}
+      </section>
+      <section aria-labelledby="manifests-title">
+        <Typography id="manifests-title" variant="h3" sx={{ fontSize: 18, mb: 1 }}>Manifests ({app.objects})</Typography>
+        <Stack direction="row" spacing={1} sx={{ mb: 1 }}>
+          <Button variant="outlined" onClick={() => download(`/apps/${app.id}/manifests?format=yaml`, `${app.name}.yaml`)}>Download YAML</Button>
+          <Button variant="outlined" onClick={() => download(`/apps/${app.id}/export?format=kustomize&archive=tar`, `${app.name}-kustomize.tar.gz`)}>Download Kustomize</Button>
+          <Button variant="outlined" onClick={() => download(`/apps/${app.id}/export?format=helm&archive=tar`, `${app.name}-helm.tar.gz`)}>Download Helm chart</Button>
+        </Stack>
+        {!manifests ? <Loading what="the manifests" /> : (
+          <Box sx={{ display: 'flex', gap: 2, alignItems: 'flex-start' }}>
+            <List dense aria-label="Objects" sx={{ width: 280, maxHeight: 420, overflow: 'auto', border: 1, borderColor: 'divider' }}>
+              {manifests.map((o, i) => (
+                <ListItem key={i} disablePadding>
+                  <ListItemButton selected={i === picked} onClick={() => setPicked(i)}>
+                    <ListItemText primary={`${o.kind} ${o.metadata?.name ?? ''}`} />
+                  </ListItemButton>
+                </ListItem>
+              ))}
+            </List>
+            <Box component="pre" tabIndex={0} aria-label={m ? `${m.kind} ${m.metadata?.name}` : 'object'}
+              sx={{ flex: 1, m: 0, p: 1, maxHeight: 420, overflow: 'auto', fontSize: 12, bgcolor: 'action.hover', borderRadius: 1 }}>
+              {m ? toYAML(m).trimStart() : ''}
+            </Box>
+          </Box>
+        )}
+      </section>
+    </Stack>
+  );
+}
+
+/** toYAML writes a JSON object as YAML for reading (the downloads are the
+ * server's own YAML). */
+export function toYAML(v: unknown, indent = ''): string {
+  if (v === null || v === undefined) return 'null';
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    return v.map((x) => `\n${indent}- ${toYAML(x, indent + '  ').replace(/^\n\s*/, '')}`).join('');
+  }
+  if (typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (entries.length === 0) return '{}';
+    return entries.map(([k, x]) => {
+      const val = toYAML(x, indent + '  ');
+      return `\n${indent}${k}:${val.startsWith('\n') ? val : ' ' + val}`;
+    }).join('');
+  }
+  if (typeof v === 'string') return /^[\w./:-]+$/.test(v) && !/^(true|false|null|yes|no|on|off|[\d.]+)$/i.test(v) ? v : JSON.stringify(v);
+  return String(v);
+}

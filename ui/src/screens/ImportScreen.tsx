@@ -32,6 +32,15 @@ export function ImportScreen({ onImported }: { onImported: (app: AppView) => voi
   );
 }
 
+function textOf(f: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(String(r.result ?? ''));
+    r.onerror = () => reject(new Error(`${f.name} cannot be read`));
+    r.readAsText(f);
+  });
+}
+
 /** readFiles reads picked or dropped files as text, refusing one over the
  * limit before anything is sent. */
 export async function readFiles(list: FileList | File[]): Promise<FileUpload[]> {
@@ -40,7 +49,7 @@ export async function readFiles(list: FileList | File[]): Promise<FileUpload[]> 
     if (f.size > maxFileSize) {
       throw new Error(`${f.name} is ${(f.size / 1048576).toFixed(1)} MiB: a file may be at most 1 MiB`);
     }
-    out.push({ name: (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name, content: await f.text() });
+    out.push({ name: (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name, content: await textOf(f) });
   }
   return out;
 }

@@ -1,0 +1,121 @@
+import { describe, expect, it, vi } from 'vitest';
+import { ApiClient, follow } from './client';
+import { ApiError, desktopTransport, errorOf, fetchTransport, type DesktopService } from './transport';
+
+const json = (status: number, body: unknown) =>
+  new Response(typeof body === 'string' ? body : JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+
+describe('fetch transport', () => {
+  it('sends writes with the client header and JSON, and reads answers', async () => {
+    const calls: { url: string; init: RequestInit }[] = [];
+    const f = vi.fn(async (url: string | URL | Request, init?: RequestInit) => {
+      calls.push({ url: String(url), init: init ?? {} });
+      return json(201, { id: 'a1', name: 'demo', warnings: [], graph: { nodes: [], edges: [] } });
+    }) as unknown as typeof fetch;
+    const c = new ApiClient(fetchTransport('', f));
+    const app = await c.importApp({ name: 'demo', files: [{ name: 'compose.yaml', content: 'services: {}' }] });
+    expect(app.id).toBe('a1');
+    expect(calls[0].url).toBe('/api/v1/apps');
+    expect(calls[0].init.method).toBe('POST');
+    expect((calls[0].init.headers as Record<string, string>)['X-Meshdock']).toBe('1');
+    expect(JSON.parse(String(calls[0].init.body)).files[0].name).toBe('compose.yaml');
+  });
+
+  it('leaves the header off reads, and reads 204 as nothing', async () => {
+    const f = vi.fn(async (_u: string | URL | Request, init?: RequestInit) => {
+      if (init?.method === 'GET') expect((init?.headers as Record<string, string>)['X-Meshdock']).toBeUndefined();
+      return init?.method === 'DELETE' ? new Response(null, { status: 204 }) : json(200, { apps: [] });
+    }) as unknown as typeof fetch;
+    const c = new ApiClient(fetchTransport('', f));
+    expect(await c.apps()).toEqual([]);
+    expect(await c.deleteApp('x')).toBeUndefined();
+  });
+
+  it('turns an error answer into the API words', async () => {
+    const f = (async () => json(400, { error: { code: 'invalid', message: 'compose.yaml line 4: mapping values are not allowed' } })) as unknown as typeof fetch;
+    const err = await new ApiClient(fetchTransport('', f)).app('x').catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.status).toBe(400);
+    expect(err.code).toBe('invalid');
+    expect(err.message).toBe('compose.yaml line 4: mapping values are not allowed');
+  });
+
+  it('says the server cannot be reached', async () => {
+    const f = (async () => { throw new TypeError('Failed to fetch'); }) as unknown as typeof fetch;
+    const err = await new ApiClient(fetchTransport('', f)).apps().catch((e) => e);
+    expect(err.status).toBe(0);
+    expect(err.code).toBe('unavailable');
+    expect(err.message).toContain('cannot be reached');
+  });
+
+  it('reads a proxy page that is not JSON', () => {
+    const e = errorOf(502, '<html>Bad Gateway</html>');
+    expect(e.code).toBe('internal');
+    expect(e.message).toContain('Bad Gateway');
+  });
+});
+
+describe('Docker Desktop transport', () => {
+  it('calls the backend through the extension client', async () => {
+    const seen: unknown[] = [];
+    const service: DesktopService = {
+      request: async (cfg) => { seen.push(cfg); return { apps: [{ id: 'a', name: 'shop' }] }; },
+    };
+    const c = new ApiClient(desktopTransport(service));
+    expect((await c.apps())[0].name).toBe('shop');
+    expect(seen[0]).toMatchObject({ url: '/api/v1/apps', method: 'GET' });
+  });
+
+  it('reads a string answer as JSON, and an error from its message', async () => {
+    let fail = false;
+    const service: DesktopService = {
+      request: async () => {
+        if (fail) throw { statusCode: 404, message: JSON.stringify({ error: { code: 'not_found', message: 'no app with id "x"' } }) };
+        return '{"id":"a","name":"n"}';
+      },
+    };
+    const c = new ApiClient(desktopTransport(service));
+    expect((await c.app('a')).name).toBe('n');
+    fail = true;
+    const err = await c.app('x').catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.status).toBe(404);
+    expect(err.message).toBe('no app with id "x"');
+  });
+
+  it('says the backend cannot be reached when the socket is gone', async () => {
+    const service: DesktopService = { request: async () => { throw new Error('connect ENOENT meshdock.sock'); } };
+    const err = await new ApiClient(desktopTransport(service)).apps().catch((e) => e);
+    expect(err.code).toBe('unavailable');
+  });
+});
+
+describe('follow', () => {
+  it('reads the events in order to the end, through a server that goes away', async () => {
+    let call = 0;
+    const answers: (() => unknown)[] = [
+      () => ({ events: [{ seq: 1, type: 'step', data: {} }, { seq: 2, type: 'progress', data: {} }], done: false }),
+      () => { throw new TypeError('Failed to fetch'); },
+      () => ({ events: [{ seq: 3, type: 'end', data: { state: 'succeeded' } }], done: true }),
+    ];
+    const urls: string[] = [];
+    const f = (async (u: string | URL | Request) => {
+      urls.push(String(u));
+      const a = answers[call++]();
+      return json(200, a);
+    }) as unknown as typeof fetch;
+    const seen: number[] = [];
+    const retries: string[] = [];
+    await follow(new ApiClient(fetchTransport('', f)), 'op1', (e) => seen.push(e.seq), {
+      pause: async () => {}, onRetry: (e) => retries.push(e.code),
+    });
+    expect(seen).toEqual([1, 2, 3]);
+    expect(retries).toEqual(['unavailable']);
+    expect(urls[2]).toContain('lastEventId=2');
+  });
+
+  it('gives up on an error the server answers', async () => {
+    const f = (async () => json(404, { error: { code: 'not_found', message: 'no operation' } })) as unknown as typeof fetch;
+    await expect(follow(new ApiClient(fetchTransport('', f)), 'x', () => {}, { pause: async () => {} })).rejects.toThrow('no operation');
+  });
+});

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { afterEach } from 'vitest';
+import { ApiClient } from '../api/client';
+import { ClientContext } from '../api/context';
+import { ApiError, type Transport } from '../api/transport';
+import { ImportScreen, readFiles } from '../screens/ImportScreen';
+import { toYAML } from '../screens/AppScreen';
+import { layout } from './TopologyGraph';
+import { describe as describeEvent } from './OperationLog';
+import { lineOf } from './common';
+
+afterEach(cleanup);
+
+function fakeClient(handler: (method: string, path: string, body?: unknown) => unknown): ApiClient {
+  const t: Transport = {
+    kind: 'browser',
+    json: async <T,>(method: string, path: string, body?: unknown) => handler(method, path, body) as T,
+    blob: async () => new Blob([]),
+  };
+  return new ApiClient(t);
+}
+
+describe('Import', () => {
+  it('shows the API error and highlights the line it names in the pasted YAML', async () => {
+    const client = fakeClient(() => { throw new ApiError(400, 'invalid', 'compose.yaml line 3: mapping values are not allowed in this context'); });
+    render(<ClientContext.Provider value={client}><ImportScreen onImported={() => {}} /></ClientContext.Provider>);
+    fireEvent.click(screen.getByRole('tab', { name: 'Paste YAML' }));
+    fireEvent.change(screen.getByLabelText('compose.yaml'), { target: { value: 'services:\n  web:\n   image: x: y\n' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Import' }));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('line 3: mapping values'));
+    const marked = document.querySelector('[aria-current="true"]');
+    expect(marked?.getAttribute('data-line')).toBe('3');
+    expect(marked?.textContent).toContain('image: x: y');
+    // The page stays usable: the text is kept and can be sent again.
+    expect((screen.getByLabelText('compose.yaml') as HTMLTextAreaElement).value).toContain('image: x: y');
+    expect((screen.getByRole('button', { name: 'Import' }) as HTMLButtonElement).disabled).toBe(false);
+  });
+
+  it('sends the pasted file and hands the app over', async () => {
+    const sent: unknown[] = [];
+    const client = fakeClient((_m, _p, body) => { sent.push(body); return { id: 'a1', name: 'demo', warnings: [], graph: { nodes: [], edges: [] } }; });
+    let got = '';
+    render(<ClientContext.Provider value={client}><ImportScreen onImported={(a) => { got = a.id; }} /></ClientContext.Provider>);
+    fireEvent.click(screen.getByRole('tab', { name: 'Paste YAML' }));
+    fireEvent.change(screen.getByLabelText('compose.yaml'), { target: { value: 'services: {web: {image: nginx}}' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Import' }));
+    await waitFor(() => expect(got).toBe('a1'));
+    expect(sent[0]).toEqual({ files: [{ name: 'compose.yaml', content: 'services: {web: {image: nginx}}' }] });
+  });
+
+  it('refuses a file over the limit before sending anything', async () => {
+    const big = new File(['x'.repeat((1 << 20) + 1)], 'huge.yaml');
+    await expect(readFiles([big])).rejects.toThrow('huge.yaml is 1.0 MiB: a file may be at most 1 MiB');
+    const ok = await readFiles([new File(['services: {}'], 'compose.yaml')]);
+    expect(ok).toEqual([{ name: 'compose.yaml', content: 'services: {}' }]);
+  });
+
+  it('lists the running projects and says when there are none', async () => {
+    const client = fakeClient(() => ({ projects: [] }));
+    render(<ClientContext.Provider value={client}><ImportScreen onImported={() => {}} /></ClientContext.Provider>);
+    fireEvent.click(screen.getByRole('tab', { name: 'Running projects' }));
+    await waitFor(() => expect(screen.getByText(/No compose project runs in Docker/)).toBeTruthy());
+  });
+});
+
+describe('graph layout', () => {
+  it('draws one line per pair of services with every way between them', () => {
+    const { nodes, edges } = layout({
+      nodes: [{ id: 'web', image: 'nginx', replicas: 1, ports: ['80'] }, { id: 'api', image: 'api', replicas: 2 }],
+      edges: [{ from: 'web', to: 'api', kind: 'depends_on' }, { from: 'web', to: 'api', kind: 'env', ports: [8000] }],
+    });
+    expect(nodes).toHaveLength(2);
+    expect(nodes[0].position.x).toBeLessThan(nodes[1].position.x);
+    expect(edges).toHaveLength(1);
+    expect(edges[0].label).toBe('depends_on, env :8000');
+  });
+});
+
+describe('helpers', () => {
+  it('writes objects as YAML', () => {
+    expect(toYAML({ kind: 'Service', metadata: { name: 'web', labels: { a: 'true' } }, spec: { ports: [{ port: 80 }] } }).trimStart())
+      .toBe('kind: Service\nmetadata:\n  name: web\n  labels:\n    a: "true"\nspec:\n  ports:\n    - port: 80');
+  });
+  it('finds the line an error names', () => {
+    expect(lineOf('compose.yaml line 12: bad')).toBe(12);
+    expect(lineOf('no line here')).toBeUndefined();
+  });
+  it('words the events', () => {
+    expect(describeEvent({ seq: 1, time: '', type: 'workload', data: { kind: 'Deployment', name: 'web', ready: 1, desired: 2, done: false } }))
+      .toBe('Deployment web: 1/2 ready');
+    expect(describeEvent({ seq: 2, time: '', type: 'end', data: { state: 'failed', error: 'boom' } })).toBe('ended: failed: boom');
+  });
+});

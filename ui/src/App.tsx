@@ -62,11 +62,13 @@ export function App() {
         </Tabs>
       </Box>
       <ErrorAlert error={error} title="The meshdock server" />
-      <Box component="main" id="screen" role="tabpanel" aria-labelledby={`tab-${screen}`} sx={{ pt: 2 }}>
+      <Box component="main" sx={{ pt: 2 }}>
+        <Box id="screen" role="tabpanel" aria-labelledby={`tab-${screen}`}>
         {screen === 'import' && <ImportScreen onImported={imported} />}
         {screen === 'app' && <AppScreen appId={appId} />}
         {screen === 'deploy' && <DeployScreen appId={appId} />}
         {screen === 'bench' && <BenchScreen />}
+        </Box>
       </Box>
     </Container>
   );

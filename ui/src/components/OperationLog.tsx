@@ -16,6 +16,11 @@ export function describe(e: OpEvent): string {
     case 'warning': return `warning: ${d.message}`;
     case 'progress': return `${Math.round(Number(d.elapsed ?? 0) / 1e9)}s: ${d.requests} requests, ${Number(d.qps ?? 0).toFixed(1)}/s, p50 ${Number(d.p50Ms ?? 0).toFixed(2)} ms, p99 ${Number(d.p99Ms ?? 0).toFixed(2)} ms, ${d.errors} errors`;
     case 'loadgen': return `load generators: ${d.running}/${d.pods} running, ${d.ended} ended${d.message ? `: ${d.message}` : ''}`;
+    case 'result': {
+      const sum = d.summary as { requests?: number; qps?: number; p50Ms?: number } | undefined;
+      return sum ? `result: ${sum.requests} requests, ${Number(sum.qps ?? 0).toFixed(1)}/s, p50 ${Number(sum.p50Ms ?? 0).toFixed(2)} ms (${d.state})` : `result: ${d.state}${d.message ? `: ${d.message}` : ''}`;
+    }
+    case 'comparison': return 'comparison ready';
     case 'end': return `ended: ${d.state}${d.error ? `: ${d.error}` : ''}`;
   }
   return `${e.type}: ${JSON.stringify(d).slice(0, 200)}`;

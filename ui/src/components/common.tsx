@@ -50,7 +50,7 @@ export function Source({ text, highlight, label }: { text: string; highlight?: n
       sx={{ fontFamily: 'monospace', fontSize: 13, p: 1, m: 0, overflow: 'auto', maxHeight: 420, bgcolor: 'action.hover', borderRadius: 1 }}>
       {lines.map((l, i) => (
         <Box key={i} component="span" data-line={i + 1} aria-current={highlight === i + 1 ? 'true' : undefined}
-          sx={{ display: 'block', bgcolor: highlight === i + 1 ? 'error.main' : undefined, color: highlight === i + 1 ? 'error.contrastText' : undefined }}>
+          sx={{ display: 'block', bgcolor: highlight === i + 1 ? 'error.dark' : undefined, color: highlight === i + 1 ? '#ffffff' : undefined }}>
           <Box component="span" sx={{ display: 'inline-block', width: '3em', opacity: 0.7, userSelect: 'none' }}>{i + 1}</Box>
           {l}
         </Box>

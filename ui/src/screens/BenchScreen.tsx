@@ -14,6 +14,7 @@ export const omissionNote =
   'fortio does not correct coordinated omission: under a fixed QPS, requests due while a slow answer holds a connection are sent late and their wait is not counted, so the tail percentiles read lower than users would see.';
 
 const fmt = (v: number | undefined, digits = 2) => (v === undefined || Number.isNaN(v) ? '' : v.toFixed(digits));
+const num = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
 
 /** BenchScreen runs load tests, shows them live and compares them. */
 export function BenchScreen() {
@@ -198,9 +199,9 @@ export function ComparisonView({ c }: { c: Comparison }) {
           {c.rows.map((r) => (
             <TableRow key={r.metric}>
               <TableCell>{r.metric}{r.unit ? ` (${r.unit})` : ''}</TableCell>
-              <TableCell align="right">{fmt(r.a)}</TableCell>
-              <TableCell align="right">{fmt(r.b)}</TableCell>
-              <TableCell align="right">{fmt(r.diff)}</TableCell>
+              <TableCell align="right">{num(r.a)}</TableCell>
+              <TableCell align="right">{num(r.b)}</TableCell>
+              <TableCell align="right">{num(r.diff)}</TableCell>
               <TableCell align="right">{r.relative === undefined || r.relative === null ? '' : `${(r.relative * 100).toFixed(1)}%`}</TableCell>
             </TableRow>
           ))}
@@ -208,7 +209,8 @@ export function ComparisonView({ c }: { c: Comparison }) {
       </Table>
       <Typography sx={{ mt: 1 }} aria-label="Mesh cost">
         What the mesh costs: {fmt(c.cost.latencyAddedMs, 3)} ms per request (mean), p50 {fmt(c.cost.p50AddedMs, 3)} ms, p99 {fmt(c.cost.p99AddedMs, 3)} ms
-        {c.cost.throughputLostPercent !== undefined ? `, throughput ${fmt(c.cost.throughputLostPercent, 1)}% lower` : ''}, {c.cost.errorsAdded} more errors.
+        {c.cost.throughputLostPercent === undefined ? '' : c.cost.throughputLostPercent >= 0
+          ? `, throughput ${fmt(c.cost.throughputLostPercent, 1)}% lower` : `, throughput ${fmt(-c.cost.throughputLostPercent, 1)}% higher`}, {c.cost.errorsAdded} more errors.
       </Typography>
       {c.cost.proxies && <Box component="pre" sx={{ fontSize: 12 }}>{JSON.stringify(c.cost.proxies, null, 2)}</Box>}
       <ul>{c.notes.map((n, i) => <li key={i}><Typography variant="body2">{n}</Typography></li>)}</ul>

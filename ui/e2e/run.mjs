@@ -1,0 +1,221 @@
+// The UI end to end in a real browser (Debian's chromium driven by
+// playwright-core) against a running meshdock server: every step
+// screenshotted in light and dark, each screen checked with axe-core.
+//
+//   node e2e/run.mjs --url http://127.0.0.1:PORT --out DIR --example ../examples/shop \
+//     --target http://127.0.0.1:PORT2/ [--deploy] [--project NAME] [--mesh istio]
+//
+// Exits 1 with the step that failed (and a screenshot of it).
+import { chromium } from 'playwright-core';
+import { readFileSync, readdirSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { createRequire } from 'node:module';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
+  if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1] && !all[i + 1].startsWith('--') ? all[i + 1] : 'true']);
+  return acc;
+}, []));
+const base = args.url;
+const out = args.out ?? 'test-results';
+mkdirSync(out, { recursive: true });
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+const browser = await chromium.launch({
+  executablePath,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+let step = 'start';
+const report = [];
+const say = (s) => { report.push(s); console.log(s); };
+
+/** axe finds the serious and critical violations of the page as it is. */
+async function axe(page, where) {
+  await page.addScriptTag({ content: axeSource });
+  const res = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  const bad = res.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  for (const v of res) say(`  axe ${where}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.join('; ')})`);
+  if (bad.length) throw new Error(`axe: ${bad.length} serious or critical violations on ${where}: ${bad.map((v) => v.id).join(', ')}`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
+}
+
+function exampleFiles(dir) {
+  const files = [];
+  const walk = (d) => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else files.push({ name: relative(dir, p), mimeType: 'text/plain', buffer: readFileSync(p) });
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+async function tab(page, name) {
+  await page.getByRole('tab', { name, exact: true }).first().click();
+}
+
+async function run(scheme) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: scheme, bypassCSP: true, acceptDownloads: true });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.setDefaultTimeout(30_000);
+  const s = (name) => `${scheme}-${name}`;
+  try {
+    step = `${scheme}: open`;
+    await page.goto(base + '#import');
+    await page.getByRole('heading', { name: 'Import a compose app' }).waitFor();
+    await shot(page, s('01-import'));
+    await axe(page, `${scheme} import`);
+
+    step = `${scheme}: import by paste`;
+    await page.getByRole('tab', { name: 'Paste YAML' }).click();
+    const name = `paste-${scheme}`;
+    await page.getByLabel('compose.yaml').fill('services:\n  web:\n    image: nginx:1.27\n    ports: ["8080:80"]\n    depends_on: [api]\n  api:\n    image: ghcr.io/example/api:1\n    expose: ["8000"]\n');
+    await page.getByLabel('Project name (optional)').fill(name);
+    await page.getByRole('button', { name: 'Import' }).click();
+    await page.getByRole('heading', { name }).waitFor();
+    await page.locator('.react-flow__node', { hasText: 'api' }).first().waitFor();
+    await shot(page, s('02-pasted-app'));
+
+    step = `${scheme}: broken YAML`;
+    await tab(page, 'Import');
+    await page.getByRole('tab', { name: 'Paste YAML' }).click();
+    await page.getByLabel('compose.yaml').fill('services:\n  web:\n   image: x: y\n');
+    await page.getByRole('button', { name: 'Import' }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'was not imported' });
+    await alert.waitFor();
+    const marked = page.locator('[aria-current="true"][data-line]');
+    if (!(await marked.count())) throw new Error(`no line highlighted for: ${await alert.textContent()}`);
+    await shot(page, s('03-broken-yaml'));
+    await axe(page, `${scheme} import error`);
+
+    step = `${scheme}: import by upload`;
+    await page.getByRole('tab', { name: 'Upload files' }).click();
+    await page.getByTestId('file-input').setInputFiles(exampleFiles(args.example));
+    await page.getByLabel('Project name (optional)').fill(`upload-${scheme}`);
+    await page.getByRole('button', { name: 'Import' }).click();
+    await page.getByRole('heading', { name: `upload-${scheme}` }).waitFor();
+    await page.locator('.react-flow__node', { hasText: 'db' }).first().waitFor();
+    await page.getByRole('heading', { name: /^Warnings \(/ }).waitFor();
+    await page.getByRole('button', { name: /^(ServiceAccount|Secret|ConfigMap|Service|Deployment)/ }).first().waitFor();
+    await shot(page, s('04-app'));
+    await axe(page, `${scheme} app`);
+
+    if (args.project && scheme === 'light') {
+      step = `${scheme}: import a running project`;
+      await tab(page, 'Import');
+      await page.getByRole('tab', { name: 'Running projects' }).click();
+      await page.getByRole('button', { name: `Import ${args.project}` }).click();
+      await page.getByRole('heading', { name: args.project }).waitFor();
+      await shot(page, s('05-running-project'));
+    }
+
+    if (args.deploy && scheme === 'light') {
+      step = `${scheme}: deploy with no mesh`;
+      await page.getByRole('combobox', { name: 'App' }).click();
+      await page.getByRole('option', { name: /^upload-light/ }).click();
+      await tab(page, 'Deploy');
+      await page.getByRole('button', { name: 'Deploy', exact: true }).waitFor();
+      await shot(page, s('06-deploy'));
+      await axe(page, `${scheme} deploy`);
+      await page.getByLabel('Namespace (optional)').fill(`ui-none-${Date.now() % 100000}`);
+      await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+      await page.getByRole('heading', { name: /: succeeded$/ }).first().waitFor({ timeout: 180_000 });
+      await page.getByRole('table', { name: 'Deployments' }).getByText('deployed').first().waitFor();
+      await shot(page, s('07-deployed'));
+      if (args.mesh) {
+        step = `${scheme}: deploy with ${args.mesh}`;
+        await page.getByRole('combobox', { name: 'Mesh' }).click();
+        await page.getByRole('option', { name: new RegExp(`^${args.mesh}( |$)`) }).click();
+        const install = page.getByRole('button', { name: `Install ${args.mesh}` });
+        if (await install.count()) {
+          await install.click();
+          await page.getByRole('heading', { name: new RegExp(`^Install ${args.mesh}: succeeded$`) }).waitFor({ timeout: 300_000 });
+        }
+        await page.getByLabel('Namespace (optional)').fill(`ui-${args.mesh}-${Date.now() % 100000}`);
+        await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+        await page.getByRole('heading', { name: new RegExp(`\\(${args.mesh}\\): succeeded$`) }).waitFor({ timeout: 180_000 });
+        await shot(page, s('08-deployed-mesh'));
+      }
+    }
+
+    if (args.target && scheme === 'light') {
+      step = `${scheme}: benchmark`;
+      await tab(page, 'Benchmark');
+      await page.getByRole('heading', { name: 'History' }).waitFor();
+      await shot(page, s('09-benchmark'));
+      await axe(page, `${scheme} benchmark`);
+      const runOnce = async () => {
+        await page.getByLabel(/^Target/).fill(args.target);
+        await page.getByLabel('Duration').fill('3s');
+        await page.getByRole('button', { name: 'Run', exact: true }).click();
+        await page.getByRole('img', { name: /^Live chart/ }).waitFor({ timeout: 10_000 });
+        await page.getByRole('heading', { name: /^Load test of .*: succeeded$/ }).waitFor({ timeout: 60_000 });
+        await page.getByRole('heading', { name: /^Result: / }).waitFor();
+      };
+      await runOnce();
+      await shot(page, s('10-benchmark-result'));
+      await axe(page, `${scheme} benchmark result`);
+
+      step = `${scheme}: export SMP`;
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export SMP (YAML)' }).click()]);
+      const smpPath = join(out, 'smp.yaml');
+      await download.saveAs(smpPath);
+      const smp = readFileSync(smpPath, 'utf8');
+      for (const key of ['smp_version: v0.6.0', 'latencies_ms:', 'actual_qps:', 'endpoint_url:', 'mesh_type: none', 'coordinated omission']) {
+        if (!smp.includes(key)) throw new Error(`the SMP file has no ${key}:\n${smp.slice(0, 600)}`);
+      }
+
+      step = `${scheme}: compare`;
+      await runOnce();
+      const boxes = page.getByRole('checkbox', { name: /^Compare / });
+      await boxes.nth(0).check();
+      await boxes.nth(1).check();
+      await page.getByRole('button', { name: /^Compare the two chosen/ }).click();
+      await page.getByRole('table', { name: 'Comparison' }).waitFor();
+      await page.getByLabel('Mesh cost').waitFor();
+      await shot(page, s('11-compare'));
+      await axe(page, `${scheme} compare`);
+    }
+
+    step = `${scheme}: dark and light screens`;
+    for (const t of ['App', 'Deploy', 'Benchmark']) {
+      await tab(page, t);
+      await page.waitForTimeout(300);
+      await shot(page, s(`screen-${t.toLowerCase()}`));
+    }
+    if (errors.length) throw new Error(`errors on the page: ${errors.join('; ')}`);
+    say(`ok: ${scheme}`);
+  } catch (e) {
+    await shot(page, s('failed')).catch(() => {});
+    throw new Error(`${step}: ${e instanceof Error ? e.message : e}`);
+  } finally {
+    await ctx.close();
+  }
+}
+
+let failed = null;
+try {
+  await run('light');
+  await run('dark');
+} catch (e) {
+  failed = e;
+} finally {
+  await browser.close();
+  writeFileSync(join(out, 'report.txt'), report.join('\n') + '\n');
+}
+if (failed) {
+  console.error(`e2e failed at ${failed.message}`);
+  process.exit(1);
+}

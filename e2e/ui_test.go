@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/app"
+	"github.com/meshdock/meshdock/e2e/testimage"
+	"github.com/meshdock/meshdock/kube/kubetest"
+	"github.com/meshdock/meshdock/meshes"
+)
+
+// uiProject is the running compose project the browser imports.
+const uiProject = "meshdock-e2e-ui"
+
+// The UI end to end in a real browser (Debian's chromium, driven by
+// playwright-core from ui/e2e/run.mjs) against the real server binary with
+// the UI built in, the real Docker Engine and the test environment's
+// control plane: import by paste and by upload, broken YAML, a running
+// compose project, the graph, warnings and manifests, a deploy with no
+// mesh and one with Istio (installed beforehand by meshdock from its
+// charts, its webhooks set to Ignore as the environment needs), a load
+// test against a loopback server with its live chart, the SMP file
+// downloaded and read, a comparison; each step screenshotted in light and
+// dark into ui/test-results/e2e, each screen checked with axe-core.
+func TestUIInTheBrowser(t *testing.T) {
+	c := requireCluster(t)
+	requireDocker(t)
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("needs Debian's chromium (apt-get install chromium; .ci/run installs it): %v", err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("needs Node.js")
+	}
+	for _, f := range []string{"../ui/dist/index.html", "../ui/node_modules/playwright-core/package.json", "../ui/node_modules/axe-core/axe.min.js"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("%s is missing: build the UI first (make ui)", f)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
+	defer cancel()
+
+	// Istio, installed by meshdock from its charts.
+	kubetest.MeshLock(t)
+	kubetest.WaitMeshNamespacesGone(t, c)
+	svc := app.New(app.Config{MeshCharts: meshes.Source{Dirs: kubetest.ChartDirs(t, "..")}})
+	in, err := svc.InstallMesh(ctx, c, meshes.Istio, app.MeshRequest{Timeout: meshdock.Duration(3 * time.Minute)}, func(string, any) error { return nil })
+	if err != nil {
+		t.Fatalf("install istio: %s", meshdock.ErrorMessage(err))
+	}
+	kubetest.IgnoreWebhooks(t, c, in.Releases...)
+	dyn, _ := c.Dynamic()
+	t.Cleanup(func() {
+		// The browser's namespaces, then the mesh.
+		list, _ := dyn.Resource(namespaces).List(context.Background(), metav1.ListOptions{})
+		if list != nil {
+			for _, ns := range list.Items {
+				if strings.HasPrefix(ns.GetName(), "ui-") {
+					_ = dyn.Resource(namespaces).Delete(context.Background(), ns.GetName(), metav1.DeleteOptions{})
+				}
+			}
+		}
+		if _, err := svc.UninstallMesh(context.Background(), c, meshes.Istio, app.MeshRequest{Force: true}, func(string, any) error { return nil }); err != nil {
+			t.Errorf("uninstall istio: %s", meshdock.ErrorMessage(err))
+		}
+		kubetest.WaitMeshNamespacesGone(t, c)
+	})
+
+	// A compose project running in Docker.
+	if err := testimage.Build(ctx, testimage.Tag); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(composeFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	compose := func(args ...string) error {
+		cmd := exec.CommandContext(ctx, "docker", append([]string{"compose", "-p", uiProject}, args...)...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("docker compose %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	_ = compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
+	if err := compose("up", "--detach", "--wait", "--wait-timeout", "60"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = compose("down", "--volumes", "--remove-orphans", "--timeout", "5") })
+
+	// The server, with the UI built in.
+	bin := filepath.Join(t.TempDir(), "meshdock")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../cmd/meshdock").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	serve := exec.CommandContext(ctx, bin, "serve", "--addr", addr, "--allow-clusters", "--data", t.TempDir())
+	var serveLog strings.Builder
+	serve.Stdout, serve.Stderr = &serveLog, &serveLog
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = serve.Process.Signal(os.Interrupt); _ = serve.Wait() })
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if res, err := http.Get("http://" + addr + "/api/v1/health"); err == nil {
+			res.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not answer:\n%s", serveLog.String())
+		}
+	}
+
+	// A loopback target for the load tests.
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(time.Millisecond)
+		w.Write([]byte("ok"))
+	}))
+	defer target.Close()
+
+	out, _ := filepath.Abs("../ui/test-results/e2e")
+	_ = os.RemoveAll(out)
+	cmd := exec.CommandContext(ctx, node, "e2e/run.mjs", "--url", "http://"+addr+"/", "--out", out, "--example", "../examples/shop",
+		"--target", target.URL+"/", "--deploy", "--mesh", meshes.Istio, "--project", uiProject)
+	cmd.Dir = "../ui"
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	report, err := cmd.CombinedOutput()
+	t.Logf("browser:\n%s", report)
+	if err != nil {
+		t.Fatalf("the browser run failed (screenshots in %s): %v\nserver log:\n%s", out, err, tail(serveLog.String(), 4000))
+	}
+	shots, _ := filepath.Glob(filepath.Join(out, "*.png"))
+	if len(shots) < 16 {
+		t.Errorf("%d screenshots in %s", len(shots), out)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}

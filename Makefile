@@ -10,11 +10,25 @@ BIN     := bin/meshdock
 ADDR    ?= 127.0.0.1:7878
 GO_PKGS := ./...
 
-.PHONY: all build run test test-unit test-integration testenv-up testenv-down bench lint fmt fuzz clean
+.PHONY: all build ui ui-test run test test-unit test-integration testenv-up testenv-down bench lint fmt fuzz clean
 
 all: build
 
-build:
+# The web UI, built into ui/dist and embedded into the binary. Its npm
+# packages are installed (npm ci, with the cache under CACHE) when missing
+# or when the lock file changed.
+UI_SRC := $(shell find ui/src ui/index.html ui/vite.config.ts ui/tsconfig.json ui/package.json ui/scripts -type f 2>/dev/null)
+NPM_CI := npm ci --cache $(CACHE)/npm --no-audit --no-fund --loglevel=error
+
+ui/node_modules/.package-lock.json: ui/package-lock.json
+	cd ui && $(NPM_CI)
+
+ui/dist/index.html: ui/node_modules/.package-lock.json $(UI_SRC)
+	cd ui && npm run --silent build
+
+ui: ui/dist/index.html
+
+build: ui
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meshdock
 
 # The main job: serve the app on localhost with the bundled example imported.
@@ -29,14 +43,19 @@ test: test-unit
 	  scripts/testenv down; exit $$status
 
 # The fast loop: no outside world needed. The packages that serve
-# concurrent requests run under the race detector too.
-test-unit:
+# concurrent requests run under the race detector too; the UI's type check
+# and its component and API client tests (Vitest).
+test-unit: ui-test
 	go vet $(GO_PKGS)
 	go test -short -count=1 $(GO_PKGS)
 	go test -short -count=1 -race ./app/... ./backend/... ./store/... ./compose/... ./convert/...
 
-# Against a running environment (scripts/testenv up).
-test-integration:
+ui-test: ui/node_modules/.package-lock.json
+	cd ui && npx tsc --noEmit && npx vitest run
+
+# Against a running environment (scripts/testenv up); the browser tests
+# need the UI built into the binary and Debian's chromium.
+test-integration: ui
 	eval "$$(scripts/testenv env)"; go test -count=1 -timeout 30m $(GO_PKGS)
 
 testenv-up:
@@ -64,7 +83,8 @@ fuzz:
 	go test ./convert -run '^$$' -fuzz FuzzConvert -fuzztime $(FUZZTIME)
 	go test ./backend -run '^$$' -fuzz FuzzImportRequest -fuzztime $(FUZZTIME)
 
-lint: $(CACHE)/bin/staticcheck
+lint: $(CACHE)/bin/staticcheck ui/node_modules/.package-lock.json
+	cd ui && npx tsc --noEmit
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet $(GO_PKGS)
 	$(CACHE)/bin/staticcheck $(GO_PKGS)
@@ -76,4 +96,5 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf bin
+	rm -rf bin ui/test-results
+	cd ui && node scripts/clean-dist.mjs

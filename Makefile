@@ -68,14 +68,16 @@ testenv-down:
 # kube.Apply against kubectl apply, meshdock deploy --wait against kubectl
 # apply + rollout status, and per mesh meshdock's install against Helm's
 # Wait and the deploy onto it against kubectl), meshdock convert against
-# the kompose CLI on the same inputs, and meshdock's load generator against
-# the fortio load CLI on one loopback echo server.
+# the kompose CLI on the same inputs, meshdock's load generator against
+# the fortio load CLI on one loopback echo server, and the UI's gzipped size
+# and time to its first meaningful render in headless chromium.
 bench:
 	scripts/testenv up
 	status=0; (eval "$$(scripts/testenv env)"; go test -run '^$$' -bench . -benchtime 2s $(GO_PKGS) && scripts/bench-deploy && scripts/bench-mesh) || status=$$?; \
 	  scripts/testenv down; [ $$status = 0 ]
 	scripts/bench-convert
 	scripts/bench-loadgen
+	scripts/bench-ui
 
 # A short fuzz run of every parser of user input (FUZZTIME=5m for a long one).
 FUZZTIME ?= 30s

@@ -33,8 +33,11 @@ const uiProject = "meshdock-e2e-ui"
 // mesh and one with Istio (installed beforehand by meshdock from its
 // charts, its webhooks set to Ignore as the environment needs), a load
 // test against a loopback server with its live chart, the SMP file
-// downloaded and read, a comparison; each step screenshotted in light and
-// dark into ui/test-results/e2e, each screen checked with axe-core.
+// downloaded and read, a comparison; bad input: a file that is not
+// compose, one over the limit, broken YAML, a cluster that cannot be
+// reached, the server killed under a running test; each step
+// screenshotted in light and dark into ui/test-results/e2e, each screen
+// checked with axe-core.
 func TestUIInTheBrowser(t *testing.T) {
 	c := requireCluster(t)
 	requireDocker(t)
@@ -116,7 +119,14 @@ func TestUIInTheBrowser(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
+	// Beside the test cluster, a context whose API server is not there.
+	gone := filepath.Join(t.TempDir(), "gone.kubeconfig")
+	if err := os.WriteFile(gone, []byte("apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster: {server: \"https://127.0.0.1:1\"}\n"+
+		"users:\n- name: gone\n  user: {token: x}\ncontexts:\n- name: gone\n  context: {cluster: gone, user: gone}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	serve := exec.CommandContext(ctx, bin, "serve", "--addr", addr, "--allow-clusters", "--data", t.TempDir())
+	serve.Env = append(os.Environ(), "KUBECONFIG="+os.Getenv("KUBECONFIG")+string(os.PathListSeparator)+gone)
 	var serveLog strings.Builder
 	serve.Stdout, serve.Stderr = &serveLog, &serveLog
 	if err := serve.Start(); err != nil {
@@ -143,7 +153,10 @@ func TestUIInTheBrowser(t *testing.T) {
 	out, _ := filepath.Abs("../ui/test-results/e2e")
 	_ = os.RemoveAll(out)
 	cmd := exec.CommandContext(ctx, node, "e2e/run.mjs", "--url", "http://"+addr+"/", "--out", out, "--example", "../examples/shop",
-		"--target", target.URL+"/", "--deploy", "--mesh", meshes.Istio, "--project", uiProject)
+		"--target", target.URL+"/", "--deploy", "--mesh", meshes.Istio, "--project", uiProject, "--unreachable", "gone",
+		// Last, the server is killed under a running test: the page says so
+		// and stays usable.
+		"--server-pid", fmt.Sprint(serve.Process.Pid))
 	cmd.Dir = "../ui"
 	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
 	report, err := cmd.CombinedOutput()

@@ -100,7 +100,24 @@ async function run(scheme) {
     await shot(page, s('03-broken-yaml'));
     await axe(page, `${scheme} import error`);
 
+    if (scheme === 'light') {
+      step = `${scheme}: a file that is not compose`;
+      await page.getByRole('tab', { name: 'Upload files' }).click();
+      await page.getByTestId('file-input').setInputFiles([{ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('shopping list: milk, eggs\n') }]);
+      await page.getByRole('button', { name: 'Import' }).click();
+      await page.getByRole('alert').filter({ hasText: 'was not imported' }).waitFor();
+      await shot(page, s('03b-not-compose'));
+      await page.getByRole('button', { name: 'Import' }).waitFor(); // usable still
+
+      step = `${scheme}: a file over the limit`;
+      await page.getByTestId('file-input').setInputFiles([{ name: 'huge.yaml', mimeType: 'text/plain', buffer: Buffer.alloc((1 << 20) + 10, 'a') }]);
+      await page.getByRole('alert').filter({ hasText: 'at most 1 MiB' }).waitFor();
+      await shot(page, s('03c-too-large'));
+    }
+
     step = `${scheme}: import by upload`;
+    await page.reload();
+    await page.getByRole('tab', { name: 'Upload files' }).waitFor();
     await page.getByRole('tab', { name: 'Upload files' }).click();
     await page.getByTestId('file-input').setInputFiles(exampleFiles(args.example));
     await page.getByLabel('Project name (optional)').fill(`upload-${scheme}`);
@@ -129,6 +146,16 @@ async function run(scheme) {
       await page.getByRole('button', { name: 'Deploy', exact: true }).waitFor();
       await shot(page, s('06-deploy'));
       await axe(page, `${scheme} deploy`);
+      if (args.unreachable) {
+        step = `${scheme}: a cluster that cannot be reached`;
+        await page.getByRole('combobox', { name: 'Cluster' }).click();
+        await page.getByRole('option', { name: new RegExp(`^${args.unreachable} \\(unreachable`) }).click();
+        await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+        await page.getByRole('alert').first().waitFor();
+        await shot(page, s('06b-unreachable'));
+        await page.getByRole('combobox', { name: 'Cluster' }).click();
+        await page.getByRole('option', { name: /\(other v/ }).first().click();
+      }
       await page.getByLabel('Namespace (optional)').fill(`ui-none-${Date.now() % 100000}`);
       await page.getByRole('button', { name: 'Deploy', exact: true }).click();
       await page.getByRole('heading', { name: /: succeeded$/ }).first().waitFor({ timeout: 180_000 });
@@ -187,6 +214,21 @@ async function run(scheme) {
       await page.getByLabel('Mesh cost').waitFor();
       await shot(page, s('11-compare'));
       await axe(page, `${scheme} compare`);
+    }
+
+    if (args['server-pid'] && scheme === 'dark') {
+      step = `${scheme}: the backend going away mid-stream`;
+      await tab(page, 'Benchmark');
+      await page.getByLabel(/^Target/).fill(args.target);
+      await page.getByLabel('Duration').fill('60s');
+      await page.getByRole('button', { name: 'Run', exact: true }).click();
+      await page.getByRole('img', { name: /^Live chart/ }).waitFor({ timeout: 10_000 });
+      process.kill(Number(args['server-pid']), 'SIGKILL');
+      await page.getByRole('alert').filter({ hasText: 'cannot be reached' }).first().waitFor({ timeout: 30_000 });
+      await shot(page, s('12-backend-gone'));
+      await tab(page, 'App'); // the page stays usable
+      await page.getByRole('alert').first().waitFor({ timeout: 30_000 });
+      await shot(page, s('13-backend-gone-app'));
     }
 
     step = `${scheme}: dark and light screens`;

@@ -21,9 +21,13 @@ export function layout(g: Graph): { nodes: Node[]; edges: Edge[] } {
     return {
       id: n.id,
       position: { x: (p?.x ?? 0) - width / 2, y: (p?.y ?? 0) - height / 2 },
+      // Known dimensions: drawn at once, not hidden until measured (a
+      // measurement can be missed when the page renders twice quickly).
+      width,
+      height,
       data: { label: `${n.id}\n${n.image}\n${ports}${n.replicas > 1 ? ` ×${n.replicas}` : ''}` },
       ariaLabel: `service ${n.id}, image ${n.image}, ${ports}, ${n.replicas} replica${n.replicas === 1 ? '' : 's'}`,
-      style: { width, whiteSpace: 'pre-line', fontSize: 12, borderStyle: n.internal ? 'dashed' : 'solid' },
+      style: { width, height, whiteSpace: 'pre-line', fontSize: 12, overflow: 'hidden', borderStyle: n.internal ? 'dashed' : 'solid' },
       connectable: false,
       sourcePosition: Position.Right,
       targetPosition: Position.Left,

@@ -23,8 +23,12 @@ export function AppScreen({ appId }: { appId: string | null }) {
     setApp(null);
     setManifests(null);
     setError(null);
-    client.app(appId).then(setApp, setError);
-    client.manifests(appId).then((m) => setManifests(m as Manifest[]), setError);
+    setPicked(0);
+    // An answer for an app that is no longer the one shown is dropped.
+    let current = true;
+    client.app(appId).then((a) => current && setApp(a), (e) => current && setError(e));
+    client.manifests(appId).then((m) => current && setManifests(m as Manifest[]), (e) => current && setError(e));
+    return () => { current = false; };
   }, [client, appId]);
   if (!appId) return <Empty>No app yet: import one (the Import tab), and it shows here.</Empty>;
   if (error) return <ErrorAlert error={error} />;

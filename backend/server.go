@@ -212,8 +212,11 @@ func (s *Server) Handler(l Listener) http.Handler {
 	get("/benchmark-profiles/:name", h.getProfile)
 	api.PUT("/benchmark-profiles/:name", h.putProfile)
 	api.DELETE("/benchmark-profiles/:name", h.deleteProfile)
-	// The web UI: everything outside the API.
-	e.Match([]string{http.MethodGet, http.MethodHead}, "/*", h.serveUI)
+	// The web UI: its page and its assets; every other path is the API's
+	// (its 404 and 405 as they were).
+	for _, p := range []string{"/", "/index.html", "/assets/*"} {
+		e.Match([]string{http.MethodGet, http.MethodHead}, p, h.serveUI)
+	}
 	return e
 }
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/ui"
 )
 
@@ -27,12 +26,9 @@ func uiHeaders(h http.Header) {
 }
 
 // serveUI answers the UI's files: index.html at /, the hashed assets for
-// a year; a path under /api/ that no route takes is the API's 404.
+// a year.
 func (h *handlers) serveUI(c echo.Context) error {
 	p := c.Request().URL.Path
-	if p == apiPrefix || strings.HasPrefix(p, apiPrefix+"/") || strings.HasPrefix(p, "/api/") {
-		return echo.ErrNotFound
-	}
 	files := ui.Files()
 	name := strings.TrimPrefix(path.Clean("/"+p), "/")
 	if name == "" {
@@ -42,12 +38,12 @@ func (h *handlers) serveUI(c echo.Context) error {
 	if name == "index.html" && !ui.Built() {
 		return c.HTML(http.StatusOK, notBuilt)
 	}
-	if name == ".keep" {
-		return echo.ErrNotFound
+	if name != "index.html" && !strings.HasPrefix(name, "assets/") {
+		return echo.ErrNotFound // the page and its assets only, however the path is written
 	}
 	data, err := fs.ReadFile(files, name)
 	if err != nil {
-		return meshdock.Errorf(meshdock.ENOTFOUND, "no such page: %s", meshdock.Quote(p, 80))
+		return echo.ErrNotFound
 	}
 	ctype := mime.TypeByExtension(path.Ext(name))
 	if ctype == "" {

@@ -174,6 +174,15 @@ async function run(scheme) {
         await page.getByRole('button', { name: 'Deploy', exact: true }).click();
         await page.getByRole('heading', { name: new RegExp(`\\(${args.mesh}\\): succeeded$`) }).waitFor({ timeout: 180_000 });
         await shot(page, s('08-deployed-mesh'));
+
+        step = `${scheme}: the deployment on the graph`;
+        await tab(page, 'App');
+        await page.getByRole('combobox', { name: 'Show on the graph' }).click();
+        await page.getByRole('option', { name: new RegExp(`\\(${args.mesh}, authorization`) }).click();
+        await page.locator('.react-flow__edge-text', { hasText: `${args.mesh} mTLS` }).first().waitFor();
+        await shot(page, s('08b-graph-mesh'));
+        await axe(page, `${scheme} app with a deployment`);
+        await tab(page, 'Deploy');
       }
     }
 

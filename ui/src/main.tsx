@@ -14,7 +14,10 @@ import { provideThemes } from './theme';
 function pageClient(): ApiClient {
   if ((window as unknown as { ddClient?: unknown }).ddClient) {
     const dd = createDockerDesktopClient();
-    return new ApiClient(desktopTransport(dd.extension.vm?.service as unknown as DesktopService));
+    const host = dd.extension.host?.cli
+      ? async (cmd: string, args: string[]) => (await dd.extension.host!.cli.exec(cmd, args)).stdout
+      : undefined;
+    return new ApiClient(desktopTransport(dd.extension.vm?.service as unknown as DesktopService), host);
   }
   return new ApiClient(fetchTransport());
 }

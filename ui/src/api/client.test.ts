@@ -119,3 +119,27 @@ describe('follow', () => {
     await expect(follow(new ApiClient(fetchTransport('', f)), 'x', () => {}, { pause: async () => {} })).rejects.toThrow('no operation');
   });
 });
+
+describe('the host kubeconfig (Docker Desktop)', () => {
+  it('reads it through the host binary and posts it as YAML', async () => {
+    const seen: { url: string; method: string; headers: Record<string, string>; data: unknown }[] = [];
+    const service: DesktopService = { request: async (cfg) => { seen.push(cfg); return { contexts: ['docker-desktop'] }; } };
+    const ran: string[][] = [];
+    const c = new ApiClient(desktopTransport(service), async (cmd, args) => { ran.push([cmd, ...args]); return 'apiVersion: v1\nkind: Config\n'; });
+    expect(await c.useHostKubeconfig()).toEqual(['docker-desktop']);
+    expect(ran).toEqual([['meshdock-host', 'kubeconfig']]);
+    expect(seen[0]).toMatchObject({ url: '/api/v1/clusters/kubeconfig', method: 'POST', headers: { 'Content-Type': 'application/yaml' }, data: 'apiVersion: v1\nkind: Config\n' });
+  });
+
+  it('is said to need Docker Desktop in a browser', async () => {
+    const c = new ApiClient(fetchTransport('', (async () => json(200, {})) as unknown as typeof fetch));
+    await expect(c.useHostKubeconfig()).rejects.toThrow('only inside Docker Desktop');
+  });
+
+  it('posts a kubeconfig over fetch as it is', async () => {
+    let body: unknown;
+    const f = (async (_u: string | URL | Request, init?: RequestInit) => { body = init?.body; return json(200, { contexts: ['a'] }); }) as unknown as typeof fetch;
+    expect(await new ApiClient(fetchTransport('', f)).postKubeconfig('kind: Config\n')).toEqual(['a']);
+    expect(body).toBe('kind: Config\n');
+  });
+});

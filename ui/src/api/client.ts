@@ -8,10 +8,19 @@ const api = '/api/v1';
 const q = encodeURIComponent;
 
 /** ApiClient is the one way every screen reaches the backend. */
+/** HostExec runs a command of the extension's host binaries (Docker
+ * Desktop only) and returns its standard output. */
+export type HostExec = (cmd: string, args: string[]) => Promise<string>;
+
+/** The extension's host command that prints the host's kubeconfig. */
+export const hostCommand = 'meshdock-host';
+
 export class ApiClient {
   readonly transport: Transport;
-  constructor(transport: Transport) {
+  readonly host?: HostExec;
+  constructor(transport: Transport, host?: HostExec) {
     this.transport = transport;
+    this.host = host;
   }
 
   apps = () => this.transport.json<{ apps: AppSummary[] }>('GET', `${api}/apps`).then((r) => r.apps);
@@ -23,6 +32,16 @@ export class ApiClient {
     this.transport.json<{ items: Record<string, unknown>[] }>('GET', `${api}/apps/${q(id)}/manifests?format=json`).then((r) => r.items ?? []);
   composeProjects = () => this.transport.json<{ projects: ComposeProject[] }>('GET', `${api}/compose-projects`).then((r) => r.projects);
 
+  /** postKubeconfig gives the backend a kubeconfig (YAML), as the
+   * extension does with the host's. */
+  postKubeconfig = (yaml: string) =>
+    this.transport.text<{ contexts: string[] }>('POST', `${api}/clusters/kubeconfig`, yaml, 'application/yaml').then((r) => r.contexts);
+  /** useHostKubeconfig reads the host's kubeconfig through the host binary
+   * and posts it. */
+  useHostKubeconfig = async () => {
+    if (!this.host) throw new ApiError(0, 'unavailable', 'the host kubeconfig is read only inside Docker Desktop');
+    return this.postKubeconfig(await this.host(hostCommand, ['kubeconfig']));
+  };
   clusters = () => this.transport.json<{ clusters: ClusterInfo[] }>('GET', `${api}/clusters`).then((r) => r.clusters);
   meshes = (context: string) => this.transport.json<{ meshes: MeshStatus[] }>('GET', `${api}/meshes?context=${q(context)}`).then((r) => r.meshes);
   installMesh = (mesh: string, context: string) =>

@@ -23,6 +23,8 @@ export interface Transport {
   json<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<T>;
   /** A download: the answer as a Blob. */
   blob(path: string): Promise<Blob>;
+  /** text sends a body as it is (a kubeconfig's YAML) and reads JSON. */
+  text<T>(method: Method, path: string, body: string, contentType: string): Promise<T>;
   /** What the transport is, for the page to say where it runs. */
   readonly kind: 'browser' | 'docker-desktop';
 }
@@ -71,6 +73,16 @@ export function fetchTransport(base = '', fetchFn: typeof fetch = (...a) => fetc
     async blob(path: string): Promise<Blob> {
       return (await call('GET', path)).blob();
     },
+    async text<T>(method: Method, path: string, body: string, contentType: string): Promise<T> {
+      let res: Response;
+      try {
+        res = await fetchFn(base + path, { method, headers: { 'X-Meshdock': '1', 'Content-Type': contentType }, body });
+      } catch (e) {
+        throw unreachable(e instanceof Error ? e.message : String(e));
+      }
+      if (!res.ok) throw errorOf(res.status, await res.text());
+      return (await res.json()) as T;
+    },
   };
 }
 
@@ -83,9 +95,9 @@ export interface DesktopService {
  * answers the decoded body, and throws {statusCode, message} with the
  * body as message on an error. */
 export function desktopTransport(service: DesktopService): Transport {
-  const call = async (method: Method, path: string, body?: unknown): Promise<unknown> => {
+  const call = async (method: Method, path: string, body?: unknown, contentType = 'application/json'): Promise<unknown> => {
     try {
-      return await service.request({ url: path, method, headers: body === undefined ? {} : { 'Content-Type': 'application/json' }, data: body ?? null });
+      return await service.request({ url: path, method, headers: body === undefined ? {} : { 'Content-Type': contentType }, data: body ?? null });
     } catch (e) {
       const err = e as { statusCode?: number; message?: string; error?: string };
       const status = typeof err?.statusCode === 'number' ? err.statusCode : 0;
@@ -110,6 +122,10 @@ export function desktopTransport(service: DesktopService): Transport {
     async blob(path: string): Promise<Blob> {
       const out = await call('GET', path);
       return new Blob([typeof out === 'string' ? out : JSON.stringify(out, null, 2)]);
+    },
+    async text<T>(method: Method, path: string, body: string, contentType: string): Promise<T> {
+      const out = await call(method, path, body, contentType);
+      return (typeof out === 'string' ? JSON.parse(out) : out) as T;
     },
   };
 }

@@ -7,14 +7,23 @@ import type { Graph, GraphEdge } from '../api/types';
 const width = 200;
 const height = 74;
 
-/** layout places the services left to right by who depends on whom. */
-export function layout(g: Graph): { nodes: Node[]; edges: Edge[] } {
+/** Overlay is a deployment of the app shown on its graph: the mesh its
+ * services are enrolled in and how its paths are authorized. */
+export interface Overlay { mesh: string; authz: string }
+
+/** layout places the services left to right by who depends on whom; with
+ * an overlay, each service says its mesh and each connection whether the
+ * deployment's rules allow it. */
+export function layout(g: Graph, overlay?: Overlay): { nodes: Node[]; edges: Edge[] } {
   const d = new dagre.graphlib.Graph();
   d.setGraph({ rankdir: 'LR', nodesep: 30, ranksep: 80 });
   d.setDefaultEdgeLabel(() => ({}));
   for (const n of g.nodes) d.setNode(n.id, { width, height });
   for (const e of g.edges) if (d.hasNode(e.from) && d.hasNode(e.to)) d.setEdge(e.from, e.to);
   dagre.layout(d);
+  const meshed = !!overlay && overlay.mesh !== '' && overlay.mesh !== 'none';
+  const rules = !!overlay && overlay.authz !== '' && overlay.authz !== 'off';
+  const allowed = (from: string, to: string) => (g.paths ?? []).some((p) => p.from === from && p.to === to);
   const nodes: Node[] = g.nodes.map((n) => {
     const p = d.node(n.id);
     const ports = n.ports?.length ? n.ports.join(', ') : 'no ports';
@@ -25,7 +34,7 @@ export function layout(g: Graph): { nodes: Node[]; edges: Edge[] } {
       // measurement can be missed when the page renders twice quickly).
       width,
       height,
-      data: { label: `${n.id}\n${n.image}\n${ports}${n.replicas > 1 ? ` ×${n.replicas}` : ''}` },
+      data: { label: `${n.id}\n${n.image}\n${ports}${n.replicas > 1 ? ` ×${n.replicas}` : ''}${meshed ? `\n${overlay.mesh}` : ''}` },
       ariaLabel: `service ${n.id}, image ${n.image}, ${ports}, ${n.replicas} replica${n.replicas === 1 ? '' : 's'}`,
       style: { width, height, whiteSpace: 'pre-line', fontSize: 12, overflow: 'hidden', borderStyle: n.internal ? 'dashed' : 'solid' },
       connectable: false,
@@ -44,22 +53,25 @@ export function layout(g: Graph): { nodes: Node[]; edges: Edge[] } {
     const refused = es.find((x) => x.refused);
     const ports = [...new Set(es.flatMap((x) => x.ports ?? []))];
     const kinds = [...new Set(es.map((x) => x.kind))].join(', ');
+    const marks = [meshed ? `${overlay!.mesh} mTLS` : '', rules ? (allowed(e.from, e.to) ? `${overlay!.authz}: allowed` : `${overlay!.authz}: denied`) : '']
+      .filter(Boolean).join(' · ');
+    const base = refused ? `${kinds}: refused` : ports.length ? `${kinds} :${ports.join(',')}` : kinds;
     return {
       id: `${e.from}->${e.to}`,
       source: e.from,
       target: e.to,
-      label: refused ? `${kinds}: refused` : ports.length ? `${kinds} :${ports.join(',')}` : kinds,
+      label: marks ? `${base} · ${marks}` : base,
       animated: es.some((x) => x.kind === 'depends_on'),
       markerEnd: { type: MarkerType.ArrowClosed },
       style: refused ? { strokeDasharray: '4 4', stroke: '#d32f2f' } : undefined,
-      ariaLabel: `${e.from} to ${e.to}: ${es.map((x) => `${x.kind}${x.detail ? ` (${x.detail})` : ''}`).join(', ')}${refused ? `, refused: ${refused.refused}` : ''}`,
+      ariaLabel: `${e.from} to ${e.to}: ${es.map((x) => `${x.kind}${x.detail ? ` (${x.detail})` : ''}`).join(', ')}${refused ? `, refused: ${refused.refused}` : ''}${marks ? `; ${marks}` : ''}`,
     };
   });
   return { nodes, edges };
 }
 
-export function TopologyGraph({ graph, dark }: { graph: Graph; dark: boolean }) {
-  const { nodes, edges } = useMemo(() => layout(graph), [graph]);
+export function TopologyGraph({ graph, dark, overlay }: { graph: Graph; dark: boolean; overlay?: Overlay }) {
+  const { nodes, edges } = useMemo(() => layout(graph, overlay), [graph, overlay]);
   return (
     <div style={{ height: 420, border: '1px solid rgba(128,128,128,0.4)', borderRadius: 4 }} aria-label="Topology graph of the app's services">
       <ReactFlow nodes={nodes} edges={edges} fitView colorMode={dark ? 'dark' : 'light'} nodesDraggable={false} nodesConnectable={false}

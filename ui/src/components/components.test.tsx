@@ -17,6 +17,7 @@ function fakeClient(handler: (method: string, path: string, body?: unknown) => u
     kind: 'browser',
     json: async <T,>(method: string, path: string, body?: unknown) => handler(method, path, body) as T,
     blob: async () => new Blob([]),
+    text: async <T,>(method: string, path: string, body: string) => handler(method, path, body) as T,
   };
   return new ApiClient(t);
 }
@@ -74,6 +75,24 @@ describe('graph layout', () => {
     expect(nodes[0].position.x).toBeLessThan(nodes[1].position.x);
     expect(edges).toHaveLength(1);
     expect(edges[0].label).toBe('depends_on, env :8000');
+  });
+});
+
+describe('graph overlay of a deployment', () => {
+  const g = {
+    nodes: [{ id: 'web', image: 'nginx', replicas: 1 }, { id: 'api', image: 'api', replicas: 1 }, { id: 'db', image: 'pg', replicas: 1 }],
+    edges: [{ from: 'web', to: 'api', kind: 'depends_on' }, { from: 'web', to: 'db', kind: 'env' }],
+    paths: [{ from: 'web', to: 'api', port: 8000, protocol: 'TCP', reasons: ['depends_on'] }],
+  };
+  it('says the mesh and which connections the rules allow', () => {
+    const { nodes, edges } = layout(g, { mesh: 'istio', authz: 'enforce' });
+    expect(String(nodes[0].data.label)).toContain('istio');
+    expect(edges.find((e) => e.target === 'api')?.label).toBe('depends_on · istio mTLS · enforce: allowed');
+    expect(edges.find((e) => e.target === 'db')?.label).toBe('env · istio mTLS · enforce: denied');
+  });
+  it('adds nothing without a mesh or rules', () => {
+    const { edges } = layout(g, { mesh: 'none', authz: 'off' });
+    expect(edges.map((e) => e.label)).toEqual(['depends_on', 'env']);
   });
 });
 

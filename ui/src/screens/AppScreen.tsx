@@ -1,11 +1,11 @@
 import { useEffect, useState } from 'react';
 import {
-  Box, Button, List, ListItem, ListItemButton, ListItemText, Stack, Table, TableBody, TableCell, TableHead, TableRow, Typography, useTheme,
+  Box, Button, FormControl, InputLabel, List, MenuItem, Select, ListItem, ListItemButton, ListItemText, Stack, Table, TableBody, TableCell, TableHead, TableRow, Typography, useTheme,
 } from '@mui/material';
 import { useClient } from '../api/context';
-import type { AppView } from '../api/types';
+import type { AppView, Deployment } from '../api/types';
 import { Empty, ErrorAlert, Loading } from '../components/common';
-import { TopologyGraph } from '../components/TopologyGraph';
+import { TopologyGraph, type Overlay } from '../components/TopologyGraph';
 import { saveBlob } from '../components/download';
 
 type Manifest = { kind?: string; metadata?: { name?: string; namespace?: string } } & Record<string, unknown>;
@@ -17,6 +17,8 @@ export function AppScreen({ appId }: { appId: string | null }) {
   const [app, setApp] = useState<AppView | null>(null);
   const [manifests, setManifests] = useState<Manifest[] | null>(null);
   const [picked, setPicked] = useState(0);
+  const [deployments, setDeployments] = useState<Deployment[]>([]);
+  const [shown, setShown] = useState('');
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     if (!appId) return;
@@ -28,6 +30,10 @@ export function AppScreen({ appId }: { appId: string | null }) {
     let current = true;
     client.app(appId).then((a) => current && setApp(a), (e) => current && setError(e));
     client.manifests(appId).then((m) => current && setManifests(m as Manifest[]), (e) => current && setError(e));
+    setShown('');
+    // Deployments need the clusters, which a listener may not use: without
+    // them the graph is the compose file's alone.
+    client.deployments(appId).then((d) => current && setDeployments(d), () => current && setDeployments([]));
     return () => { current = false; };
   }, [client, appId]);
   if (!appId) return <Empty>No app yet: import one (the Import tab), and it shows here.</Empty>;
@@ -45,8 +51,21 @@ export function AppScreen({ appId }: { appId: string | null }) {
     <Stack spacing={3}>
       <Typography variant="h2" sx={{ fontSize: 22 }}>{app.name}</Typography>
       <section aria-labelledby="graph-title">
-        <Typography id="graph-title" variant="h3" sx={{ fontSize: 18, mb: 1 }}>Topology</Typography>
-        <TopologyGraph graph={app.graph} dark={theme.palette.mode === 'dark'} />
+        <Stack direction="row" spacing={2} alignItems="center" sx={{ mb: 1 }}>
+          <Typography id="graph-title" variant="h3" sx={{ fontSize: 18 }}>Topology</Typography>
+          {deployments.length > 0 && (
+            <FormControl size="small" sx={{ minWidth: 280 }}>
+              <InputLabel id="overlay-label">Show on the graph</InputLabel>
+              <Select labelId="overlay-label" label="Show on the graph" value={shown} onChange={(e) => setShown(e.target.value)}>
+                <MenuItem value="">the compose file</MenuItem>
+                {deployments.map((d) => (
+                  <MenuItem key={d.id} value={d.id}>{d.namespace} ({d.options.mesh || 'none'}, authorization {d.options.authz || 'off'})</MenuItem>
+                ))}
+              </Select>
+            </FormControl>
+          )}
+        </Stack>
+        <TopologyGraph graph={app.graph} dark={theme.palette.mode === 'dark'} overlay={overlayOf(deployments.find((d) => d.id === shown))} />
       </section>
       <section aria-labelledby="warnings-title">
         <Typography id="warnings-title" variant="h3" sx={{ fontSize: 18, mb: 1 }}>Warnings ({app.warnings.length})</Typography>
@@ -93,6 +112,17 @@ export function AppScreen({ appId }: { appId: string | null }) {
       </section>
     </Stack>
   );
+}
+
+const overlays = new Map<string, Overlay>();
+
+/** overlayOf is a deployment as the graph shows it (one object per
+ * deployment, so the graph is laid out once). */
+function overlayOf(d?: Deployment): Overlay | undefined {
+  if (!d) return undefined;
+  const key = `${d.options.mesh || 'none'}/${d.options.authz || 'off'}`;
+  if (!overlays.has(key)) overlays.set(key, { mesh: d.options.mesh || 'none', authz: d.options.authz || 'off' });
+  return overlays.get(key);
 }
 
 /** toYAML writes a JSON object as YAML for reading (the downloads are the

@@ -22,13 +22,23 @@ export function DeployScreen({ appId }: { appId: string | null }) {
   const [ops, setOps] = useState<{ id: string; title: string }[]>([]);
   const [error, setError] = useState<unknown>(null);
 
-  useEffect(() => {
+  const loadClusters = useCallback(() => {
     client.clusters().then((cs) => {
       setClusters(cs);
       const cur = cs.find((c) => c.current) ?? cs[0];
       if (cur) setContext(cur.context);
     }, (e) => { setError(e); setClusters([]); });
   }, [client]);
+  useEffect(loadClusters, [loadClusters]);
+  const hostKubeconfig = async () => {
+    setError(null);
+    try {
+      await client.useHostKubeconfig();
+      loadClusters();
+    } catch (e) {
+      setError(e);
+    }
+  };
   const loadMeshes = useCallback(() => {
     if (!context) return;
     setMeshes(null);
@@ -56,6 +66,9 @@ export function DeployScreen({ appId }: { appId: string | null }) {
     <Stack spacing={2}>
       <Typography variant="h2" sx={{ fontSize: 22 }}>Deploy</Typography>
       <ErrorAlert error={error} />
+      {client.host && (
+        <Box><Button variant="outlined" onClick={hostKubeconfig}>Use this computer's kubeconfig</Button></Box>
+      )}
       {clusters.length === 0 ? <Empty>No cluster is configured: enable Kubernetes in Docker Desktop, or start kind, k3d or minikube.</Empty> : (
         <Stack direction="row" spacing={2} useFlexGap flexWrap="wrap">
           <FormControl size="small" sx={{ minWidth: 260 }}>

@@ -5,7 +5,7 @@ import '@xyflow/react/dist/style.css';
 import type { Graph, GraphEdge } from '../api/types';
 
 const width = 200;
-const height = 74;
+const height = 92;
 
 /** Overlay is a deployment of the app shown on its graph: the mesh its
  * services are enrolled in and how its paths are authorized. */
@@ -16,7 +16,7 @@ export interface Overlay { mesh: string; authz: string }
  * deployment's rules allow it. */
 export function layout(g: Graph, overlay?: Overlay): { nodes: Node[]; edges: Edge[] } {
   const d = new dagre.graphlib.Graph();
-  d.setGraph({ rankdir: 'LR', nodesep: 30, ranksep: 80 });
+  d.setGraph({ rankdir: 'LR', nodesep: 30, ranksep: 170 });
   d.setDefaultEdgeLabel(() => ({}));
   for (const n of g.nodes) d.setNode(n.id, { width, height });
   for (const e of g.edges) if (d.hasNode(e.from) && d.hasNode(e.to)) d.setEdge(e.from, e.to);

@@ -78,6 +78,37 @@ async function run(scheme) {
     await shot(page, s('01-import'));
     await axe(page, `${scheme} import`);
 
+    if (scheme === 'light') {
+      step = `${scheme}: by keyboard alone`;
+      // Tab to a control by its name, at most 60 presses.
+      const tabTo = async (name) => {
+        for (let i = 0; i < 60; i++) {
+          await page.keyboard.press('Tab');
+          const focused = await page.evaluate(() => {
+            const el = document.activeElement;
+            const label = el?.id ? document.querySelector(`label[for="${el.id}"]`)?.textContent : '';
+            return (el?.getAttribute('aria-label') || label || el?.textContent || '').trim();
+          });
+          if (focused.startsWith(name)) return;
+        }
+        throw new Error(`${name} cannot be reached with Tab`);
+      };
+      await page.locator('body').focus();
+      await tabTo('Upload files');
+      await page.keyboard.press('ArrowRight'); // the tabs move with the arrows
+      await page.keyboard.press('Enter');
+      await tabTo('compose.yaml');
+      await page.keyboard.type('services:\n  kb:\n    image: nginx\n');
+      await tabTo('Project name');
+      await page.keyboard.type('keyboard');
+      await tabTo('Import');
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'keyboard' }).waitFor();
+      await shot(page, s('01b-keyboard'));
+      await tab(page, 'Import');
+      await page.getByRole('heading', { name: 'Import a compose app' }).waitFor();
+    }
+
     step = `${scheme}: import by paste`;
     await page.getByRole('tab', { name: 'Paste YAML' }).click();
     const name = `paste-${scheme}`;

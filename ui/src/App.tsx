@@ -34,6 +34,15 @@ export function App() {
     }
   }, [client]);
   useEffect(() => { void load(); }, [load]);
+  useEffect(() => {
+    // Back, forward and links to #screen move between the screens.
+    const onHash = () => {
+      const s = location.hash.slice(1) as Screen;
+      if (screens.some((x) => x.id === s)) setScreen(s);
+    };
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
   useEffect(() => { if (!location.hash && apps.length === 0) setScreen('import'); }, [apps.length]);
   const go = (s: Screen) => {
     setScreen(s);

@@ -129,7 +129,7 @@ export function DeployScreen({ appId }: { appId: string | null }) {
                   <TableCell><Chip size="small" label={d.state} color={d.state === 'deployed' ? 'success' : d.state === 'failed' ? 'error' : 'default'} /></TableCell>
                   <TableCell>{d.workloads.map((w) => `${w.name} ${w.ready}/${w.desired}`).join(', ')}</TableCell>
                   <TableCell>
-                    {d.urls.map((u) => u.url ? <Box key={u.service + u.port}><Link href={u.url} target="_blank" rel="noreferrer">{u.service}:{u.port}</Link></Box>
+                    {d.urls.map((u) => u.url && /^https?:\/\//.test(u.url) ? <Box key={u.service + u.port}><Link href={u.url} target="_blank" rel="noreferrer">{u.service}:{u.port}</Link></Box>
                       : <Box key={u.service + u.port}>{u.service}:{u.port} {u.error ?? ''}</Box>)}
                   </TableCell>
                   <TableCell>

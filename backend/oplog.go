@@ -35,6 +35,14 @@ func (h *handlers) operationLog(c echo.Context) error {
 	if _, err := h.store.Operation(ctx, id); err != nil {
 		return err
 	}
+	// A waiting poll holds the server as a stream does: it takes a place
+	// among the streams (Limits.Streams, Limits.OpStreams).
+	if wait > 0 {
+		if err := h.streams.open(id, h.limits); err != nil {
+			return err
+		}
+		defer h.streams.close(id)
+	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {

@@ -1,10 +1,13 @@
 package backend_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/meshdock/meshdock/backend"
 )
 
 // The events of an operation as JSON, for clients without streams: all
@@ -66,3 +69,41 @@ func TestOperationLog(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// Waiting polls count as streams: past the bound one is refused as busy,
+// and a poll that does not wait always answers.
+func TestOperationLogBounded(t *testing.T) {
+	ts := startServer(t, "", withLimits(backend.Limits{Streams: 2, OpStreams: 2}))
+	op, err := ts.StartOperation(t.Context(), "test", "", func(ctx context.Context, _ func(string, any) error) error {
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			res, err := http.Get(ts.URL + "/api/v1/operations/" + op.ID + "/log?wait=3s")
+			if err != nil {
+				done <- 0
+				return
+			}
+			res.Body.Close()
+			done <- res.StatusCode
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	if r := ts.get(t, "/api/v1/operations/"+op.ID+"/log?wait=3s"); r.Status != http.StatusServiceUnavailable {
+		t.Errorf("a third waiting poll: %d %s", r.Status, r.Body)
+	}
+	if r := ts.get(t, "/api/v1/operations/"+op.ID+"/log"); r.Status != http.StatusOK {
+		t.Errorf("a poll that does not wait: %d %s", r.Status, r.Body)
+	}
+	for i := 0; i < 2; i++ {
+		if code := <-done; code != http.StatusOK {
+			t.Errorf("a waiting poll ended with %d", code)
+		}
+	}
+	_ = ts.CancelOperation(t.Context(), op.ID)
+}

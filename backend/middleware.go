@@ -103,8 +103,8 @@ var errStopping = errors.New("the server is stopping")
 // since a stream lasts until its client goes.
 func (s *Server) detach(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if c.Path() == eventsPath {
-			return next(c)
+		if c.Path() == eventsPath || c.Path() == logPath {
+			return next(c) // they only read: they end with their client
 		}
 		r := c.Request()
 		ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
@@ -239,6 +239,9 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		// No answer is to be read as another type than it says (the API
+		// echoes compose content in JSON and YAML).
+		c.Response().Header().Set("X-Content-Type-Options", "nosniff")
 		if err := next(c); err != nil {
 			c.Error(err) // answer now, so the status is known
 		}

@@ -35,6 +35,9 @@ func (h *handlers) operationLog(c echo.Context) error {
 	if _, err := h.store.Operation(ctx, id); err != nil {
 		return err
 	}
+	if c.Request().Method == http.MethodHead {
+		wait = 0 // the headers of an answer, at once
+	}
 	// A waiting poll holds the server as a stream does: it takes a place
 	// among the streams (Limits.Streams, Limits.OpStreams).
 	if wait > 0 {
@@ -71,7 +74,7 @@ func (h *handlers) operationLog(c echo.Context) error {
 		case <-deadline.C:
 			wait = 0
 		case <-ctx.Done():
-			return nil
+			return nil // the client is gone
 		case <-h.done:
 			wait = 0
 		}

@@ -100,10 +100,25 @@ func TestOperationLogBounded(t *testing.T) {
 	if r := ts.get(t, "/api/v1/operations/"+op.ID+"/log"); r.Status != http.StatusOK {
 		t.Errorf("a poll that does not wait: %d %s", r.Status, r.Body)
 	}
+	t0 := time.Now()
+	if r := ts.do(t, "HEAD", "/api/v1/operations/"+op.ID+"/log?wait=20s", "", nil); r.Status != http.StatusOK || time.Since(t0) > time.Second {
+		t.Errorf("HEAD waited %s: %d", time.Since(t0), r.Status)
+	}
+	// A client that leaves frees its place at once.
+	for i := 0; i < 4; i++ {
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/api/v1/operations/"+op.ID+"/log?wait=10s&lastEventId=1000", nil)
+		_, _ = http.DefaultClient.Do(req)
+		cancel()
+	}
 	for i := 0; i < 2; i++ {
 		if code := <-done; code != http.StatusOK {
 			t.Errorf("a waiting poll ended with %d", code)
 		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if r := ts.get(t, "/api/v1/operations/"+op.ID+"/log?wait=1s&lastEventId=1000"); r.Status != http.StatusOK {
+		t.Errorf("after the clients left: %d %s", r.Status, r.Body)
 	}
 	_ = ts.CancelOperation(t.Context(), op.ID)
 }

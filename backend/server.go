@@ -200,7 +200,7 @@ func (s *Server) Handler(l Listener) http.Handler {
 	get("/operations/:id", h.getOperation)
 	api.POST("/operations/:id/cancel", h.cancelOperation)
 	get(strings.TrimPrefix(eventsPath, apiPrefix), h.operationEvents)
-	get("/operations/:id/log", h.operationLog)
+	get(strings.TrimPrefix(logPath, apiPrefix), h.operationLog)
 	api.POST("/benchmarks", h.createBenchmark)
 	get("/benchmarks", h.listBenchmarks)
 	api.POST("/benchmarks/compare", h.compareBenchmarks)
@@ -225,6 +225,7 @@ const (
 	apiPrefix      = "/api/v1"
 	importPath     = apiPrefix + "/apps"
 	eventsPath     = apiPrefix + "/operations/:id/events"
+	logPath        = apiPrefix + "/operations/:id/log"
 	kubeconfigPath = apiPrefix + "/clusters/kubeconfig"
 )
 

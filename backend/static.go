@@ -38,8 +38,10 @@ func (h *handlers) serveUI(c echo.Context) error {
 	if name == "index.html" && !ui.Built() {
 		return c.HTML(http.StatusOK, notBuilt)
 	}
-	if name != "index.html" && !strings.HasPrefix(name, "assets/") {
-		return echo.ErrNotFound // the page and its assets only, however the path is written
+	// The page at / and /index.html only; assets under /assets/ only,
+	// however the path is written.
+	if name == "index.html" && p != "/" && p != "/index.html" || name != "index.html" && (!strings.HasPrefix(name, "assets/") || !strings.HasPrefix(p, "/assets/")) {
+		return echo.ErrNotFound
 	}
 	data, err := fs.ReadFile(files, name)
 	if err != nil {

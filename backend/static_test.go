@@ -19,7 +19,10 @@ func TestServesTheUI(t *testing.T) {
 	if r := ts.get(t, "/api/v1/nope"); r.Status != http.StatusNotFound || !strings.Contains(string(r.Body), `"code":"not_found"`) {
 		t.Errorf("/api/v1/nope: %d %s", r.Status, r.Body)
 	}
-	for _, p := range []string{"/.keep", "/nope.js", "/assets/nope.js", "/assets/../.keep", "//api/v1/apps"} {
+	if r := ts.get(t, "/api/v1/health"); r.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("the API's answers: %v", r.Header)
+	}
+	for _, p := range []string{"/.keep", "/nope.js", "/assets/nope.js", "/assets/../.keep", "//api/v1/apps", "/assets/..", "/assets/%2e%2e/index.html", "/assets/index.html"} {
 		if r := ts.get(t, p); r.Status != http.StatusNotFound {
 			t.Errorf("%s: %d", p, r.Status)
 		}

@@ -16,10 +16,16 @@ const screens: { id: Screen; label: string }[] = [
   { id: 'bench', label: 'Benchmark' },
 ];
 
+function screenOf(hash: string): Screen | undefined {
+  const s = hash.replace(/^#/, '');
+  return screens.some((x) => x.id === s) ? (s as Screen) : undefined;
+}
+
 /** App is the page: the screens as tabs, and the app they are about. */
 export function App() {
   const client = useClient();
-  const [screen, setScreen] = useState<Screen>(() => (location.hash.slice(1) as Screen) || 'app');
+  const [screen, setScreen] = useState<Screen>(() => screenOf(location.hash) ?? 'app');
+  const [loaded, setLoaded] = useState(false);
   const [apps, setApps] = useState<AppSummary[]>([]);
   const [appId, setAppId] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -29,6 +35,7 @@ export function App() {
       setApps(list);
       setAppId((cur) => pick ?? (cur && list.some((a) => a.id === cur) ? cur : list[0]?.id ?? null));
       setError(null);
+      setLoaded(true);
     } catch (e) {
       setError(e);
     }
@@ -37,16 +44,17 @@ export function App() {
   useEffect(() => {
     // Back, forward and links to #screen move between the screens.
     const onHash = () => {
-      const s = location.hash.slice(1) as Screen;
-      if (screens.some((x) => x.id === s)) setScreen(s);
+      const s = screenOf(location.hash);
+      if (s) setScreen(s);
     };
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
-  useEffect(() => { if (!location.hash && apps.length === 0) setScreen('import'); }, [apps.length]);
+  // With no app yet, and no screen asked for, the page opens on Import.
+  useEffect(() => { if (loaded && !screenOf(location.hash) && apps.length === 0) setScreen('import'); }, [loaded, apps.length]);
   const go = (s: Screen) => {
     setScreen(s);
-    history.replaceState(null, '', `#${s}`);
+    if (location.hash !== `#${s}`) location.hash = s; // Back returns to the screen before
   };
   const imported = (a: AppView) => {
     void load(a.id);
@@ -75,8 +83,10 @@ export function App() {
         <Box id="screen" role="tabpanel" aria-labelledby={`tab-${screen}`}>
         {screen === 'import' && <ImportScreen onImported={imported} />}
         {screen === 'app' && <AppScreen appId={appId} />}
-        {screen === 'deploy' && <DeployScreen appId={appId} />}
-        {screen === 'bench' && <BenchScreen />}
+        {/* Deploy and Benchmark stay mounted: their running work (its
+            live log and chart) is there when the user comes back. */}
+        <Box hidden={screen !== 'deploy'}><DeployScreen appId={appId} /></Box>
+        <Box hidden={screen !== 'bench'}><BenchScreen /></Box>
         </Box>
       </Box>
     </Container>

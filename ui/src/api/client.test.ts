@@ -114,6 +114,16 @@ describe('follow', () => {
     expect(urls[2]).toContain('lastEventId=2');
   });
 
+  it('waits out a server that is busy or stopping', async () => {
+    let call = 0;
+    const f = (async () => (call++ === 0
+      ? json(503, { error: { code: 'unavailable', message: 'busy: too many event streams are open' } })
+      : json(200, { events: [{ seq: 1, type: 'end', data: {} }], done: true }))) as unknown as typeof fetch;
+    const seen: number[] = [];
+    await follow(new ApiClient(fetchTransport('', f)), 'op', (e) => seen.push(e.seq), { pause: async () => {} });
+    expect(seen).toEqual([1]);
+  });
+
   it('gives up on an error the server answers', async () => {
     const f = (async () => json(404, { error: { code: 'not_found', message: 'no operation' } })) as unknown as typeof fetch;
     await expect(follow(new ApiClient(fetchTransport('', f)), 'x', () => {}, { pause: async () => {} })).rejects.toThrow('no operation');

@@ -90,7 +90,9 @@ export async function follow(
       if (done) return;
     } catch (e) {
       if (opts.signal?.aborted) return;
-      if (!(e instanceof ApiError) || e.status !== 0 || ++failures > 30) throw e;
+      // Gone, stopping or busy: it comes back; any other answer stands.
+      const passing = e instanceof ApiError && (e.status === 0 || (e.status === 503 && e.code === 'unavailable'));
+      if (!passing || ++failures > 30) throw e;
       opts.onRetry?.(e);
       await pause(Math.min(5000, 250 * 2 ** failures));
     }

@@ -1,4 +1,4 @@
-import { useMemo } from 'react';
+import { memo, useMemo } from 'react';
 import { Background, Controls, MarkerType, Position, ReactFlow, type Edge, type Node } from '@xyflow/react';
 import dagre from '@dagrejs/dagre';
 import '@xyflow/react/dist/style.css';
@@ -11,21 +11,75 @@ const height = 92;
  * services are enrolled in and how its paths are authorized. */
 export interface Overlay { mesh: string; authz: string }
 
+/** Above these, dagre's ordering takes seconds: columns by rank instead. */
+export const bigNodes = 80;
+export const bigEdges = 250;
+
+/** positions places each service: dagre for an app of a usual size, and
+ * for a big one columns by the longest chain of callers before it (a
+ * layout in linear time, so the page never freezes). */
+function positions(g: Graph): Map<string, { x: number; y: number }> {
+  const out = new Map<string, { x: number; y: number }>();
+  if (g.nodes.length <= bigNodes && g.edges.length <= bigEdges) {
+    const d = new dagre.graphlib.Graph();
+    d.setGraph({ rankdir: 'LR', nodesep: 30, ranksep: 170 });
+    d.setDefaultEdgeLabel(() => ({}));
+    for (const n of g.nodes) d.setNode(n.id, { width, height });
+    for (const e of g.edges) if (d.hasNode(e.from) && d.hasNode(e.to)) d.setEdge(e.from, e.to);
+    dagre.layout(d);
+    for (const n of g.nodes) {
+      const p = d.node(n.id);
+      out.set(n.id, { x: p?.x ?? 0, y: p?.y ?? 0 });
+    }
+    return out;
+  }
+  const ids = new Set(g.nodes.map((n) => n.id));
+  const into = new Map<string, number>();
+  const next = new Map<string, string[]>();
+  for (const e of g.edges) {
+    if (!ids.has(e.from) || !ids.has(e.to) || e.from === e.to) continue;
+    next.set(e.from, [...(next.get(e.from) ?? []), e.to]);
+    into.set(e.to, (into.get(e.to) ?? 0) + 1);
+  }
+  // Kahn's order; what a cycle leaves is put after the rest.
+  const rank = new Map<string, number>();
+  const queue = g.nodes.filter((n) => !into.get(n.id)).map((n) => n.id);
+  for (const id of queue) rank.set(id, 0);
+  for (let i = 0; i < queue.length; i++) {
+    const id = queue[i];
+    for (const to of next.get(id) ?? []) {
+      rank.set(to, Math.max(rank.get(to) ?? 0, (rank.get(id) ?? 0) + 1));
+      into.set(to, (into.get(to) ?? 1) - 1);
+      if (into.get(to) === 0) queue.push(to);
+    }
+  }
+  const rows = new Map<number, number>();
+  const last = Math.max(0, ...rank.values()) + 1;
+  for (const n of g.nodes) {
+    const r = rank.get(n.id) ?? last;
+    const row = rows.get(r) ?? 0;
+    rows.set(r, row + 1);
+    out.set(n.id, { x: r * (width + 170) + width / 2, y: row * (height + 30) + height / 2 });
+  }
+  return out;
+}
+
+const laidOut = new WeakMap<Graph, Map<string, { x: number; y: number }>>();
+
 /** layout places the services left to right by who depends on whom; with
  * an overlay, each service says its mesh and each connection whether the
  * deployment's rules allow it. */
 export function layout(g: Graph, overlay?: Overlay): { nodes: Node[]; edges: Edge[] } {
-  const d = new dagre.graphlib.Graph();
-  d.setGraph({ rankdir: 'LR', nodesep: 30, ranksep: 170 });
-  d.setDefaultEdgeLabel(() => ({}));
-  for (const n of g.nodes) d.setNode(n.id, { width, height });
-  for (const e of g.edges) if (d.hasNode(e.from) && d.hasNode(e.to)) d.setEdge(e.from, e.to);
-  dagre.layout(d);
+  let pos = laidOut.get(g);
+  if (!pos) {
+    pos = positions(g);
+    laidOut.set(g, pos);
+  }
   const meshed = !!overlay && overlay.mesh !== '' && overlay.mesh !== 'none';
   const rules = !!overlay && overlay.authz !== '' && overlay.authz !== 'off';
   const allowed = (from: string, to: string) => (g.paths ?? []).some((p) => p.from === from && p.to === to);
   const nodes: Node[] = g.nodes.map((n) => {
-    const p = d.node(n.id);
+    const p = pos!.get(n.id);
     const ports = n.ports?.length ? n.ports.join(', ') : 'no ports';
     return {
       id: n.id,
@@ -51,7 +105,7 @@ export function layout(g: Graph, overlay?: Overlay): { nodes: Node[]; edges: Edg
   const edges: Edge[] = [...pairs.values()].map((es) => {
     const e = es[0];
     const refused = es.find((x) => x.refused);
-    const ports = [...new Set(es.flatMap((x) => x.ports ?? []))];
+    const ports = [...new Set(es.flatMap((x) => x.ports ?? []))].filter((p) => p !== 0); // 0: every port
     const kinds = [...new Set(es.map((x) => x.kind))].join(', ');
     const marks = [meshed ? `${overlay!.mesh} mTLS` : '', rules ? (allowed(e.from, e.to) ? `${overlay!.authz}: allowed` : `${overlay!.authz}: denied`) : '']
       .filter(Boolean).join(' · ');
@@ -70,7 +124,7 @@ export function layout(g: Graph, overlay?: Overlay): { nodes: Node[]; edges: Edg
   return { nodes, edges };
 }
 
-export function TopologyGraph({ graph, dark, overlay }: { graph: Graph; dark: boolean; overlay?: Overlay }) {
+export const TopologyGraph = memo(function TopologyGraph({ graph, dark, overlay }: { graph: Graph; dark: boolean; overlay?: Overlay }) {
   const { nodes, edges } = useMemo(() => layout(graph, overlay), [graph, overlay]);
   return (
     <div style={{ height: 420, border: '1px solid rgba(128,128,128,0.4)', borderRadius: 4 }} aria-label="Topology graph of the app's services">
@@ -81,4 +135,4 @@ export function TopologyGraph({ graph, dark, overlay }: { graph: Graph; dark: bo
       </ReactFlow>
     </div>
   );
-}
+});

@@ -1,5 +1,5 @@
 import { Alert, Box, CircularProgress, Typography } from '@mui/material';
-import type { ReactNode } from 'react';
+import { useEffect, useMemo, useRef, type ReactNode } from 'react';
 import { ApiError } from '../api/transport';
 
 /** messageOf is an error as the API words it. */
@@ -42,19 +42,32 @@ export function lineOf(message: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** Source shows text with line numbers, one line highlighted. */
+/** Source shows text with line numbers, one line highlighted and
+ * scrolled to: the lines around it only (a big file would freeze the
+ * page). */
 export function Source({ text, highlight, label }: { text: string; highlight?: number; label: string }) {
-  const lines = text.split('\n');
+  const lines = useMemo(() => text.split('\n'), [text]);
+  const marked = useRef<HTMLSpanElement>(null);
+  useEffect(() => { marked.current?.scrollIntoView?.({ block: 'center' }); }, [highlight, text]);
+  const around = 50;
+  const first = highlight ? Math.max(1, highlight - around) : 1;
+  const last = Math.min(lines.length, highlight ? highlight + around : 2 * around);
   return (
     <Box component="pre" aria-label={label} tabIndex={0}
       sx={{ fontFamily: 'monospace', fontSize: 13, p: 1, m: 0, overflow: 'auto', maxHeight: 420, bgcolor: 'action.hover', borderRadius: 1 }}>
-      {lines.map((l, i) => (
-        <Box key={i} component="span" data-line={i + 1} aria-current={highlight === i + 1 ? 'true' : undefined}
-          sx={{ display: 'block', bgcolor: highlight === i + 1 ? 'error.dark' : undefined, color: highlight === i + 1 ? '#ffffff' : undefined }}>
-          <Box component="span" sx={{ display: 'inline-block', width: '3em', opacity: 0.7, userSelect: 'none' }}>{i + 1}</Box>
-          {l}
-        </Box>
-      ))}
+      {first > 1 && <Box component="span" sx={{ display: 'block', opacity: 0.7 }}>… {first - 1} lines before</Box>}
+      {lines.slice(first - 1, last).map((l, i) => {
+        const n = first + i;
+        const hit = highlight === n;
+        return (
+          <Box key={n} component="span" ref={hit ? marked : undefined} data-line={n} aria-current={hit ? 'true' : undefined}
+            sx={{ display: 'block', bgcolor: hit ? 'error.dark' : undefined, color: hit ? 'common.white' : undefined }}>
+            <Box component="span" sx={{ display: 'inline-block', width: '4em', opacity: 0.7, userSelect: 'none' }}>{n}</Box>
+            {l}
+          </Box>
+        );
+      })}
+      {last < lines.length && <Box component="span" sx={{ display: 'block', opacity: 0.7 }}>… {lines.length - last} lines after</Box>}
     </Box>
   );
 }

@@ -4,11 +4,11 @@ import { afterEach } from 'vitest';
 import { ApiClient } from '../api/client';
 import { ClientContext } from '../api/context';
 import { ApiError, type Transport } from '../api/transport';
-import { ImportScreen, readFiles } from '../screens/ImportScreen';
+import { ImportScreen, projectPath, readFiles } from '../screens/ImportScreen';
 import { toYAML } from '../screens/AppScreen';
 import { layout } from './TopologyGraph';
 import { describe as describeEvent } from './OperationLog';
-import { lineOf } from './common';
+import { Source, lineOf } from './common';
 
 afterEach(cleanup);
 
@@ -75,6 +75,33 @@ describe('graph layout', () => {
     expect(nodes[0].position.x).toBeLessThan(nodes[1].position.x);
     expect(edges).toHaveLength(1);
     expect(edges[0].label).toBe('depends_on, env :8000');
+  });
+});
+
+describe('big apps', () => {
+  it('lays out 300 services and 1500 connections without dagre, quickly, by rank', () => {
+    const nodes = Array.from({ length: 300 }, (_, i) => ({ id: `s${i}`, image: 'x', replicas: 1 }));
+    const edges = Array.from({ length: 1500 }, (_, i) => ({ from: `s${i % 150}`, to: `s${150 + ((i * 7) % 150)}`, kind: 'env' }));
+    const t0 = performance.now();
+    const out = layout({ nodes, edges });
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(out.nodes).toHaveLength(300);
+    const x = (id: string) => out.nodes.find((n) => n.id === id)!.position.x;
+    expect(x('s0')).toBeLessThan(x('s150'));
+  });
+  it('shows the lines around the error of a big file only', () => {
+    const text = Array.from({ length: 70000 }, (_, i) => `line ${i + 1}`).join('\n');
+    render(<Source text={text} highlight={66221} label="big" />);
+    const lines = document.querySelectorAll('[data-line]');
+    expect(lines.length).toBe(101);
+    expect(document.querySelector('[aria-current="true"]')?.textContent).toContain('line 66221');
+    expect(screen.getByText('… 66170 lines before')).toBeTruthy();
+  });
+  it("keeps a folder's files where the project names them", () => {
+    const f = new File(['x'], 'db.txt');
+    Object.defineProperty(f, 'webkitRelativePath', { value: 'shop/secrets/db.txt' });
+    expect(projectPath(f)).toBe('secrets/db.txt');
+    expect(projectPath(new File(['x'], 'compose.yaml'))).toBe('compose.yaml');
   });
 });
 

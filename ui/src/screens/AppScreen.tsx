@@ -20,6 +20,7 @@ export function AppScreen({ appId }: { appId: string | null }) {
   const [deployments, setDeployments] = useState<Deployment[]>([]);
   const [shown, setShown] = useState('');
   const [error, setError] = useState<unknown>(null);
+  const [downloadError, setDownloadError] = useState<unknown>(null);
   useEffect(() => {
     if (!appId) return;
     setApp(null);
@@ -40,10 +41,11 @@ export function AppScreen({ appId }: { appId: string | null }) {
   if (error) return <ErrorAlert error={error} />;
   if (!app) return <Loading what="the app" />;
   const download = async (path: string, name: string) => {
+    setDownloadError(null);
     try {
       saveBlob(await client.download(path), name);
     } catch (e) {
-      setError(e);
+      setDownloadError(e); // said beside the buttons: the app stays shown
     }
   };
   const m = manifests?.[picked];
@@ -92,6 +94,7 @@ export function AppScreen({ appId }: { appId: string | null }) {
           <Button variant="outlined" onClick={() => download(`/apps/${app.id}/export?format=kustomize&archive=tar`, `${app.name}-kustomize.tar.gz`)}>Download Kustomize</Button>
           <Button variant="outlined" onClick={() => download(`/apps/${app.id}/export?format=helm&archive=tar`, `${app.name}-helm.tar.gz`)}>Download Helm chart</Button>
         </Stack>
+        <ErrorAlert error={downloadError} title="The download failed" />
         {!manifests ? <Loading what="the manifests" /> : (
           <Box sx={{ display: 'flex', gap: 2, alignItems: 'flex-start' }}>
             <List dense aria-label="Objects" sx={{ width: 280, maxHeight: 420, overflow: 'auto', border: 1, borderColor: 'divider' }}>

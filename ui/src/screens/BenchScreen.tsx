@@ -34,6 +34,7 @@ export function BenchScreen() {
   const [chosen, setChosen] = useState<string[]>([]);
   const [comparison, setComparison] = useState<Comparison | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
 
   const load = useCallback(() => client.benchmarks().then(setHistory, setError), [client]);
   useEffect(() => { void load(); }, [load]);
@@ -51,6 +52,8 @@ export function BenchScreen() {
     };
   };
   const start = async (compare: boolean) => {
+    if (busy) return;
+    setBusy(true);
     setError(null);
     setLive([]);
     setComparison(null);
@@ -64,6 +67,8 @@ export function BenchScreen() {
       }
     } catch (e) {
       setError(e);
+    } finally {
+      setBusy(false);
     }
   };
   const onEvent = (e: OpEvent) => {
@@ -100,12 +105,12 @@ export function BenchScreen() {
         <FormControlLabel control={<Checkbox checked={inCluster} onChange={(e) => setInCluster(e.target.checked)} />} label="Run in the cluster (across the mesh)" />
       </Stack>
       <Stack direction="row" spacing={1} alignItems="center" useFlexGap flexWrap="wrap">
-        <Button variant="contained" disabled={!target.trim()} onClick={() => start(false)}>Run</Button>
+        <Button variant="contained" disabled={!target.trim() || busy} onClick={() => start(false)}>Run</Button>
         <TextField size="small" label="Baseline namespace (no mesh)" value={baseline} onChange={(e) => setBaseline(e.target.value)} />
-        <Button variant="outlined" disabled={!target.trim() || !baseline || !namespace} onClick={() => start(true)}>Compare with no mesh</Button>
+        <Button variant="outlined" disabled={!target.trim() || !baseline || !namespace || busy} onClick={() => start(true)}>Compare with no mesh</Button>
       </Stack>
       <ErrorAlert error={error} />
-      {op && <OperationLog key={op.id} opId={op.id} title={op.title} onEvent={onEvent} onEnd={() => void load()} />}
+      {op && <OperationLog key={op.id} opId={op.id} title={op.title} onEvent={onEvent} onEnd={() => { setError(null); void load(); }} />}
       {live.length > 0 && (
         <section aria-labelledby="live-title">
           <Typography id="live-title" variant="h3" sx={{ fontSize: 18 }}>Live</Typography>

@@ -21,6 +21,7 @@ export function DeployScreen({ appId }: { appId: string | null }) {
   const [deployments, setDeployments] = useState<Deployment[]>([]);
   const [ops, setOps] = useState<{ id: string; title: string }[]>([]);
   const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
 
   const loadClusters = useCallback(() => {
     client.clusters().then((cs) => {
@@ -54,12 +55,16 @@ export function DeployScreen({ appId }: { appId: string | null }) {
   if (clusters === null) return <Loading what="the clusters" />;
   const installed = (m: string) => m === 'none' || meshes?.find((s) => s.name === m)?.installed;
   const run = async (f: () => Promise<{ id: string; title: string }>) => {
+    if (busy) return;
     setError(null);
+    setBusy(true);
     try {
       const op = await f();
       setOps((cur) => [op, ...cur]);
     } catch (e) {
       setError(e);
+    } finally {
+      setBusy(false);
     }
   };
   return (
@@ -103,11 +108,11 @@ export function DeployScreen({ appId }: { appId: string | null }) {
       {clusters.length > 0 && (
         <Stack direction="row" spacing={1}>
           {mesh !== 'none' && meshes && !installed(mesh) && (
-            <Button variant="outlined" onClick={() => run(async () => ({ id: (await client.installMesh(mesh, context)).id, title: `Install ${mesh}` }))}>
+            <Button variant="outlined" disabled={busy} onClick={() => run(async () => ({ id: (await client.installMesh(mesh, context)).id, title: `Install ${mesh}` }))}>
               Install {mesh}
             </Button>
           )}
-          <Button variant="contained" disabled={!context} onClick={() => run(async () => {
+          <Button variant="contained" disabled={!context || busy} onClick={() => run(async () => {
             const r = await client.deploy(appId, { context, namespace: namespace || undefined, options: { mesh, authz } });
             return { id: r.operation.id, title: `Deploy into ${r.deployment.namespace} (${mesh})` };
           })}>Deploy</Button>
@@ -133,7 +138,7 @@ export function DeployScreen({ appId }: { appId: string | null }) {
                       : <Box key={u.service + u.port}>{u.service}:{u.port} {u.error ?? ''}</Box>)}
                   </TableCell>
                   <TableCell>
-                    <Button size="small" color="error" aria-label={`Delete the deployment in ${d.namespace}`}
+                    <Button size="small" color="error" disabled={busy} aria-label={`Delete the deployment in ${d.namespace}`}
                       onClick={() => run(async () => ({ id: (await client.deleteDeployment(appId, d.id)).operation.id, title: `Delete ${d.namespace}` }))}>Delete</Button>
                   </TableCell>
                 </TableRow>

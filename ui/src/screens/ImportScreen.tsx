@@ -41,6 +41,41 @@ function textOf(f: File): Promise<string> {
   });
 }
 
+/** projectPath is a file's path in the project: a chosen or dropped
+ * folder's files keep their place under it (the folder's own name left
+ * out), so compose.yaml finds secrets/db.txt as it names it. */
+export function projectPath(f: File & { webkitRelativePath?: string; projectPath?: string }): string {
+  const rel = f.projectPath || f.webkitRelativePath || '';
+  if (!rel.includes('/')) return f.name;
+  return rel.split('/').slice(1).join('/');
+}
+
+/** droppedFiles reads what was dropped, folders walked. */
+async function droppedFiles(dt: DataTransfer): Promise<File[]> {
+  type Entry = { isFile: boolean; isDirectory: boolean; fullPath: string; file?: (ok: (f: File) => void, bad: (e: unknown) => void) => void;
+    createReader?: () => { readEntries: (ok: (es: Entry[]) => void, bad: (e: unknown) => void) => void } };
+  const entries = Array.from(dt.items ?? []).map((i) => (i as DataTransferItem & { webkitGetAsEntry?: () => Entry | null }).webkitGetAsEntry?.()).filter(Boolean) as Entry[];
+  if (entries.length === 0) return Array.from(dt.files);
+  const out: File[] = [];
+  const walk = async (e: Entry, depth: number): Promise<void> => {
+    if (out.length > 500 || depth > 12) throw new Error('the folder holds too many files (at most 500 are read)');
+    if (e.isFile && e.file) {
+      const f = await new Promise<File>((ok, bad) => e.file!(ok, bad));
+      Object.defineProperty(f, 'projectPath', { value: e.fullPath.replace(/^\//, '') });
+      out.push(f);
+    } else if (e.isDirectory && e.createReader) {
+      const reader = e.createReader();
+      for (;;) {
+        const batch = await new Promise<Entry[]>((ok, bad) => reader.readEntries(ok, bad));
+        if (batch.length === 0) break;
+        for (const c of batch) await walk(c, depth + 1);
+      }
+    }
+  };
+  for (const e of entries) await walk(e, 0);
+  return out;
+}
+
 /** readFiles reads picked or dropped files as text, refusing one over the
  * limit before anything is sent. */
 export async function readFiles(list: FileList | File[]): Promise<FileUpload[]> {
@@ -49,7 +84,7 @@ export async function readFiles(list: FileList | File[]): Promise<FileUpload[]> 
     if (f.size > maxFileSize) {
       throw new Error(`${f.name} is ${(f.size / 1048576).toFixed(1)} MiB: a file may be at most 1 MiB`);
     }
-    out.push({ name: (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name, content: await textOf(f) });
+    out.push({ name: projectPath(f), content: await textOf(f) });
   }
   return out;
 }
@@ -57,6 +92,7 @@ export async function readFiles(list: FileList | File[]): Promise<FileUpload[]> 
 function Upload({ onImported }: { onImported: (app: AppView) => void }) {
   const client = useClient();
   const input = useRef<HTMLInputElement>(null);
+  const folder = useRef<HTMLInputElement>(null);
   const [files, setFiles] = useState<FileUpload[]>([]);
   const [name, setName] = useState('');
   const [error, setError] = useState<unknown>(null);
@@ -74,7 +110,7 @@ function Upload({ onImported }: { onImported: (app: AppView) => void }) {
   const drop = (e: DragEvent) => {
     e.preventDefault();
     setOver(false);
-    void add(e.dataTransfer.files);
+    droppedFiles(e.dataTransfer).then(add, setError);
   };
   const submit = async () => {
     setBusy(true);
@@ -95,9 +131,15 @@ function Upload({ onImported }: { onImported: (app: AppView) => void }) {
       <Box onDragOver={(e) => { e.preventDefault(); setOver(true); }} onDragLeave={() => setOver(false)} onDrop={drop}
         sx={{ p: 3, border: 2, borderStyle: 'dashed', borderColor: over ? 'primary.main' : 'divider', borderRadius: 1, textAlign: 'center' }}>
         <Typography>Drop compose files here (compose.yaml, overrides, .env, the files they name), or</Typography>
-        <Button variant="outlined" sx={{ mt: 1 }} onClick={() => input.current?.click()}>Choose files</Button>
+        <Stack direction="row" spacing={1} justifyContent="center" sx={{ mt: 1 }}>
+          <Button variant="outlined" onClick={() => input.current?.click()}>Choose files</Button>
+          <Button variant="outlined" onClick={() => folder.current?.click()}>Choose a folder</Button>
+        </Stack>
         <input ref={input} type="file" multiple hidden aria-label="Compose files" data-testid="file-input"
           onChange={(e) => { if (e.target.files) void add(e.target.files); e.target.value = ''; }} />
+        <input ref={folder} type="file" hidden aria-label="Project folder" data-testid="folder-input"
+          {...{ webkitdirectory: '', directory: '' }}
+          onChange={(e) => { if (e.target.files) { setFiles([]); void add(e.target.files); } e.target.value = ''; }} />
       </Box>
       {files.length > 0 && (
         <Stack direction="row" spacing={1} useFlexGap flexWrap="wrap" aria-label="Files to import">

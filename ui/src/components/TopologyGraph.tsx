@@ -1,6 +1,7 @@
 import { memo, useMemo } from 'react';
 import { Background, Controls, MarkerType, Position, ReactFlow, type Edge, type Node } from '@xyflow/react';
 import dagre from '@dagrejs/dagre';
+import { useTheme } from '@mui/material';
 import '@xyflow/react/dist/style.css';
 import type { Graph, GraphEdge } from '../api/types';
 
@@ -69,7 +70,7 @@ const laidOut = new WeakMap<Graph, Map<string, { x: number; y: number }>>();
 /** layout places the services left to right by who depends on whom; with
  * an overlay, each service says its mesh and each connection whether the
  * deployment's rules allow it. */
-export function layout(g: Graph, overlay?: Overlay): { nodes: Node[]; edges: Edge[] } {
+export function layout(g: Graph, overlay?: Overlay, refusedColor = 'red'): { nodes: Node[]; edges: Edge[] } {
   let pos = laidOut.get(g);
   if (!pos) {
     pos = positions(g);
@@ -117,7 +118,7 @@ export function layout(g: Graph, overlay?: Overlay): { nodes: Node[]; edges: Edg
       label: marks ? `${base} · ${marks}` : base,
       animated: es.some((x) => x.kind === 'depends_on'),
       markerEnd: { type: MarkerType.ArrowClosed },
-      style: refused ? { strokeDasharray: '4 4', stroke: '#d32f2f' } : undefined,
+      style: refused ? { strokeDasharray: '4 4', stroke: refusedColor } : undefined,
       ariaLabel: `${e.from} to ${e.to}: ${es.map((x) => `${x.kind}${x.detail ? ` (${x.detail})` : ''}`).join(', ')}${refused ? `, refused: ${refused.refused}` : ''}${marks ? `; ${marks}` : ''}`,
     };
   });
@@ -125,7 +126,8 @@ export function layout(g: Graph, overlay?: Overlay): { nodes: Node[]; edges: Edg
 }
 
 export const TopologyGraph = memo(function TopologyGraph({ graph, dark, overlay }: { graph: Graph; dark: boolean; overlay?: Overlay }) {
-  const { nodes, edges } = useMemo(() => layout(graph, overlay), [graph, overlay]);
+  const { palette } = useTheme();
+  const { nodes, edges } = useMemo(() => layout(graph, overlay, palette.error.main), [graph, overlay, palette.error.main]);
   return (
     <div style={{ height: 420, border: '1px solid rgba(128,128,128,0.4)', borderRadius: 4 }} aria-label="Topology graph of the app's services">
       <ReactFlow nodes={nodes} edges={edges} fitView colorMode={dark ? 'dark' : 'light'} nodesDraggable={false} nodesConnectable={false}

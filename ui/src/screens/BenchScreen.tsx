@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import {
-  Box, Button, Checkbox, FormControlLabel, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Typography,
+  Box, Button, Checkbox, FormControlLabel, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Typography, useTheme,
 } from '@mui/material';
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useClient } from '../api/context';
@@ -19,6 +19,7 @@ const num = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
 /** BenchScreen runs load tests, shows them live and compares them. */
 export function BenchScreen() {
   const client = useClient();
+  const { palette } = useTheme();
   const [target, setTarget] = useState('');
   const [namespace, setNamespace] = useState('');
   const [baseline, setBaseline] = useState('');
@@ -123,9 +124,9 @@ export function BenchScreen() {
                 <YAxis yAxisId="qps" orientation="right" />
                 <Tooltip />
                 <Legend />
-                <Line yAxisId="ms" dataKey="p50" name="p50 (ms)" stroke="#1976d2" dot={false} isAnimationActive={false} />
-                <Line yAxisId="ms" dataKey="p99" name="p99 (ms)" stroke="#d32f2f" dot={false} isAnimationActive={false} />
-                <Line yAxisId="qps" dataKey="qps" name="QPS" stroke="#2e7d32" dot={false} isAnimationActive={false} />
+                <Line yAxisId="ms" dataKey="p50" name="p50 (ms)" stroke={palette.primary.main} dot={false} isAnimationActive={false} />
+                <Line yAxisId="ms" dataKey="p99" name="p99 (ms)" stroke={palette.error.main} dot={false} isAnimationActive={false} />
+                <Line yAxisId="qps" dataKey="qps" name="QPS" stroke={palette.success.main} dot={false} isAnimationActive={false} />
               </LineChart>
             </ResponsiveContainer>
           </Box>
@@ -139,7 +140,7 @@ export function BenchScreen() {
             <Box role="img" aria-label={`Percentiles: p50 ${fmt(s.p50Ms)} ms, p90 ${fmt(s.p90Ms)} ms, p99 ${fmt(s.p99Ms)} ms, p99.9 ${fmt(s.p999Ms)} ms, max ${fmt(s.maxMs)} ms`} sx={{ height: 220, width: 420 }}>
               <ResponsiveContainer>
                 <BarChart data={[['p50', s.p50Ms], ['p90', s.p90Ms], ['p99', s.p99Ms], ['p99.9', s.p999Ms], ['max', s.maxMs]].map(([k, v]) => ({ k, ms: v }))}>
-                  <CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="k" /><YAxis unit=" ms" /><Tooltip /><Bar dataKey="ms" fill="#1976d2" isAnimationActive={false} />
+                  <CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="k" /><YAxis unit=" ms" /><Tooltip /><Bar dataKey="ms" fill={palette.primary.main} isAnimationActive={false} />
                 </BarChart>
               </ResponsiveContainer>
             </Box>
@@ -147,7 +148,7 @@ export function BenchScreen() {
               <Box role="img" aria-label={`Latency histogram in ${histogram.length} buckets`} sx={{ height: 220, flex: 1, minWidth: 360 }}>
                 <ResponsiveContainer>
                   <BarChart data={histogram}>
-                    <CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="ms" /><YAxis /><Tooltip /><Bar dataKey="count" name="requests" fill="#2e7d32" isAnimationActive={false} />
+                    <CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="ms" /><YAxis /><Tooltip /><Bar dataKey="count" name="requests" fill={palette.success.main} isAnimationActive={false} />
                   </BarChart>
                 </ResponsiveContainer>
               </Box>

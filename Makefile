@@ -10,7 +10,7 @@ BIN     := bin/meshdock
 ADDR    ?= 127.0.0.1:7878
 GO_PKGS := ./...
 
-.PHONY: all build ui ui-test run test test-unit test-integration testenv-up testenv-down bench lint fmt fuzz clean
+.PHONY: all build ui ui-test extension-files extension extension-release install-extension update-extension run test test-unit test-integration testenv-up testenv-down bench lint fmt fuzz clean
 
 all: build
 
@@ -30,6 +30,26 @@ ui: ui/dist/index.html
 
 build: ui
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meshdock
+
+# The Docker Desktop extension: its image built from artifacts made here
+# (the Dockerfile's local stage, no base image needed), or everything built
+# inside the image (extension-release, which needs the node and golang
+# base images); then installed into, or updated in, Docker Desktop.
+EXTENSION_IMAGE ?= meshdock/meshdock:$(VERSION)
+extension-files: ui
+	scripts/extension-files build/extension $$(go env GOARCH) $(VERSION)
+
+extension: extension-files
+	DOCKER_BUILDKIT=0 docker build --target local -t $(EXTENSION_IMAGE) .
+
+extension-release:
+	docker build --target release --build-arg VERSION=$(VERSION) -t $(EXTENSION_IMAGE) .
+
+install-extension: extension
+	docker extension install --force $(EXTENSION_IMAGE)
+
+update-extension: extension
+	docker extension update --force $(EXTENSION_IMAGE)
 
 # The main job: serve the app on localhost with the bundled example imported.
 run: build
@@ -98,5 +118,5 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf bin ui/test-results
+	rm -rf bin build ui/test-results
 	cd ui && node scripts/clean-dist.mjs

@@ -112,7 +112,7 @@ type file struct {
 // folder or a file over the limits is refused.
 func projectFiles(args []string, w io.Writer) error {
 	if len(args) < 3 || args[0] != "--dir" {
-		return errors.New("usage: project-files --dir DIR FILE...")
+		return errors.New("usage: project-files --dir DIR FILE [FILE]")
 	}
 	dir, names := args[1], args[2:]
 	if !filepath.IsAbs(dir) {

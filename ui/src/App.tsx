@@ -1,12 +1,13 @@
-import { useCallback, useEffect, useState } from 'react';
+import { Suspense, lazy, useCallback, useEffect, useState } from 'react';
 import { Box, Container, FormControl, InputLabel, MenuItem, Select, Tab, Tabs, Typography } from '@mui/material';
 import { useClient } from './api/context';
 import type { AppSummary, AppView } from './api/types';
-import { ErrorAlert } from './components/common';
+import { ErrorAlert, Loading } from './components/common';
 import { ImportScreen } from './screens/ImportScreen';
 import { AppScreen } from './screens/AppScreen';
 import { DeployScreen } from './screens/DeployScreen';
-import { BenchScreen } from './screens/BenchScreen';
+// The charts load with the Benchmark screen, not with the page.
+const BenchScreen = lazy(() => import('./screens/BenchScreen').then((m) => ({ default: m.BenchScreen })));
 
 type Screen = 'import' | 'app' | 'deploy' | 'bench';
 const screens: { id: Screen; label: string }[] = [
@@ -26,6 +27,9 @@ export function App() {
   const client = useClient();
   const [screen, setScreen] = useState<Screen>(() => screenOf(location.hash) ?? 'app');
   const [loaded, setLoaded] = useState(false);
+  // Benchmark is mounted from its first visit on (its code loads then).
+  const [benchSeen, setBenchSeen] = useState(false);
+  useEffect(() => { if (screen === 'bench') setBenchSeen(true); }, [screen]);
   const [apps, setApps] = useState<AppSummary[]>([]);
   const [appId, setAppId] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -86,7 +90,9 @@ export function App() {
         {/* Deploy and Benchmark stay mounted: their running work (its
             live log and chart) is there when the user comes back. */}
         <Box hidden={screen !== 'deploy'}><DeployScreen appId={appId} /></Box>
-        <Box hidden={screen !== 'bench'}><BenchScreen /></Box>
+        <Box hidden={screen !== 'bench'}>
+          {benchSeen && <Suspense fallback={<Loading what="the Benchmark screen" />}><BenchScreen /></Suspense>}
+        </Box>
         </Box>
       </Box>
     </Container>

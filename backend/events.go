@@ -143,15 +143,8 @@ func (s *Server) stream(ctx context.Context, opID string, after int64, send func
 			continue
 		}
 		if len(evs) == 0 {
-			// A client resuming past the end, or an operation that ended
-			// without a log (it cannot, but do not spin if it does).
-			op, err := s.store.Operation(ctx, opID)
-			if err != nil {
+			if past, err := s.pastTheEnd(ctx, opID, after); err != nil || past {
 				return err
-			}
-			if op.State.Final() && !hasEventsAfter(ctx, s.store, opID, after) {
-				s.ForgetOperation(opID)
-				return nil
 			}
 		}
 		select {
@@ -168,9 +161,23 @@ func (s *Server) stream(ctx context.Context, opID string, after int64, send func
 	}
 }
 
-func hasEventsAfter(ctx context.Context, st Store, opID string, after int64) bool {
-	evs, err := st.Events(ctx, opID, after, 1)
-	return err == nil && len(evs) > 0
+// pastTheEnd tells, when no event follows seq after, whether none will: a
+// client resuming past the end, or an operation that ended without a log
+// (it cannot, but a reader must not wait for ever if it does). It forgets
+// the operation's watch then.
+func (s *Server) pastTheEnd(ctx context.Context, opID string, after int64) (bool, error) {
+	op, err := s.store.Operation(ctx, opID)
+	if err != nil {
+		return false, err
+	}
+	if !op.State.Final() {
+		return false, nil
+	}
+	if evs, err := s.store.Events(ctx, opID, after, 1); err == nil && len(evs) > 0 {
+		return false, nil
+	}
+	s.ForgetOperation(opID)
+	return true, nil
 }
 
 // lastEventID reads where a client resumes: the Last-Event-ID header (sent

@@ -55,16 +55,12 @@ func (h *handlers) operationLog(c echo.Context) error {
 			return err
 		}
 		done := len(evs) > 0 && evs[len(evs)-1].Type == store.EventEnd
-		if len(evs) == 0 {
-			// Past the end: nothing will follow.
-			op, err := h.store.Operation(ctx, id)
-			if err != nil {
-				return err
-			}
-			done = op.State.Final() && !hasEventsAfter(ctx, h.store, id, after)
-		}
 		if done {
 			h.ForgetOperation(id)
+		} else if len(evs) == 0 {
+			if done, err = h.pastTheEnd(ctx, id, after); err != nil {
+				return err
+			}
 		}
 		if len(evs) > 0 || wait == 0 || done {
 			return c.JSON(http.StatusOK, map[string]any{"events": nonNilEvents(evs), "done": done})

@@ -62,8 +62,8 @@ func Merge(runs ...*fhttp.HTTPRunnerResults) (*fhttp.HTTPRunnerResults, error) {
 			end = e
 		}
 		qps += r.ActualQPS
-		var q float64
-		if _, err := fmt.Sscan(r.RequestedQPS, &q); err != nil || q <= 0 {
+		q := requestedQPS(r)
+		if q == 0 {
 			anyMax = true
 		}
 		requested += q

@@ -107,8 +107,6 @@ func (o *Options) Check() error {
 		return meshdock.Errorf(meshdock.EINVALID, "body: at most %d KiB", MaxBody>>10)
 	case len(o.Headers) > MaxHeaders:
 		return meshdock.Errorf(meshdock.EINVALID, "headers: at most %d", MaxHeaders)
-	case len(o.Percentiles) > MaxPercentiles:
-		return meshdock.Errorf(meshdock.EINVALID, "percentiles: at most %d", MaxPercentiles)
 	}
 	if o.QuitURL != "" {
 		q, err := url.Parse(o.QuitURL)
@@ -122,8 +120,17 @@ func (o *Options) Check() error {
 			return meshdock.Errorf(meshdock.EINVALID, "header %s: write it Name: value (a name of letters, digits and -, a value without control characters)", meshdock.Quote(h, 60))
 		}
 	}
+	return CheckPercentiles(o.Percentiles)
+}
+
+// CheckPercentiles refuses percentiles a test cannot report: too many,
+// one outside (0, 100), one given twice.
+func CheckPercentiles(ps []float64) error {
+	if len(ps) > MaxPercentiles {
+		return meshdock.Errorf(meshdock.EINVALID, "percentiles: at most %d", MaxPercentiles)
+	}
 	seen := map[float64]bool{}
-	for _, p := range o.Percentiles {
+	for _, p := range ps {
 		if p <= 0 || p >= 100 {
 			return meshdock.Errorf(meshdock.EINVALID, "percentiles must be between 0 and 100 (exclusive), not %g", p)
 		}

@@ -28,20 +28,16 @@ func (db *DB) CreateBenchmark(ctx context.Context, b *meshdock.Benchmark) error 
 	b.ID = newID()
 	ts := now()
 	b.CreatedAt, b.UpdatedAt = parseTime(ts), parseTime(ts)
-	tx, err := db.w.BeginTx(ctx, nil)
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO benchmarks (id, state, op_id, spec, target, mesh, mesh_version, message, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, b.ID, string(b.State), b.OperationID, string(spec), b.Target, b.Mesh, b.MeshVersion, b.Message, ts, ts); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM benchmarks WHERE id IN
+			(SELECT id FROM benchmarks ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?)`, MaxBenchmarks)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("store benchmark: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO benchmarks (id, state, op_id, spec, target, mesh, mesh_version, message, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, b.ID, string(b.State), b.OperationID, string(spec), b.Target, b.Mesh, b.MeshVersion, b.Message, ts, ts); err != nil {
-		return fmt.Errorf("store benchmark: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM benchmarks WHERE id IN
-		(SELECT id FROM benchmarks ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?)`, MaxBenchmarks); err != nil {
-		return fmt.Errorf("store benchmark: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store benchmark: %w", err)
 	}
 	return nil

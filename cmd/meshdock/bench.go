@@ -82,12 +82,15 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	spec := meshdock.BenchmarkSpec{URL: lf.url, Service: *service, Namespace: *ns, Context: cl.context, QPS: lf.qps, Connections: lf.connections,
 		Duration: meshdock.Duration(lf.duration), Method: lf.method, Headers: lf.headers, Body: lf.body, H2: lf.h2,
 		InCluster: *inCluster, Pods: *pods, Labels: labels}
-	if o, err := lf.percentileList(); err != nil {
+	ps, err := lf.percentileList()
+	if err == nil {
+		err = bench.CheckPercentiles(ps)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "meshdock bench: %s\n", meshdock.ErrorMessage(err))
 		return exitUsage
-	} else {
-		spec.Percentiles = o
 	}
+	spec.Percentiles = ps
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	svc := app.New(app.Config{})
@@ -113,18 +116,6 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return exitCode(err)
 	}
 	return exitOK
-}
-
-// percentileList parses --percentiles.
-func (l *loadFlags) percentileList() ([]float64, error) {
-	saved := l.url
-	l.url = "http://target/"
-	o, err := l.options()
-	l.url = saved
-	if err != nil && strings.Contains(meshdock.ErrorMessage(err), "percentiles") {
-		return nil, err
-	}
-	return o.Percentiles, nil
 }
 
 func printBench(w io.Writer, output string, res *app.BenchResult) error {

@@ -63,16 +63,28 @@ func (l *loadFlags) options() (bench.Options, error) {
 	if l.body != "" {
 		o.Body = []byte(l.body)
 	}
-	if l.percentiles != "" {
-		for _, f := range strings.Split(l.percentiles, ",") {
-			p, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-			if err != nil {
-				return o, meshdock.Errorf(meshdock.EINVALID, "--percentiles: %s is not a number", meshdock.Quote(f, 20))
-			}
-			o.Percentiles = append(o.Percentiles, p)
-		}
+	ps, err := l.percentileList()
+	if err != nil {
+		return o, err
 	}
+	o.Percentiles = ps
 	return o, o.Check()
+}
+
+// percentileList parses --percentiles (a comma-separated list).
+func (l *loadFlags) percentileList() ([]float64, error) {
+	if l.percentiles == "" {
+		return nil, nil
+	}
+	var ps []float64
+	for _, f := range strings.Split(l.percentiles, ",") {
+		p, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil {
+			return nil, meshdock.Errorf(meshdock.EINVALID, "--percentiles: %s is not a number", meshdock.Quote(f, 20))
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
 }
 
 // runLoadgen runs one test where it is started (in the cluster, the Job's

@@ -49,13 +49,14 @@ const unreachable = (why: string) =>
 /** fetchTransport calls the API of the page's own server. Writes carry
  * the header the server asks of clients on its loopback port. */
 export function fetchTransport(base = '', fetchFn: typeof fetch = (...a) => fetch(...a)): Transport {
-  const call = async (method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> => {
+  // send is every request: a body as it is, with its type.
+  const send = async (method: Method, path: string, body?: string, contentType?: string, signal?: AbortSignal): Promise<Response> => {
     const headers: Record<string, string> = {};
     if (method !== 'GET') headers['X-Meshdock'] = '1';
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (contentType) headers['Content-Type'] = contentType;
     let res: Response;
     try {
-      res = await fetchFn(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
+      res = await fetchFn(base + path, { method, headers, body, signal });
     } catch (e) {
       if (signal?.aborted) throw e;
       throw unreachable(e instanceof Error ? e.message : String(e));
@@ -66,22 +67,16 @@ export function fetchTransport(base = '', fetchFn: typeof fetch = (...a) => fetc
   return {
     kind: 'browser',
     async json<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-      const res = await call(method, path, body, signal);
+      const res = body === undefined ? await send(method, path, undefined, undefined, signal)
+        : await send(method, path, JSON.stringify(body), 'application/json', signal);
       if (res.status === 204) return undefined as T;
       return (await res.json()) as T;
     },
     async blob(path: string): Promise<Blob> {
-      return (await call('GET', path)).blob();
+      return (await send('GET', path)).blob();
     },
     async text<T>(method: Method, path: string, body: string, contentType: string): Promise<T> {
-      let res: Response;
-      try {
-        res = await fetchFn(base + path, { method, headers: { 'X-Meshdock': '1', 'Content-Type': contentType }, body });
-      } catch (e) {
-        throw unreachable(e instanceof Error ? e.message : String(e));
-      }
-      if (!res.ok) throw errorOf(res.status, await res.text());
-      return (await res.json()) as T;
+      return (await (await send(method, path, body, contentType)).json()) as T;
     },
   };
 }

@@ -25,25 +25,30 @@ func uiHeaders(h http.Header) {
 	h.Set("Referrer-Policy", "no-referrer")
 }
 
-// serveUI answers the UI's files: index.html at /, the hashed assets for
-// a year.
+// serveUI answers the UI built into the binary.
 func (h *handlers) serveUI(c echo.Context) error {
+	return serveFiles(c, ui.Files())
+}
+
+// serveFiles answers a built UI's files: index.html at /, the hashed
+// assets for a year; without index.html, a page that says how to build
+// it.
+func serveFiles(c echo.Context, files fs.FS) error {
 	p := c.Request().URL.Path
-	files := ui.Files()
 	name := strings.TrimPrefix(path.Clean("/"+p), "/")
 	if name == "" {
 		name = "index.html"
 	}
 	uiHeaders(c.Response().Header())
-	if name == "index.html" && !ui.Built() {
-		return c.HTML(http.StatusOK, notBuilt)
-	}
 	// The page at / and /index.html only; assets under /assets/ only,
-	// however the path is written.
+	// however the path is written, built or not.
 	if name == "index.html" && p != "/" && p != "/index.html" || name != "index.html" && (!strings.HasPrefix(name, "assets/") || !strings.HasPrefix(p, "/assets/")) {
 		return echo.ErrNotFound
 	}
 	data, err := fs.ReadFile(files, name)
+	if err != nil && name == "index.html" {
+		return c.HTML(http.StatusOK, notBuilt)
+	}
 	if err != nil {
 		return echo.ErrNotFound
 	}

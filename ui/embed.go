@@ -19,9 +19,3 @@ func Files() fs.FS {
 	}
 	return sub
 }
-
-// Built tells whether the UI was built into the binary.
-func Built() bool {
-	_, err := fs.Stat(Files(), "index.html")
-	return err == nil
-}

@@ -158,6 +158,9 @@ func (s *Service) projectSource(ctx context.Context, req ImportRequest) (compose
 	if proj == nil {
 		return compose.Source{}, nil, "", nil, meshdock.Errorf(meshdock.ENOTFOUND, "no compose project named %s: the Docker Engine has no containers of it", meshdock.QuoteName(req.Project))
 	}
+	if len(req.Source.Files) > 0 {
+		return s.givenProjectFiles(ctx, proj, req.Source)
+	}
 	var why string
 	switch {
 	case !req.AllowDir:
@@ -221,6 +224,29 @@ func (s *Service) projectFiles(ctx context.Context, proj *engine.Project, req Im
 		return nil, compose.Source{}, err
 	}
 	return p, out, nil
+}
+
+// givenProjectFiles loads a project's files as the client read them where
+// the project runs (Docker Desktop's host, which the server in its
+// container cannot see), with the profiles it runs under unless some are
+// asked for.
+func (s *Service) givenProjectFiles(ctx context.Context, proj *engine.Project, src compose.Source) (compose.Source, *compose.Project, store.Origin, []meshdock.Warning, error) {
+	src.Name = proj.Name
+	given := len(src.Profiles) > 0
+	if !given {
+		src.Profiles = []string{"*"}
+	}
+	p, err := compose.Load(ctx, src)
+	if err != nil {
+		return compose.Source{}, nil, "", nil, err
+	}
+	if !given {
+		src.Profiles = runningProfiles(p, proj)
+		if p, err = p.WithProfiles(src.Profiles); err != nil {
+			return compose.Source{}, nil, "", nil, err
+		}
+	}
+	return src, p, store.OriginProject, nil, nil
 }
 
 // runningProfiles returns the profiles that were active when the project

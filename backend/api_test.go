@@ -2,6 +2,7 @@ package backend_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"encoding/json"
 	"io"
@@ -319,7 +320,13 @@ func TestAppLifecycle(t *testing.T) {
 			t.Fatalf("export%s: %d %v", c.query, a.Status, a.Header)
 		}
 	}
-	for _, q := range []string{"?format=yaml", "?mesh=cilium", "?mesh=consul&authz=audit", "?archive=rar", "?format=helm&format=kustomize"} {
+	// As base64 text, the same archive.
+	whole := ts.get(t, "/api/v1/apps/"+app.ID+"/export?archive=zip")
+	a = ts.get(t, "/api/v1/apps/"+app.ID+"/export?archive=zip&encoding=base64")
+	if dec, err := base64.StdEncoding.DecodeString(string(a.Body)); a.Status != 200 || !strings.HasPrefix(a.Header.Get("Content-Type"), "text/plain") || err != nil || !bytes.Equal(dec, whole.Body) {
+		t.Errorf("export as base64: %d %v %v", a.Status, a.Header, err)
+	}
+	for _, q := range []string{"?format=yaml", "?mesh=cilium", "?mesh=consul&authz=audit", "?archive=rar", "?format=helm&format=kustomize", "?encoding=hex"} {
 		a = ts.get(t, "/api/v1/apps/"+app.ID+"/export"+q)
 		if code, msg := a.errorOf(t); a.Status != 400 || code != "invalid" || msg == "" {
 			t.Errorf("export%s: %d %s", q, a.Status, a.Body)

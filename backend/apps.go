@@ -2,6 +2,7 @@ package backend
 
 import (
 	"bytes"
+	"encoding/base64"
 	"net/http"
 	"regexp"
 	"time"
@@ -159,11 +160,13 @@ func (h *handlers) paths(c echo.Context) error {
 }
 
 // export answers the app as a Kustomize base and overlays or a Helm
-// chart, in a tar.gz (default) or zip: ?format=kustomize|helm&mesh=&authz=&archive=tar|zip.
+// chart, in a tar.gz (default) or zip: ?format=kustomize|helm&mesh=&authz=&archive=tar|zip;
+// with &encoding=base64, the archive as base64 text, for a client that
+// reads every answer as text (Docker Desktop's extension client).
 func (h *handlers) export(c echo.Context) error {
 	var opt app.ExportOptions
-	var archive string
-	for name, v := range map[string]*string{"format": &opt.Format, "mesh": &opt.Mesh, "authz": &opt.Authz, "archive": &archive} {
+	var archive, encoding string
+	for name, v := range map[string]*string{"format": &opt.Format, "mesh": &opt.Mesh, "authz": &opt.Authz, "archive": &archive, "encoding": &encoding} {
 		s, err := queryParam(c, name)
 		if err != nil {
 			return err
@@ -175,6 +178,9 @@ func (h *handlers) export(c echo.Context) error {
 	}
 	if archive != "" && archive != "tar" && archive != "zip" {
 		return meshdock.Errorf(meshdock.EINVALID, "archive %s: use tar or zip", quoteName(archive))
+	}
+	if encoding != "" && encoding != "base64" {
+		return meshdock.Errorf(meshdock.EINVALID, "encoding %s: use base64, or none for the archive itself", quoteName(encoding))
 	}
 	if err := opt.Check(); err != nil {
 		return err
@@ -206,6 +212,9 @@ func (h *handlers) export(c echo.Context) error {
 	}
 	if err := app.WriteArchive(&buf, archive, name, files); err != nil {
 		return err
+	}
+	if encoding == "base64" {
+		return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(base64.StdEncoding.EncodeToString(buf.Bytes())))
 	}
 	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+name+ext+`"`)
 	return c.Blob(http.StatusOK, typ, buf.Bytes())

@@ -20,7 +20,8 @@ import (
 )
 
 // ImportRequest is the body of POST /api/v1/apps. Exactly one of Files, Dir
-// and Project says where the compose app comes from.
+// and Project says where the compose app comes from; a Project may come
+// with its Files, as read where it runs.
 type ImportRequest struct {
 	// Name is the project name; empty means compose's rules (name:, or the
 	// directory's name).
@@ -30,6 +31,9 @@ type ImportRequest struct {
 	// Dir is a project directory on the server's disk (standalone only).
 	Dir string `json:"dir,omitempty"`
 	// Project is the name of a compose project known to the Docker Engine.
+	// With Files, they are its compose files (and what they name) as read
+	// on the machine where it runs; without, the server reads them itself
+	// when it may, or rebuilds the app from the project's containers.
 	Project string `json:"project,omitempty"`
 
 	ComposeFiles []string          `json:"composeFiles,omitempty"`
@@ -269,13 +273,15 @@ var quoteName = meshdock.QuoteName
 // validate checks a decoded request against the limits and the naming rules.
 func (req *ImportRequest) validate(lim Limits) error {
 	sources := 0
-	for _, given := range []bool{len(req.Files) > 0, req.Dir != "", req.Project != ""} {
+	// A project may come with its own files, read where it runs (the
+	// extension's host side reads them for the server in its container).
+	for _, given := range []bool{len(req.Files) > 0 && req.Project == "", req.Dir != "", req.Project != ""} {
 		if given {
 			sources++
 		}
 	}
 	if sources != 1 {
-		return meshdock.Errorf(meshdock.EINVALID, "give exactly one of files, dir and project")
+		return meshdock.Errorf(meshdock.EINVALID, "give exactly one of files, dir and project (a project may come with its files)")
 	}
 	if req.Name != "" && !projectName.MatchString(req.Name) {
 		return meshdock.Errorf(meshdock.EINVALID, "name %s: use lowercase letters, digits, dashes and underscores, starting with a letter or digit", quoteName(req.Name))

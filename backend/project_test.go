@@ -2,6 +2,7 @@ package backend_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -167,9 +168,9 @@ func TestImportRunningProject(t *testing.T) {
 	ts.get(t, "/api/v1/apps/"+uploaded.ID+"/graph").decode(t, &want)
 	wantManifests := string(ts.get(t, "/api/v1/apps/"+uploaded.ID+"/manifests").Body)
 
-	check := func(t *testing.T, ts *testServer, origin string) appAnswer {
+	checkBody := func(t *testing.T, ts *testServer, origin string, body any) appAnswer {
 		t.Helper()
-		a := ts.postJSON(t, "/api/v1/apps", map[string]string{"project": testProject})
+		a := ts.postJSON(t, "/api/v1/apps", body)
 		if a.Status != 201 {
 			t.Fatalf("import of the running project: %d %s", a.Status, a.Body)
 		}
@@ -183,6 +184,10 @@ func TestImportRunningProject(t *testing.T) {
 			t.Fatalf("import as %s:\napp %+v\ngraph %+v\nwant  %+v", origin, app, got, want)
 		}
 		return app
+	}
+	check := func(t *testing.T, ts *testServer, origin string) appAnswer {
+		t.Helper()
+		return checkBody(t, ts, origin, map[string]string{"project": testProject})
 	}
 
 	// Standalone: the files are read where the labels say, .env included.
@@ -213,6 +218,33 @@ func TestImportRunningProject(t *testing.T) {
 	}
 	if len(app.Warnings) == 0 || !strings.Contains(app.Warnings[0].Message, "rebuilt from its containers") {
 		t.Errorf("the rebuilt app does not say so: %+v", app.Warnings)
+	}
+
+	// The extension given the project's files as its host binary reads
+	// them where the labels say: the project's own files, with the
+	// profiles it runs under.
+	host := exec.CommandContext(ctx, "go", append([]string{"run", "../cmd/meshdock-host", "project-files", "--dir", found.WorkingDir}, found.ConfigFiles...)...)
+	read, err := host.Output()
+	if err != nil {
+		t.Fatalf("meshdock-host project-files: %v", err)
+	}
+	var given map[string]any
+	if err := json.Unmarshal(read, &given); err != nil {
+		t.Fatal(err)
+	}
+	given["project"] = testProject
+	app = checkBody(t, sock, "project", given)
+	if m := string(sock.get(t, "/api/v1/apps/"+app.ID+"/manifests").Body); m != wantManifests {
+		t.Errorf("manifests from the files read on the host differ from those of the uploaded files")
+	}
+	// Files without a project that runs, or with a folder, are refused.
+	for _, body := range []map[string]any{
+		{"project": "meshdock-no-such-project", "files": given["files"]},
+		{"project": testProject, "dir": dir, "files": given["files"]},
+	} {
+		if a := sock.postJSON(t, "/api/v1/apps", body); a.Status != 404 && a.Status != 400 {
+			t.Errorf("%v: %d %s", body["project"], a.Status, a.Body)
+		}
 	}
 
 	// Files gone from disk: rebuilt too, and the warning says why.

@@ -3,16 +3,18 @@
 // container cannot see. It prints the host's kubeconfig (its current
 // context, minified and with every file it names embedded) for the UI to
 // post to the backend, and reads a running compose project's files where
-// its labels say they are.
+// its labels say they are, as a folder import would.
 //
 //	meshdock-host kubeconfig
-//	meshdock-host project-files --dir DIR FILE...
+//	meshdock-host project-files --dir DIR [--env-file FILE]... FILE...
 //	meshdock-host --version
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -22,6 +24,9 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/compose"
 )
 
 // version is set when building a release (-X main.version=...).
@@ -72,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: meshdock-host kubeconfig | project-files --dir DIR FILE... | --version")
+	fmt.Fprintln(w, "Usage: meshdock-host kubeconfig | project-files --dir DIR [--env-file FILE]... FILE... | --version")
 }
 
 // kubeconfig prints the current context of this machine's kubeconfig
@@ -100,67 +105,102 @@ func kubeconfig(w io.Writer) error {
 	return err
 }
 
+// projectFiles prints, as JSON {"files", "composeFiles", "envFiles"}, a
+// compose project's files as a folder import reads them: the compose
+// files named (absolute, or relative to the directory), the env files, and
+// every file they name inside the project directory (included and
+// extended files, secrets, configs, bind-mounted files), each named
+// relative to it, with every profile's services loaded. Nothing outside
+// the directory is read, a link out of it included, and the process
+// environment is not used.
+func projectFiles(args []string, w io.Writer) error {
+	fl := flag.NewFlagSet("project-files", flag.ContinueOnError)
+	fl.SetOutput(io.Discard)
+	dir := fl.String("dir", "", "the project's working directory (absolute)")
+	var envFiles listFlag
+	fl.Var(&envFiles, "env-file", "an env file compose read (repeated)")
+	if err := fl.Parse(args); err != nil || *dir == "" || fl.NArg() == 0 {
+		return errors.New("usage: project-files --dir DIR [--env-file FILE]... FILE...")
+	}
+	if !filepath.IsAbs(*dir) {
+		return fmt.Errorf("--dir %s: give the project's absolute path", *dir)
+	}
+	if fl.NArg()+len(envFiles) > compose.MaxComposeFiles*2 {
+		return fmt.Errorf("%d files named: at most %d compose files and %d env files", fl.NArg()+len(envFiles), compose.MaxComposeFiles, compose.MaxComposeFiles)
+	}
+	root, err := os.OpenRoot(*dir)
+	if err != nil {
+		return fmt.Errorf("the project directory cannot be opened: %v", unwrap(err))
+	}
+	defer root.Close()
+	src := compose.Source{Dir: *dir, Root: root, Profiles: []string{"*"}}
+	for _, l := range []struct {
+		from []string
+		to   *[]string
+	}{{fl.Args(), &src.ComposeFiles}, {envFiles, &src.EnvFiles}} {
+		for _, n := range l.from {
+			rel, err := inside(*dir, n)
+			if err != nil {
+				return err
+			}
+			*l.to = append(*l.to, rel)
+		}
+	}
+	_, snap, err := compose.Snapshot(context.Background(), src)
+	if err != nil {
+		return errors.New(meshdock.ErrorMessage(err))
+	}
+	out := struct {
+		Files        []file   `json:"files"`
+		ComposeFiles []string `json:"composeFiles"`
+		EnvFiles     []string `json:"envFiles"`
+	}{Files: []file{}, ComposeFiles: snap.ComposeFiles, EnvFiles: append([]string{}, snap.EnvFiles...)}
+	if len(snap.Files) > maxFiles {
+		return fmt.Errorf("the project names %d files: at most %d are imported", len(snap.Files), maxFiles)
+	}
+	total := 0
+	for _, f := range snap.Files {
+		if len(f.Content) > maxFileSize {
+			return fmt.Errorf("%s is over %d MiB", f.Name, maxFileSize>>20)
+		}
+		if total += len(f.Content); total > maxTotal {
+			return fmt.Errorf("the project's files are over %d MiB together", maxTotal>>20)
+		}
+		out.Files = append(out.Files, file{Name: f.Name, Content: string(f.Content)})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
 // file is one file of a project, as the backend's import takes it.
 type file struct {
 	Name    string `json:"name"`
 	Content string `json:"content"`
 }
 
-// projectFiles prints, as JSON {"files":[{name, content}]}, the files
-// named (absolute, or relative to the directory) that are regular files
-// inside the project directory, named relative to it; a link out of it, a
-// folder or a file over the limits is refused.
-func projectFiles(args []string, w io.Writer) error {
-	if len(args) < 3 || args[0] != "--dir" {
-		return errors.New("usage: project-files --dir DIR FILE [FILE]")
+// inside names a file (absolute, or relative to dir) relative to dir with
+// forward slashes, as compose labels name them before links are resolved.
+func inside(dir, name string) (string, error) {
+	rel := name
+	if filepath.IsAbs(name) {
+		var err error
+		if rel, err = filepath.Rel(dir, name); err != nil {
+			return "", fmt.Errorf("%s is not inside the project directory", name)
+		}
 	}
-	dir, names := args[1], args[2:]
-	if !filepath.IsAbs(dir) {
-		return fmt.Errorf("--dir %s: give the project's absolute path", dir)
+	rel = filepath.Clean(rel)
+	if rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", fmt.Errorf("%s is not inside the project directory", name)
 	}
-	if len(names) > maxFiles {
-		return fmt.Errorf("%d files asked for: at most %d", len(names), maxFiles)
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return fmt.Errorf("the project directory cannot be opened: %v", err)
-	}
-	defer root.Close()
-	out := struct {
-		Files []file `json:"files"`
-	}{Files: []file{}}
-	total := 0
-	for _, n := range names {
-		rel := n
-		if filepath.IsAbs(n) {
-			if rel, err = filepath.Rel(dir, n); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-				return fmt.Errorf("%s is not inside the project directory", n)
-			}
-		}
-		rel = filepath.ToSlash(filepath.Clean(rel))
-		info, err := root.Stat(rel)
-		if err != nil {
-			return fmt.Errorf("%s: %v", rel, unwrap(err))
-		}
-		if !info.Mode().IsRegular() {
-			return fmt.Errorf("%s is not a regular file", rel)
-		}
-		if info.Size() > maxFileSize {
-			return fmt.Errorf("%s is over %d MiB", rel, maxFileSize>>20)
-		}
-		data, err := fs.ReadFile(root.FS(), rel)
-		if err != nil {
-			return fmt.Errorf("%s: %v", rel, unwrap(err))
-		}
-		if total += len(data); total > maxTotal {
-			return fmt.Errorf("the files are over %d MiB together", maxTotal>>20)
-		}
-		out.Files = append(out.Files, file{Name: rel, Content: string(data)})
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return filepath.ToSlash(rel), nil
 }
+
+// listFlag is a flag given several times.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func unwrap(err error) error {
 	var pe *fs.PathError

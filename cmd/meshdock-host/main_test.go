@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -47,39 +48,83 @@ contexts:
 	}
 }
 
-func TestProjectFilesStayInTheProject(t *testing.T) {
+// A project's files are read as a folder import reads them: the compose
+// files, .env and the env files, and what they name (an included file, a
+// secret, an env_file of a service under a profile), and nothing outside
+// the project, through a link or a path.
+func TestProjectFilesAsAFolderImport(t *testing.T) {
 	dir := t.TempDir()
 	proj := filepath.Join(dir, "proj")
 	os.MkdirAll(filepath.Join(proj, "secrets"), 0o755)
-	os.WriteFile(filepath.Join(proj, "compose.yaml"), []byte("services: {}\n"), 0o644)
-	os.WriteFile(filepath.Join(proj, "secrets", "pw.txt"), []byte("pw"), 0o600)
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(proj, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("compose.yaml", "include: [more.yaml]\nservices:\n  web:\n    image: nginx:${TAG}\n    secrets: [pw]\n  debug:\n    image: busybox\n    profiles: [debug]\n    env_file: debug.env\nsecrets:\n  pw: {file: secrets/pw.txt}\n")
+	write("more.yaml", "services:\n  cache:\n    image: redis\n")
+	write("secrets/pw.txt", "pw")
+	write("debug.env", "LEVEL=debug\n")
+	write(".env", "TAG=1.27\n")
+	write("unused.txt", "not named by the project")
 	os.WriteFile(filepath.Join(dir, "outside.txt"), []byte("no"), 0o600)
 	os.Symlink(filepath.Join(dir, "outside.txt"), filepath.Join(proj, "link.txt"))
-	os.WriteFile(filepath.Join(proj, "big.yaml"), bytes.Repeat([]byte("a"), maxFileSize+1), 0o644)
 	var out, errOut bytes.Buffer
-	if code := run([]string{"project-files", "--dir", proj, "compose.yaml", filepath.Join(proj, "secrets", "pw.txt")}, &out, &errOut); code != 0 {
+	if code := run([]string{"project-files", "--dir", proj, filepath.Join(proj, "compose.yaml")}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	var got struct{ Files []file }
-	if err := json.Unmarshal(out.Bytes(), &got); err != nil || len(got.Files) != 2 || got.Files[1].Name != "secrets/pw.txt" || got.Files[1].Content != "pw" {
-		t.Fatalf("files: %v %s", err, out.String())
+	var got struct {
+		Files        []file
+		ComposeFiles []string
+		EnvFiles     []string
 	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{}
+	for _, f := range got.Files {
+		names = append(names, f.Name)
+	}
+	sort.Strings(names)
+	if strings.Join(names, " ") != ".env compose.yaml debug.env more.yaml secrets/pw.txt" || strings.Join(got.ComposeFiles, " ") != "compose.yaml" {
+		t.Errorf("files %q, compose files %q", names, got.ComposeFiles)
+	}
+
+	// A second env file given as compose recorded it.
+	write("prod.env", "TAG=2\n")
+	out.Reset()
+	if code := run([]string{"project-files", "--dir", proj, "--env-file", filepath.Join(proj, "prod.env"), "compose.yaml"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || strings.Join(got.EnvFiles, " ") != "prod.env" {
+		t.Errorf("env files %q: %v", got.EnvFiles, err)
+	}
+
+	write("escape.yaml", "services:\n  x:\n    image: x\n    env_file: link.txt\n")
+	write("escape2.yaml", "services:\n  x:\n    image: x\n    env_file: ../outside.txt\n")
+	os.WriteFile(filepath.Join(proj, "big.yaml"), bytes.Repeat([]byte("#"), 5<<20), 0o644)
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--dir", proj, "../outside.txt"}, "escapes"},
+		{[]string{"--dir", proj, "../outside.txt"}, "not inside the project"},
 		{[]string{"--dir", proj, filepath.Join(dir, "outside.txt")}, "not inside the project"},
-		{[]string{"--dir", proj, "link.txt"}, "escapes"},
-		{[]string{"--dir", proj, "secrets"}, "not a regular file"},
-		{[]string{"--dir", proj, "big.yaml"}, "over 1 MiB"},
-		{[]string{"--dir", proj, "none.yaml"}, "no such file"},
+		{[]string{"--dir", proj, "link.txt"}, "link.txt"},
+		{[]string{"--dir", proj, "escape.yaml"}, "link.txt"},
+		{[]string{"--dir", proj, "escape2.yaml"}, "outside.txt"},
+		{[]string{"--dir", proj, "secrets"}, "secrets"},
+		{[]string{"--dir", proj, "big.yaml"}, "big.yaml"},
+		{[]string{"--dir", proj, "none.yaml"}, "none.yaml"},
 		{[]string{"--dir", "proj", "compose.yaml"}, "absolute path"},
+		{[]string{"--dir", filepath.Join(dir, "gone"), "compose.yaml"}, "cannot be opened"},
 		{[]string{"compose.yaml"}, "usage"},
+		{[]string{"--dir", proj}, "usage"},
 	} {
 		out.Reset()
 		errOut.Reset()
-		if code := run(append([]string{"project-files"}, c.args...), &out, &errOut); code == 0 || !strings.Contains(errOut.String(), c.want) || out.Len() != 0 {
+		code := run(append([]string{"project-files"}, c.args...), &out, &errOut)
+		if code == 0 || !strings.Contains(errOut.String(), c.want) || out.Len() != 0 || strings.Contains(errOut.String(), "no\n") {
 			t.Errorf("%q: exit %d %q, want %q", c.args, code, errOut.String(), c.want)
 		}
 	}

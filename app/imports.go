@@ -23,6 +23,9 @@ type ImportRequest struct {
 	Source  compose.Source
 	Dir     string
 	Project string
+	// Unread says why the client could not read the project's files where
+	// it runs (its own words, for the warning of a rebuilt app).
+	Unread  string
 	Options convert.Options
 	// AllowDir permits reading this machine's disk: a folder, or a
 	// compose project's files at the paths its labels record.
@@ -163,6 +166,8 @@ func (s *Service) projectSource(ctx context.Context, req ImportRequest) (compose
 	}
 	var why string
 	switch {
+	case req.Unread != "":
+		why = "they could not be read where it runs: " + req.Unread
 	case !req.AllowDir:
 		why = "this server does not read its disk"
 	case len(proj.ConfigFiles) == 0 || proj.WorkingDir == "":

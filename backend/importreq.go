@@ -35,6 +35,10 @@ type ImportRequest struct {
 	// on the machine where it runs; without, the server reads them itself
 	// when it may, or rebuilds the app from the project's containers.
 	Project string `json:"project,omitempty"`
+	// Unread, with a Project and no Files, says why the client could not
+	// read the project's files where it runs; the app rebuilt from its
+	// containers says so in its first warning.
+	Unread string `json:"unread,omitempty"`
 
 	ComposeFiles []string          `json:"composeFiles,omitempty"`
 	EnvFiles     []string          `json:"envFiles,omitempty"`
@@ -223,6 +227,8 @@ func (req *ImportRequest) setField(field, value string, given map[string]bool, l
 		return once(&req.Dir)
 	case "project":
 		return once(&req.Project)
+	case "unread":
+		return once(&req.Unread)
 	case "namespace":
 		return once(&req.Namespace)
 	case "bindMounts":
@@ -265,6 +271,10 @@ func unprintable(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) }) >= 0
 }
 
+// maxUnread is the longest reason a client may give for not reading a
+// project's files.
+const maxUnread = 500
+
 // maxPath is the longest path a folder import may name (Linux's PATH_MAX).
 const maxPath = 4096
 
@@ -288,6 +298,9 @@ func (req *ImportRequest) validate(lim Limits) error {
 	}
 	if req.Project != "" && !projectName.MatchString(req.Project) {
 		return meshdock.Errorf(meshdock.EINVALID, "project %s is not a compose project name", quoteName(req.Project))
+	}
+	if req.Unread != "" && (req.Project == "" || len(req.Files) > 0 || len(req.Unread) > maxUnread || unprintable(req.Unread) || !utf8.ValidString(req.Unread)) {
+		return meshdock.Errorf(meshdock.EINVALID, "unread says why a project's files could not be read: give it with a project and no files, at most %d bytes of printable UTF-8", maxUnread)
 	}
 	if req.Dir != "" && (!path.IsAbs(req.Dir) || unprintable(req.Dir) || len(req.Dir) > maxPath) {
 		return meshdock.Errorf(meshdock.EINVALID, "dir %s must be an absolute path of at most %d bytes, without control or format characters", quoteName(req.Dir), maxPath)
@@ -381,7 +394,7 @@ func checkListed(field string, names []string, limit int) error {
 // appRequest is the import use case's request; allowDir permits reading
 // this machine's disk.
 func (req *ImportRequest) appRequest(allowDir bool) app.ImportRequest {
-	return app.ImportRequest{Source: req.source(), Dir: req.Dir, Project: req.Project, Options: req.options(), AllowDir: allowDir}
+	return app.ImportRequest{Source: req.source(), Dir: req.Dir, Project: req.Project, Unread: req.Unread, Options: req.options(), AllowDir: allowDir}
 }
 
 // source is the compose.Source of an import of files.

@@ -6,7 +6,7 @@ import { createDockerDesktopClient } from '@docker/extension-api-client';
 import { App } from './App';
 import { ApiClient } from './api/client';
 import { ClientContext } from './api/context';
-import { desktopTransport, fetchTransport, type DesktopService } from './api/transport';
+import { desktopHost, desktopTransport, fetchTransport, type DesktopService } from './api/transport';
 import { provideThemes } from './theme';
 
 /** The client of the page: Docker Desktop's extension client inside its
@@ -14,9 +14,7 @@ import { provideThemes } from './theme';
 function pageClient(): ApiClient {
   if ((window as unknown as { ddClient?: unknown }).ddClient) {
     const dd = createDockerDesktopClient();
-    const host = dd.extension.host?.cli
-      ? async (cmd: string, args: string[]) => (await dd.extension.host!.cli.exec(cmd, args)).stdout
-      : undefined;
+    const host = dd.extension.host?.cli ? desktopHost(dd.extension.host.cli) : undefined;
     return new ApiClient(desktopTransport(dd.extension.vm?.service as unknown as DesktopService), host);
   }
   return new ApiClient(fetchTransport());

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ApiClient, follow } from './client';
-import { ApiError, desktopTransport, errorOf, fetchTransport, type DesktopService } from './transport';
+import { ApiError, desktopHost, desktopTransport, errorOf, fetchTransport, type DesktopService } from './transport';
 
 const json = (status: number, body: unknown) =>
   new Response(typeof body === 'string' ? body : JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
@@ -151,5 +151,60 @@ describe('the host kubeconfig (Docker Desktop)', () => {
     const f = (async (_u: string | URL | Request, init?: RequestInit) => { body = init?.body; return json(200, { contexts: ['a'] }); }) as unknown as typeof fetch;
     expect(await new ApiClient(fetchTransport('', f)).postKubeconfig('kind: Config\n')).toEqual(['a']);
     expect(body).toBe('kind: Config\n');
+  });
+});
+
+describe('a running project inside Docker Desktop', () => {
+  const project = { name: 'shop', workingDir: '/home/me/shop', configFiles: ['/home/me/shop/compose.yaml'], envFiles: ['/home/me/shop/.env'], state: 'running', services: [] };
+  const setup = (host: (cmd: string, args: string[]) => Promise<string>) => {
+    const seen: { url: string; data: unknown }[] = [];
+    const service: DesktopService = { request: async (cfg) => { seen.push(cfg); return { id: 'a', name: 'shop', warnings: [] }; } };
+    return { seen, c: new ApiClient(desktopTransport(service), host) };
+  };
+
+  it('reads its files through the host binary and imports them with the project', async () => {
+    const ran: string[][] = [];
+    const { seen, c } = setup(async (cmd, args) => {
+      ran.push([cmd, ...args]);
+      return JSON.stringify({ files: [{ name: 'compose.yaml', content: 'services: {}' }, { name: '.env', content: 'A=1' }], composeFiles: ['compose.yaml'], envFiles: ['.env'] });
+    });
+    await c.importProject(project);
+    expect(ran).toEqual([['meshdock-host', 'project-files', '--dir', '/home/me/shop', '--env-file', '/home/me/shop/.env', '/home/me/shop/compose.yaml']]);
+    expect(seen[0]).toMatchObject({ url: '/api/v1/apps', data: { project: 'shop', files: [{ name: 'compose.yaml' }, { name: '.env' }], composeFiles: ['compose.yaml'], envFiles: ['.env'] } });
+  });
+
+  it('says why the host could not read them, and the backend rebuilds the app', async () => {
+    const cli = { exec: async () => { throw { stdout: '', stderr: 'meshdock-host: compose.yaml: compose file not found\n', code: 1 }; } };
+    const { seen, c } = setup(desktopHost(cli));
+    await c.importProject(project);
+    expect(seen[0].data).toEqual({ project: 'shop', unread: 'compose.yaml: compose file not found' });
+  });
+
+  it('asks the backend alone in a browser, or without recorded files', async () => {
+    const { seen, c } = setup(async () => { throw new Error('not run'); });
+    await c.importProject({ ...project, configFiles: [] });
+    expect(seen[0].data).toEqual({ project: 'shop' });
+  });
+
+  it('fails a host command on its exit code, in its own words', async () => {
+    const host = desktopHost({ exec: async () => ({ stdout: '', stderr: 'meshdock-host: the kubeconfig has no current context\n', code: 1 }) });
+    await expect(host('meshdock-host', ['kubeconfig'])).rejects.toThrow(/^the kubeconfig has no current context$/);
+    expect(await desktopHost({ exec: async () => ({ stdout: 'ok', stderr: '', code: 0 }) })('x', [])).toBe('ok');
+  });
+});
+
+describe('binary downloads inside Docker Desktop', () => {
+  it('are asked for as base64 and decoded to their bytes', async () => {
+    const seen: string[] = [];
+    const bytes = [0x1f, 0x8b, 0x08, 0x00, 0xff, 0x80, 0x00];
+    const service: DesktopService = { request: async (cfg) => { seen.push(cfg.url); return btoa(String.fromCharCode(...bytes)); } };
+    const blob = await new ApiClient(desktopTransport(service)).download('/apps/a/export?format=helm&archive=tar', true);
+    expect(seen).toEqual(['/api/v1/apps/a/export?format=helm&archive=tar&encoding=base64']);
+    const read = await new Promise<ArrayBuffer>((resolve) => {
+      const r = new FileReader();
+      r.onload = () => resolve(r.result as ArrayBuffer);
+      r.readAsArrayBuffer(blob);
+    });
+    expect([...new Uint8Array(read)]).toEqual(bytes);
   });
 });

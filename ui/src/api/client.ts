@@ -1,5 +1,5 @@
 import type {
-  AppSummary, AppView, Benchmark, BenchSpec, ClusterInfo, Comparison, ComposeProject, Deployment, FortioResult,
+  AppSummary, AppView, Benchmark, BenchSpec, ClusterInfo, Comparison, ComposeProject, Deployment, FileUpload, FortioResult,
   ImportRequest, MeshStatus, OpEvent, Operation, Warning,
 } from './types';
 import { ApiError, type Transport } from './transport';
@@ -12,7 +12,8 @@ const q = encodeURIComponent;
  * Desktop only) and returns its standard output. */
 export type HostExec = (cmd: string, args: string[]) => Promise<string>;
 
-/** The extension's host command that prints the host's kubeconfig. */
+/** The extension's host command: the host's kubeconfig, a running
+ * project's files. */
 export const hostCommand = 'meshdock-host';
 
 export class ApiClient {
@@ -30,6 +31,25 @@ export class ApiClient {
   warnings = (id: string) => this.transport.json<{ warnings: Warning[] }>('GET', `${api}/apps/${q(id)}/warnings`).then((r) => r.warnings);
   manifests = (id: string) =>
     this.transport.json<{ items: Record<string, unknown>[] }>('GET', `${api}/apps/${q(id)}/manifests?format=json`).then((r) => r.items ?? []);
+  /** importProject imports a running compose project. Inside Docker
+   * Desktop the backend cannot see the host's disk: its files are read
+   * by the host binary where the project's labels say they are, and when
+   * that fails the backend rebuilds the app from its containers, saying
+   * why in its first warning. */
+  importProject = async (p: ComposeProject): Promise<AppView> => {
+    if (!this.host || !p.workingDir || !p.configFiles?.length) return this.importApp({ project: p.name });
+    const args = ['project-files', '--dir', p.workingDir];
+    for (const e of p.envFiles ?? []) args.push('--env-file', e);
+    args.push(...p.configFiles);
+    let read: { files: FileUpload[]; composeFiles?: string[]; envFiles?: string[] };
+    try {
+      read = JSON.parse(await this.host(hostCommand, args));
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      return this.importApp({ project: p.name, unread: why.slice(0, 500) });
+    }
+    return this.importApp({ project: p.name, files: read.files, composeFiles: read.composeFiles, envFiles: read.envFiles?.length ? read.envFiles : undefined });
+  };
   composeProjects = () => this.transport.json<{ projects: ComposeProject[] }>('GET', `${api}/compose-projects`).then((r) => r.projects);
 
   /** postKubeconfig gives the backend a kubeconfig (YAML), as the
@@ -66,7 +86,7 @@ export class ApiClient {
   compareRun = (spec: BenchSpec, namespaces: [string, string]) =>
     this.transport.json<{ benchmarks: Benchmark[]; operation: Operation }>('POST', `${api}/benchmarks/compare`, { spec, namespaces });
   fortio = (id: string) => this.transport.json<FortioResult>('GET', `${api}/benchmarks/${q(id)}/fortio`);
-  download = (path: string) => this.transport.blob(`${api}${path}`);
+  download = (path: string, binary?: boolean) => this.transport.blob(`${api}${path}`, binary);
 }
 
 /** follow reads an operation's events as they come, until its end event,

@@ -21,8 +21,9 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 export interface Transport {
   /** JSON in, JSON out (undefined for 204). */
   json<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<T>;
-  /** A download: the answer as a Blob. */
-  blob(path: string): Promise<Blob>;
+  /** A download: the answer as a Blob. A binary one (an archive) is
+   * asked for as base64 text where the transport reads answers as text. */
+  blob(path: string, binary?: boolean): Promise<Blob>;
   /** text sends a body as it is (a kubeconfig's YAML) and reads JSON. */
   text<T>(method: Method, path: string, body: string, contentType: string): Promise<T>;
   /** What the transport is, for the page to say where it runs. */
@@ -114,7 +115,16 @@ export function desktopTransport(service: DesktopService): Transport {
       }
       return (out === '' || out === null ? undefined : out) as T;
     },
-    async blob(path: string): Promise<Blob> {
+    async blob(path: string, binary?: boolean): Promise<Blob> {
+      if (binary) {
+        // Docker Desktop's client reads every answer as text, which would
+        // corrupt an archive: the server sends it as base64.
+        const out = await call('GET', `${path}${path.includes('?') ? '&' : '?'}encoding=base64`);
+        const text = atob(String(out).trim());
+        const bytes = new Uint8Array(text.length);
+        for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+        return new Blob([bytes]);
+      }
       const out = await call('GET', path);
       return new Blob([typeof out === 'string' ? out : JSON.stringify(out, null, 2)]);
     },
@@ -122,5 +132,30 @@ export function desktopTransport(service: DesktopService): Transport {
       const out = await call(method, path, body, contentType);
       return (typeof out === 'string' ? JSON.parse(out) : out) as T;
     },
+  };
+}
+
+/** The part of Docker Desktop's extension client that runs host binaries. */
+export interface DesktopHostCli {
+  exec(cmd: string, args: string[]): Promise<{ stdout: string; stderr: string; code?: number }>;
+}
+
+/** desktopHost runs the extension's host binaries and answers their
+ * output; a failure (Docker Desktop rejects with the command's result)
+ * is an ApiError in the command's own words. */
+export function desktopHost(cli: DesktopHostCli): (cmd: string, args: string[]) => Promise<string> {
+  const failed = (r: { stderr?: string; message?: string; code?: number } | undefined, fallback: string) => {
+    const why = (r?.stderr || r?.message || fallback).trim().replace(/^meshdock-host: /, '');
+    return new ApiError(0, 'host', why || `the host command failed${typeof r?.code === 'number' ? ` (exit ${r.code})` : ''}`);
+  };
+  return async (cmd, args) => {
+    let r: { stdout: string; stderr: string; code?: number };
+    try {
+      r = await cli.exec(cmd, args);
+    } catch (e) {
+      throw failed(e as { stderr?: string; message?: string; code?: number }, String(e));
+    }
+    if (typeof r.code === 'number' && r.code !== 0) throw failed(r, '');
+    return r.stdout;
   };
 }

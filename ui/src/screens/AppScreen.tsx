@@ -40,10 +40,10 @@ export function AppScreen({ appId }: { appId: string | null }) {
   if (!appId) return <Empty>No app yet: import one (the Import tab), and it shows here.</Empty>;
   if (error) return <ErrorAlert error={error} />;
   if (!app) return <Loading what="the app" />;
-  const download = async (path: string, name: string) => {
+  const download = async (path: string, name: string, binary = false) => {
     setDownloadError(null);
     try {
-      saveBlob(await client.download(path), name);
+      saveBlob(await client.download(path, binary), name);
     } catch (e) {
       setDownloadError(e); // said beside the buttons: the app stays shown
     }
@@ -91,8 +91,8 @@ export function AppScreen({ appId }: { appId: string | null }) {
         <Typography id="manifests-title" variant="h3" sx={{ fontSize: 18, mb: 1 }}>Manifests ({app.objects})</Typography>
         <Stack direction="row" spacing={1} sx={{ mb: 1 }}>
           <Button variant="outlined" onClick={() => download(`/apps/${app.id}/manifests?format=yaml`, `${app.name}.yaml`)}>Download YAML</Button>
-          <Button variant="outlined" onClick={() => download(`/apps/${app.id}/export?format=kustomize&archive=tar`, `${app.name}-kustomize.tar.gz`)}>Download Kustomize</Button>
-          <Button variant="outlined" onClick={() => download(`/apps/${app.id}/export?format=helm&archive=tar`, `${app.name}-helm.tar.gz`)}>Download Helm chart</Button>
+          <Button variant="outlined" onClick={() => download(`/apps/${app.id}/export?format=kustomize&archive=tar`, `${app.name}-kustomize.tar.gz`, true)}>Download Kustomize</Button>
+          <Button variant="outlined" onClick={() => download(`/apps/${app.id}/export?format=helm&archive=tar`, `${app.name}-helm.tar.gz`, true)}>Download Helm chart</Button>
         </Stack>
         <ErrorAlert error={downloadError} title="The download failed" />
         {!manifests ? <Loading what="the manifests" /> : (

@@ -201,11 +201,11 @@ function Running({ onImported }: { onImported: (app: AppView) => void }) {
     client.composeProjects().then(setProjects, (e) => { setError(e); setProjects([]); });
   };
   useEffect(load, [client]);
-  const pick = async (name: string) => {
-    setBusy(name);
+  const pick = async (p: ComposeProject) => {
+    setBusy(p.name);
     setError(null);
     try {
-      onImported(await client.importApp({ project: name }));
+      onImported(await client.importProject(p));
     } catch (e) {
       setError(e);
     } finally {
@@ -228,7 +228,7 @@ function Running({ onImported }: { onImported: (app: AppView) => void }) {
             </Typography>
           </CardContent>
           <CardActions>
-            <Button onClick={() => pick(p.name)} disabled={busy !== ''} aria-label={`Import ${p.name}`}>{busy === p.name ? 'Importing…' : 'Import'}</Button>
+            <Button onClick={() => pick(p)} disabled={busy !== ''} aria-label={`Import ${p.name}`}>{busy === p.name ? 'Importing…' : 'Import'}</Button>
           </CardActions>
         </Card>
       ))}

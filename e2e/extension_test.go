@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,6 +165,100 @@ var requiredLabels = []string{
 	"com.docker.extension.detailed-description", "com.docker.extension.publisher-url", "com.docker.extension.changelog",
 }
 
+// extensionImage is the image the tests build once (make extension: the
+// Dockerfile's local stage, offline).
+const extensionImage = "meshdock/meshdock:e2e"
+
+var (
+	buildOnce  sync.Once
+	buildError error
+)
+
+func buildExtension(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "extension", "EXTENSION_IMAGE="+extensionImage)
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildError = fmt.Errorf("make extension: %v\n%s", err, out)
+		}
+	})
+	if buildError != nil {
+		t.Fatal(buildError)
+	}
+	return extensionImage
+}
+
+// extensionRun is the extension's backend running as its compose file
+// says, its socket in a folder of the test's.
+type extensionRun struct {
+	name, sock string
+	client     *http.Client
+}
+
+func runExtension(t *testing.T, ctx context.Context, image string, m metadata, c extensionCompose, extra ...string) *extensionRun {
+	t.Helper()
+	var command []string
+	for _, s := range c.Services {
+		command = s.Command
+	}
+	sockDir := t.TempDir()
+	os.Chmod(sockDir, 0o777)
+	name := uniqueName("meshdock-ext")
+	volume := name + "-data"
+	args := append([]string{"run", "-d", "--name", name, "-v", sockDir + ":/run/guest-services", "-v", volume + ":" + flag(command, "--data"),
+		"-v", "/var/run/docker.sock:/var/run/docker.sock.raw"}, extra...)
+	args = append(append(args, image), command...)
+	if out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput(); err != nil {
+		t.Fatalf("docker run: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		_ = exec.Command("docker", "rm", "-f", name).Run()
+		_ = exec.Command("docker", "volume", "rm", volume).Run()
+	})
+	r := &extensionRun{name: name, sock: path.Join(sockDir, m.VM.Exposes.Socket)}
+	r.client = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", r.sock)
+	}}, Timeout: 30 * time.Second}
+	if err := r.waitUp(); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// waitUp waits for the API to answer on the socket.
+func (r *extensionRun) waitUp() error {
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if res, err := r.client.Get("http://meshdock/api/v1/health"); err == nil && res.StatusCode == 200 {
+			res.Body.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			logs, _ := exec.Command("docker", "logs", r.name).CombinedOutput()
+			return fmt.Errorf("the container's API did not answer on %s:\n%s", r.sock, logs)
+		}
+	}
+}
+
+func (r *extensionRun) restart(ctx context.Context) error {
+	if out, err := exec.CommandContext(ctx, "docker", "restart", r.name).CombinedOutput(); err != nil {
+		return fmt.Errorf("restart: %v %s", err, out)
+	}
+	return r.waitUp()
+}
+
+func (r *extensionRun) get(t *testing.T, p string, v any) {
+	t.Helper()
+	res, err := r.client.Get("http://meshdock" + p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil || res.StatusCode != 200 {
+		t.Fatalf("GET %s: %s %v", p, res.Status, err)
+	}
+}
+
 // The image built offline (make extension: the Dockerfile's local stage)
 // holds every file metadata.json names, carries every required label, and
 // runs as its compose file says: the API on the unix socket, the engine
@@ -173,12 +269,7 @@ func TestExtensionImage(t *testing.T) {
 	m, c := readExtension(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
-	image := "meshdock/meshdock:e2e"
-	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "extension", "EXTENSION_IMAGE="+image)
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("make extension: %v\n%s", err, out)
-	}
+	image := buildExtension(t, ctx)
 	out, err := exec.CommandContext(ctx, "docker", "image", "inspect", image, "--format", "{{json .Config.Labels}}").Output()
 	if err != nil {
 		t.Fatal(err)
@@ -225,71 +316,25 @@ func TestExtensionImage(t *testing.T) {
 	}
 
 	// Run it as the compose file says, the socket on a folder of ours.
-	var svc struct {
-		Command []string
-	}
-	for _, s := range c.Services {
-		svc.Command = s.Command
-	}
-	sockDir := t.TempDir()
-	os.Chmod(sockDir, 0o777)
-	name := uniqueName("meshdock-ext")
-	volume := name + "-data"
-	args := []string{"run", "-d", "--name", name, "-v", sockDir + ":/run/guest-services", "-v", volume + ":" + flag(svc.Command, "--data"),
-		"-v", "/var/run/docker.sock:/var/run/docker.sock.raw", image}
-	if out, err := exec.CommandContext(ctx, "docker", append(args, svc.Command...)...).CombinedOutput(); err != nil {
-		t.Fatalf("docker run: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		_ = exec.Command("docker", "rm", "-f", name).Run()
-		_ = exec.Command("docker", "volume", "rm", volume).Run()
-	})
-	sock := path.Join(sockDir, m.VM.Exposes.Socket)
-	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}, Timeout: 10 * time.Second}
-	waitUp := func() {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			if res, err := client.Get("http://meshdock/api/v1/health"); err == nil && res.StatusCode == 200 {
-				res.Body.Close()
-				return
-			}
-			if time.Now().After(deadline) {
-				logs, _ := exec.Command("docker", "logs", name).CombinedOutput()
-				t.Fatalf("the container's API did not answer on %s:\n%s", sock, logs)
-			}
-		}
-	}
-	waitUp()
+	r := runExtension(t, ctx, image, m, c)
 	var info struct{ Engine struct{ Reachable bool } }
-	res, err := client.Get("http://meshdock/api/v1/info")
-	if err != nil {
-		t.Fatal(err)
-	}
-	json.NewDecoder(res.Body).Decode(&info)
-	res.Body.Close()
+	r.get(t, "/api/v1/info", &info)
 	if !info.Engine.Reachable {
 		t.Error("the container does not reach the engine through its raw socket")
 	}
 	body := `{"name":"kept","files":[{"name":"compose.yaml","content":"services: {web: {image: nginx}}"}]}`
-	res, err = client.Post("http://meshdock/api/v1/apps", "application/json", strings.NewReader(body))
+	res, err := r.client.Post("http://meshdock/api/v1/apps", "application/json", strings.NewReader(body))
 	if err != nil || res.StatusCode != http.StatusCreated {
 		t.Fatalf("import over the socket: %v %v", err, res.Status)
 	}
 	res.Body.Close()
-	if out, err := exec.CommandContext(ctx, "docker", "restart", name).CombinedOutput(); err != nil {
-		t.Fatalf("restart: %v %s", err, out)
-	}
-	waitUp()
-	res, err = client.Get("http://meshdock/api/v1/apps")
-	if err != nil {
+	if err := r.restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	page, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(page), `"name":"kept"`) {
-		t.Errorf("after a restart the app is gone: %s", page)
+	var apps struct{ Apps []struct{ Name string } }
+	r.get(t, "/api/v1/apps", &apps)
+	if len(apps.Apps) != 1 || apps.Apps[0].Name != "kept" {
+		t.Errorf("after a restart the app is gone: %+v", apps)
 	}
 }
 

@@ -41,22 +41,7 @@ const uiProject = "meshdock-e2e-ui"
 func TestUIInTheBrowser(t *testing.T) {
 	c := requireCluster(t)
 	requireDocker(t)
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("needs Debian's chromium (apt-get install chromium; .ci/run installs it): %v", err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("needs Node.js")
-	}
-	for _, f := range []string{"../ui/dist/index.html", "../ui/node_modules/playwright-core/package.json", "../ui/node_modules/axe-core/axe.min.js"} {
-		if _, err := os.Stat(f); err != nil {
-			t.Fatalf("%s is missing: build the UI first (make ui)", f)
-		}
-	}
+	node, chromium := requireBrowser(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
 	defer cancel()
 
@@ -168,6 +153,29 @@ func TestUIInTheBrowser(t *testing.T) {
 	if len(shots) < 16 {
 		t.Errorf("%d screenshots in %s", len(shots), out)
 	}
+}
+
+// requireBrowser finds Node.js and Debian's chromium, and the built UI
+// with the packages its browser runs use.
+func requireBrowser(t *testing.T) (node, chromium string) {
+	t.Helper()
+	chromium = os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("needs Debian's chromium (apt-get install chromium; .ci/run installs it): %v", err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("needs Node.js")
+	}
+	for _, f := range []string{"../ui/dist/index.html", "../ui/node_modules/playwright-core/package.json", "../ui/node_modules/axe-core/axe.min.js"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("%s is missing: build the UI first (make ui)", f)
+		}
+	}
+	return node, chromium
 }
 
 func tail(s string, n int) string {

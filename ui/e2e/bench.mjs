@@ -3,17 +3,11 @@
 // meshdock server: the median of several cold page loads.
 //
 //   node e2e/bench.mjs --url http://127.0.0.1:PORT/ [--runs 7]
-import { chromium } from 'playwright-core';
+import { launch, parseArgs } from './lib.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
-  if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]]);
-  return acc;
-}, []));
+const args = parseArgs(process.argv.slice(2));
 const runs = Number(args.runs ?? 7);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 const times = [];
 for (let i = 0; i < runs; i++) {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } }); // a cold cache each time

@@ -6,65 +6,21 @@
 //     --target http://127.0.0.1:PORT2/ [--deploy] [--project NAME] [--mesh istio]
 //
 // Exits 1 with the step that failed (and a screenshot of it).
-import { chromium } from 'playwright-core';
-import { readFileSync, readdirSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { createRequire } from 'node:module';
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { axe as axeOf, exampleFiles, launch, parseArgs, shot as shotOf, tab } from './lib.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
-  if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1] && !all[i + 1].startsWith('--') ? all[i + 1] : 'true']);
-  return acc;
-}, []));
+const args = parseArgs(process.argv.slice(2));
 const base = args.url;
 const out = args.out ?? 'test-results';
 mkdirSync(out, { recursive: true });
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-
-const browser = await chromium.launch({
-  executablePath,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 
 let step = 'start';
 const report = [];
 const say = (s) => { report.push(s); console.log(s); };
-
-/** axe finds the serious and critical violations of the page as it is. */
-async function axe(page, where) {
-  // Through the browser's devtools channel, which the page's CSP does not
-  // govern (an inline script would be refused, as it should).
-  await page.evaluate(axeSource);
-  const res = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
-  });
-  const bad = res.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  for (const v of res) say(`  axe ${where}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.join('; ')})`);
-  if (bad.length) throw new Error(`axe: ${bad.length} serious or critical violations on ${where}: ${bad.map((v) => v.id).join(', ')}`);
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
-}
-
-function exampleFiles(dir) {
-  const files = [];
-  const walk = (d) => {
-    for (const n of readdirSync(d)) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else files.push({ name: relative(dir, p), mimeType: 'text/plain', buffer: readFileSync(p) });
-    }
-  };
-  walk(dir);
-  return files;
-}
-
-async function tab(page, name) {
-  await page.getByRole('tab', { name, exact: true }).first().click();
-}
+const axe = (page, where) => axeOf(page, where, say);
+const shot = (page, name) => shotOf(page, out, name);
 
 async function run(scheme) {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: scheme, acceptDownloads: true });

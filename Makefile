@@ -89,11 +89,12 @@ testenv-down:
 # apply + rollout status, and per mesh meshdock's install against Helm's
 # Wait and the deploy onto it against kubectl), meshdock convert against
 # the kompose CLI on the same inputs, meshdock's load generator against
-# the fortio load CLI on one loopback echo server, and the UI's gzipped size
-# and time to its first meaningful render in headless chromium.
+# the fortio load CLI on one loopback echo server, the UI's gzipped size
+# and time to its first meaningful render in headless chromium, and the
+# extension's image size, host binaries, start time and idle memory.
 bench:
 	scripts/testenv up
-	status=0; (eval "$$(scripts/testenv env)"; go test -run '^$$' -bench . -benchtime 2s $(GO_PKGS) && scripts/bench-deploy && scripts/bench-mesh) || status=$$?; \
+	status=0; (eval "$$(scripts/testenv env)"; go test -run '^$$' -bench . -benchtime 2s $(GO_PKGS) && scripts/bench-deploy && scripts/bench-mesh && scripts/bench-extension) || status=$$?; \
 	  scripts/testenv down; [ $$status = 0 ]
 	scripts/bench-convert
 	scripts/bench-loadgen

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/meshdock/meshdock"
+	"github.com/meshdock/meshdock/dirguard"
 	"github.com/meshdock/meshdock/engine"
 	"github.com/meshdock/meshdock/meshes"
 	"github.com/meshdock/meshdock/store"
@@ -110,7 +111,7 @@ type Service struct {
 	limits   Limits
 	ops      *operations
 	imports  chan struct{} // a slot per import running
-	guarded  guardedDirs
+	guarded  dirguard.Guard
 	deploys  *deploys
 	benches  benchmarks
 	// meshCharts: see Config.
@@ -131,7 +132,7 @@ func New(cfg Config) *Service {
 	}
 	s.ops = newOperations(s.store, s.log)
 	s.imports = make(chan struct{}, s.limits.Imports)
-	s.guarded = newGuardedDirs(cfg.DataDir, cfg.Home)
+	s.guarded = dirguard.New(cfg.DataDir, cfg.Home, "the server's")
 	s.deploys = newDeploys()
 	return s
 }

@@ -167,7 +167,7 @@ func (s *Service) projectSource(ctx context.Context, req ImportRequest) (compose
 	var why string
 	switch {
 	case req.Unread != "":
-		why = "they could not be read where it runs: " + req.Unread
+		why = "they could not be read where it runs, which said " + meshdock.Quote(req.Unread, 500)
 	case !req.AllowDir:
 		why = "this server does not read its disk"
 	case len(proj.ConfigFiles) == 0 || proj.WorkingDir == "":
@@ -193,7 +193,7 @@ func (s *Service) projectSource(ctx context.Context, req ImportRequest) (compose
 // folder import: the labels are anyone's to write, and a working directory
 // of / must not open the server's disk. It loads the project once.
 func (s *Service) projectFiles(ctx context.Context, proj *engine.Project, req ImportRequest) (*compose.Project, compose.Source, error) {
-	root, dir, err := s.openDir(proj.WorkingDir)
+	root, dir, err := s.guarded.Open(proj.WorkingDir)
 	if err != nil {
 		return nil, compose.Source{}, err
 	}

@@ -271,9 +271,31 @@ func unprintable(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) }) >= 0
 }
 
-// maxUnread is the longest reason a client may give for not reading a
-// project's files.
+// maxUnread is the longest reason for not reading a project's files that
+// an app keeps (what a client gives is cut to it).
 const maxUnread = 500
+
+// printable is s with its control and format characters (line breaks,
+// bidirectional overrides, zero-width marks) as spaces, and cut to at
+// most n bytes on a character's boundary: a client's words made fit for
+// one line of a warning.
+func printable(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.In(r, unicode.Cc, unicode.Cf) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
 
 // maxPath is the longest path a folder import may name (Linux's PATH_MAX).
 const maxPath = 4096
@@ -299,9 +321,10 @@ func (req *ImportRequest) validate(lim Limits) error {
 	if req.Project != "" && !projectName.MatchString(req.Project) {
 		return meshdock.Errorf(meshdock.EINVALID, "project %s is not a compose project name", quoteName(req.Project))
 	}
-	if req.Unread != "" && (req.Project == "" || len(req.Files) > 0 || len(req.Unread) > maxUnread || unprintable(req.Unread) || !utf8.ValidString(req.Unread)) {
-		return meshdock.Errorf(meshdock.EINVALID, "unread says why a project's files could not be read: give it with a project and no files, at most %d bytes of printable UTF-8", maxUnread)
+	if req.Unread != "" && (req.Project == "" || len(req.Files) > 0 || len(req.Unread) > 8*maxUnread || !utf8.ValidString(req.Unread)) {
+		return meshdock.Errorf(meshdock.EINVALID, "unread says why a project's files could not be read: give it with a project and no files, at most %d bytes of UTF-8", 8*maxUnread)
 	}
+	req.Unread = printable(req.Unread, maxUnread)
 	if req.Dir != "" && (!path.IsAbs(req.Dir) || unprintable(req.Dir) || len(req.Dir) > maxPath) {
 		return meshdock.Errorf(meshdock.EINVALID, "dir %s must be an absolute path of at most %d bytes, without control or format characters", quoteName(req.Dir), maxPath)
 	}

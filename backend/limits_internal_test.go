@@ -17,3 +17,19 @@ func TestLimitsNarrowTheLoaders(t *testing.T) {
 		t.Errorf("defaults changed: %+v", d)
 	}
 }
+
+// A client's words for a warning keep to one line and a length, cut on a
+// character's boundary.
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"a\nb\tc":         "a b c",
+		"x\u202ey\u200bz": "x y z",
+		"  sp  o  ":       "sp o",
+		"ééééé":           "éé…",
+		"plain":           "plain",
+	} {
+		if got := printable(in, 7); got != want || len(got) > 7 {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

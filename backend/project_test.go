@@ -238,8 +238,8 @@ func TestImportRunningProject(t *testing.T) {
 		t.Errorf("manifests from the files read on the host differ from those of the uploaded files")
 	}
 	// The host could not read them: rebuilt, and the warning says why.
-	app = checkBody(t, sock, "rebuilt", map[string]string{"project": testProject, "unread": "compose.yaml: no such file"})
-	if !strings.Contains(app.Warnings[0].Message, "could not be read where it runs: compose.yaml: no such file") {
+	app = checkBody(t, sock, "rebuilt", map[string]string{"project": testProject, "unread": "compose.yaml: no\nsuch \u202efile"})
+	if !strings.Contains(app.Warnings[0].Message, `could not be read where it runs, which said "compose.yaml: no such file"`) {
 		t.Errorf("the rebuilt app does not say why: %+v", app.Warnings[0])
 	}
 	// Files without a project that runs, or with a folder, are refused.

@@ -21,12 +21,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/compose"
+	"github.com/meshdock/meshdock/dirguard"
 )
 
 // version is set when building a release (-X main.version=...).
@@ -123,17 +125,21 @@ func projectFiles(args []string, w io.Writer) error {
 		return errors.New("usage: project-files --dir DIR [--env-file FILE]... FILE...")
 	}
 	if !filepath.IsAbs(*dir) {
-		return fmt.Errorf("--dir %s: give the project's absolute path", *dir)
+		return fmt.Errorf("--dir %s: give the project's absolute path (a project run elsewhere, in WSL or a VM, is read there)", *dir)
 	}
 	if fl.NArg()+len(envFiles) > compose.MaxComposeFiles*2 {
 		return fmt.Errorf("%d files named: at most %d compose files and %d env files", fl.NArg()+len(envFiles), compose.MaxComposeFiles, compose.MaxComposeFiles)
 	}
-	root, err := os.OpenRoot(*dir)
+	// The folder comes from the project's labels, which anyone who runs a
+	// container writes: it is held to the rules of a folder import (not a
+	// disk's root, a system folder, the home or above it, a network path).
+	home, _ := os.UserHomeDir()
+	root, real, err := dirguard.New("", home, "your").Open(*dir)
 	if err != nil {
-		return fmt.Errorf("the project directory cannot be opened: %v", unwrap(err))
+		return errors.New(meshdock.ErrorMessage(err))
 	}
 	defer root.Close()
-	src := compose.Source{Dir: *dir, Root: root, Profiles: []string{"*"}}
+	src := compose.Source{Dir: real, Root: root, Profiles: []string{"*"}}
 	for _, l := range []struct {
 		from []string
 		to   *[]string
@@ -158,19 +164,26 @@ func projectFiles(args []string, w io.Writer) error {
 	if len(snap.Files) > maxFiles {
 		return fmt.Errorf("the project names %d files: at most %d are imported", len(snap.Files), maxFiles)
 	}
-	total := 0
 	for _, f := range snap.Files {
 		if len(f.Content) > maxFileSize {
-			return fmt.Errorf("%s is over %d MiB", f.Name, maxFileSize>>20)
+			return fmt.Errorf("%s is over %d MiB", meshdock.QuotePath(f.Name), maxFileSize>>20)
 		}
-		if total += len(f.Content); total > maxTotal {
-			return fmt.Errorf("the project's files are over %d MiB together", maxTotal>>20)
+		// An import carries text: a binary file would arrive changed.
+		if !utf8.Valid(f.Content) {
+			return fmt.Errorf("%s is not UTF-8 text, which an import of files carries: import the project's folder with meshdock serve instead", meshdock.QuotePath(f.Name))
 		}
 		out.Files = append(out.Files, file{Name: f.Name, Content: string(f.Content)})
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	data, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	// What the backend takes in one import, the encoding counted.
+	if len(data) > maxTotal {
+		return fmt.Errorf("the project's files are over %d MiB together", maxTotal>>20)
+	}
+	_, err = w.Write(append(data, '\n'))
+	return err
 }
 
 // file is one file of a project, as the backend's import takes it.
@@ -186,12 +199,15 @@ func inside(dir, name string) (string, error) {
 	if filepath.IsAbs(name) {
 		var err error
 		if rel, err = filepath.Rel(dir, name); err != nil {
-			return "", fmt.Errorf("%s is not inside the project directory", name)
+			return "", fmt.Errorf("%s is not inside the project directory", meshdock.QuotePath(name))
 		}
 	}
 	rel = filepath.Clean(rel)
+	if strings.HasPrefix(name, "-") {
+		return "", fmt.Errorf("%s: a file name may not start with -", meshdock.QuotePath(name))
+	}
 	if rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
-		return "", fmt.Errorf("%s is not inside the project directory", name)
+		return "", fmt.Errorf("%s is not inside the project directory", meshdock.QuotePath(name))
 	}
 	return filepath.ToSlash(rel), nil
 }

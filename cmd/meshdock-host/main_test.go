@@ -68,7 +68,7 @@ func TestProjectFilesAsAFolderImport(t *testing.T) {
 	write("debug.env", "LEVEL=debug\n")
 	write(".env", "TAG=1.27\n")
 	write("unused.txt", "not named by the project")
-	os.WriteFile(filepath.Join(dir, "outside.txt"), []byte("no"), 0o600)
+	os.WriteFile(filepath.Join(dir, "outside.txt"), []byte("services: {outside: {image: marker-outside}}\n"), 0o600)
 	os.Symlink(filepath.Join(dir, "outside.txt"), filepath.Join(proj, "link.txt"))
 	var out, errOut bytes.Buffer
 	if code := run([]string{"project-files", "--dir", proj, filepath.Join(proj, "compose.yaml")}, &out, &errOut); code != 0 {
@@ -101,6 +101,12 @@ func TestProjectFilesAsAFolderImport(t *testing.T) {
 		t.Errorf("env files %q: %v", got.EnvFiles, err)
 	}
 
+	write("binary.yaml", "services:\n  x:\n    image: x\n    secrets: [cert]\nsecrets:\n  cert: {file: cert.p12}\n")
+	write("cert.p12", "\x30\x82\xff\xfe\x00\x01")
+	home := filepath.Join(dir, "home")
+	os.MkdirAll(filepath.Join(home, "proj"), 0o755)
+	os.WriteFile(filepath.Join(home, "proj", "compose.yaml"), []byte("services: {}\n"), 0o644)
+	t.Setenv("HOME", home)
 	write("escape.yaml", "services:\n  x:\n    image: x\n    env_file: link.txt\n")
 	write("escape2.yaml", "services:\n  x:\n    image: x\n    env_file: ../outside.txt\n")
 	os.WriteFile(filepath.Join(proj, "big.yaml"), bytes.Repeat([]byte("#"), 5<<20), 0o644)
@@ -110,21 +116,29 @@ func TestProjectFilesAsAFolderImport(t *testing.T) {
 	}{
 		{[]string{"--dir", proj, "../outside.txt"}, "not inside the project"},
 		{[]string{"--dir", proj, filepath.Join(dir, "outside.txt")}, "not inside the project"},
-		{[]string{"--dir", proj, "link.txt"}, "link.txt"},
+		{[]string{"--dir", proj, "link.txt"}, "link.txt: compose file not found"},
 		{[]string{"--dir", proj, "escape.yaml"}, "link.txt"},
 		{[]string{"--dir", proj, "escape2.yaml"}, "outside.txt"},
 		{[]string{"--dir", proj, "secrets"}, "secrets"},
 		{[]string{"--dir", proj, "big.yaml"}, "big.yaml"},
 		{[]string{"--dir", proj, "none.yaml"}, "none.yaml"},
 		{[]string{"--dir", "proj", "compose.yaml"}, "absolute path"},
-		{[]string{"--dir", filepath.Join(dir, "gone"), "compose.yaml"}, "cannot be opened"},
+		{[]string{"--dir", filepath.Join(dir, "gone"), "compose.yaml"}, "does not exist"},
+		{[]string{"--dir", proj, "--", "--dir=/"}, "may not start with -"},
+		{[]string{"--dir", proj, "binary.yaml"}, "not UTF-8 text"},
+		// The folder is anyone's to name in a label: never a disk's root,
+		// a system folder, the home or above it.
+		{[]string{"--dir", "/", "compose.yaml"}, "root of the disk"},
+		{[]string{"--dir", "/etc", "passwd"}, "system folders"},
+		{[]string{"--dir", home, "proj/compose.yaml"}, "your home"},
+		{[]string{"--dir", filepath.Dir(home), "home/proj/compose.yaml"}, "your home"},
 		{[]string{"compose.yaml"}, "usage"},
 		{[]string{"--dir", proj}, "usage"},
 	} {
 		out.Reset()
 		errOut.Reset()
 		code := run(append([]string{"project-files"}, c.args...), &out, &errOut)
-		if code == 0 || !strings.Contains(errOut.String(), c.want) || out.Len() != 0 || strings.Contains(errOut.String(), "no\n") {
+		if code == 0 || !strings.Contains(errOut.String(), c.want) || out.Len() != 0 || strings.Contains(errOut.String(), "marker-outside") {
 			t.Errorf("%q: exit %d %q, want %q", c.args, code, errOut.String(), c.want)
 		}
 	}

@@ -15,6 +15,7 @@
 // finds both apps again. Exits 1 with the step that failed.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { axe as axeOf, launch, parseArgs, shot as shotOf, tab } from './lib.mjs';
 
 const args = parseArgs(process.argv.slice(2));
@@ -93,8 +94,8 @@ try {
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download Helm chart' }).click()]);
   const chart = join(out, 'desktop-chart.tar.gz');
   await download.saveAs(chart);
-  const head = readFileSync(chart);
-  if (head.length < 100 || head[0] !== 0x1f || head[1] !== 0x8b) throw new Error(`the chart is not a gzip archive (${head.length} bytes, starting ${head.subarray(0, 4).toString('hex')})`);
+  const tar = gunzipSync(readFileSync(chart)).toString('latin1');
+  if (!tar.includes('/Chart.yaml\0') || !tar.includes('apiVersion: v2')) throw new Error(`the chart's archive holds no Chart.yaml (${tar.length} bytes)`);
 
   step = 'import the running project';
   await tab(page, 'Import');

@@ -169,7 +169,7 @@ describe('a running project inside Docker Desktop', () => {
       return JSON.stringify({ files: [{ name: 'compose.yaml', content: 'services: {}' }, { name: '.env', content: 'A=1' }], composeFiles: ['compose.yaml'], envFiles: ['.env'] });
     });
     await c.importProject(project);
-    expect(ran).toEqual([['meshdock-host', 'project-files', '--dir', '/home/me/shop', '--env-file', '/home/me/shop/.env', '/home/me/shop/compose.yaml']]);
+    expect(ran).toEqual([['meshdock-host', 'project-files', '--dir', '/home/me/shop', '--env-file', '/home/me/shop/.env', '--', '/home/me/shop/compose.yaml']]);
     expect(seen[0]).toMatchObject({ url: '/api/v1/apps', data: { project: 'shop', files: [{ name: 'compose.yaml' }, { name: '.env' }], composeFiles: ['compose.yaml'], envFiles: ['.env'] } });
   });
 
@@ -190,6 +190,8 @@ describe('a running project inside Docker Desktop', () => {
     const host = desktopHost({ exec: async () => ({ stdout: '', stderr: 'meshdock-host: the kubeconfig has no current context\n', code: 1 }) });
     await expect(host('meshdock-host', ['kubeconfig'])).rejects.toThrow(/^the kubeconfig has no current context$/);
     expect(await desktopHost({ exec: async () => ({ stdout: 'ok', stderr: '', code: 0 }) })('x', [])).toBe('ok');
+    const hung = desktopHost({ exec: () => new Promise(() => {}) }, 20);
+    await expect(hung('meshdock-host', ['project-files'])).rejects.toThrow('meshdock-host did not answer within 0.02 s');
   });
 });
 

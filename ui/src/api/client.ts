@@ -40,13 +40,14 @@ export class ApiClient {
     if (!this.host || !p.workingDir || !p.configFiles?.length) return this.importApp({ project: p.name });
     const args = ['project-files', '--dir', p.workingDir];
     for (const e of p.envFiles ?? []) args.push('--env-file', e);
-    args.push(...p.configFiles);
+    // The names come from the project's labels: after --, never flags.
+    args.push('--', ...p.configFiles);
     let read: { files: FileUpload[]; composeFiles?: string[]; envFiles?: string[] };
     try {
       read = JSON.parse(await this.host(hostCommand, args));
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
-      return this.importApp({ project: p.name, unread: why.slice(0, 500) });
+      return this.importApp({ project: p.name, unread: why.slice(0, 1000) });
     }
     return this.importApp({ project: p.name, files: read.files, composeFiles: read.composeFiles, envFiles: read.envFiles?.length ? read.envFiles : undefined });
   };

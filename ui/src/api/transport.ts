@@ -143,17 +143,23 @@ export interface DesktopHostCli {
 /** desktopHost runs the extension's host binaries and answers their
  * output; a failure (Docker Desktop rejects with the command's result)
  * is an ApiError in the command's own words. */
-export function desktopHost(cli: DesktopHostCli): (cmd: string, args: string[]) => Promise<string> {
+export function desktopHost(cli: DesktopHostCli, timeoutMs = 60_000): (cmd: string, args: string[]) => Promise<string> {
   const failed = (r: { stderr?: string; message?: string; code?: number } | undefined, fallback: string) => {
     const why = (r?.stderr || r?.message || fallback).trim().replace(/^meshdock-host: /, '');
     return new ApiError(0, 'host', why || `the host command failed${typeof r?.code === 'number' ? ` (exit ${r.code})` : ''}`);
   };
   return async (cmd, args) => {
     let r: { stdout: string; stderr: string; code?: number };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject({ message: `${cmd} did not answer within ${timeoutMs / 1000} s` }), timeoutMs);
+    });
     try {
-      r = await cli.exec(cmd, args);
+      r = await Promise.race([cli.exec(cmd, args), late]);
     } catch (e) {
       throw failed(e as { stderr?: string; message?: string; code?: number }, String(e));
+    } finally {
+      clearTimeout(timer);
     }
     if (typeof r.code === 'number' && r.code !== 0) throw failed(r, '');
     return r.stdout;

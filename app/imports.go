@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sort"
 
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/compose"
@@ -216,19 +215,13 @@ func (s *Service) projectFiles(ctx context.Context, proj *engine.Project, req Im
 			*list.to = append(*list.to, r)
 		}
 	}
-	given := len(src.Profiles) > 0
-	if !given {
-		src.Profiles = []string{"*"} // every service, to learn the profiles
+	snap := func(ctx context.Context, src compose.Source) (*compose.Project, compose.Source, error) {
+		return s.snapshot(ctx, root, dir, proj.WorkingDir, src)
 	}
-	p, out, err := s.snapshot(ctx, root, dir, proj.WorkingDir, src)
-	if err != nil || given {
-		return p, out, err
+	if len(src.Profiles) > 0 {
+		return snap(ctx, src)
 	}
-	out.Profiles = runningProfiles(p, proj)
-	if p, err = p.WithProfiles(out.Profiles); err != nil {
-		return nil, compose.Source{}, err
-	}
-	return p, out, nil
+	return compose.LoadRunning(ctx, src, proj.ServiceNames(), snap)
 }
 
 // givenProjectFiles loads a project's files as the client read them where
@@ -237,39 +230,17 @@ func (s *Service) projectFiles(ctx context.Context, proj *engine.Project, req Im
 // asked for.
 func (s *Service) givenProjectFiles(ctx context.Context, proj *engine.Project, src compose.Source) (compose.Source, *compose.Project, store.Origin, []meshdock.Warning, error) {
 	src.Name = proj.Name
-	given := len(src.Profiles) > 0
-	if !given {
-		src.Profiles = []string{"*"}
+	var p *compose.Project
+	var err error
+	if len(src.Profiles) > 0 {
+		p, err = compose.Load(ctx, src)
+	} else {
+		p, src, err = compose.LoadRunning(ctx, src, proj.ServiceNames(), compose.LoadOnly)
 	}
-	p, err := compose.Load(ctx, src)
 	if err != nil {
 		return compose.Source{}, nil, "", nil, err
 	}
-	if !given {
-		src.Profiles = runningProfiles(p, proj)
-		if p, err = p.WithProfiles(src.Profiles); err != nil {
-			return compose.Source{}, nil, "", nil, err
-		}
-	}
 	return src, p, store.OriginProject, nil, nil
-}
-
-// runningProfiles returns the profiles that were active when the project
-// was started: those of its services that have containers. Compose does
-// not record them, but without them those services would be missing.
-func runningProfiles(p *compose.Project, proj *engine.Project) []string {
-	seen := map[string]bool{}
-	profiles := []string{}
-	for _, svc := range proj.Services {
-		for _, prof := range p.Services[svc.Name].Profiles {
-			if !seen[prof] {
-				seen[prof] = true
-				profiles = append(profiles, prof)
-			}
-		}
-	}
-	sort.Strings(profiles)
-	return profiles
 }
 
 // ImportIfEmpty imports the compose app in dir when the store has no app

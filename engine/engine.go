@@ -67,6 +67,15 @@ type Project struct {
 	State string `json:"state"`
 }
 
+// ServiceNames names the project's services that have containers.
+func (p *Project) ServiceNames() []string {
+	out := make([]string, 0, len(p.Services))
+	for _, s := range p.Services {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
 // Service is one compose service of a project.
 type Service struct {
 	Name       string      `json:"name"`

@@ -6,7 +6,7 @@
 // its labels say they are, as a folder import would.
 //
 //	meshdock-host kubeconfig
-//	meshdock-host project-files --dir DIR [--env-file FILE]... FILE...
+//	meshdock-host project-files --dir DIR [--env-file FILE]... [--service NAME]... [--] FILE...
 //	meshdock-host --version
 package main
 
@@ -79,7 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: meshdock-host kubeconfig | project-files --dir DIR [--env-file FILE]... FILE... | --version")
+	fmt.Fprintln(w, "Usage: meshdock-host kubeconfig | "+projectFilesUsage+" | --version")
 }
 
 // kubeconfig prints the current context of this machine's kubeconfig
@@ -112,17 +112,19 @@ func kubeconfig(w io.Writer) error {
 // files named (absolute, or relative to the directory), the env files, and
 // every file they name inside the project directory (included and
 // extended files, secrets, configs, bind-mounted files), each named
-// relative to it, with every profile's services loaded. Nothing outside
+// relative to it, with every profile's services loaded (or, when that
+// fails, those of the running services' profiles). Nothing outside
 // the directory is read, a link out of it included, and the process
 // environment is not used.
 func projectFiles(args []string, w io.Writer) error {
 	fl := flag.NewFlagSet("project-files", flag.ContinueOnError)
 	fl.SetOutput(io.Discard)
 	dir := fl.String("dir", "", "the project's working directory (absolute)")
-	var envFiles listFlag
+	var envFiles, services listFlag
 	fl.Var(&envFiles, "env-file", "an env file compose read (repeated)")
+	fl.Var(&services, "service", "a service that runs (repeated): its profile is read even when another's files are missing")
 	if err := fl.Parse(args); err != nil || *dir == "" || fl.NArg() == 0 {
-		return errors.New("usage: project-files --dir DIR [--env-file FILE]... FILE...")
+		return errors.New("usage: " + projectFilesUsage)
 	}
 	if !filepath.IsAbs(*dir) {
 		return fmt.Errorf("--dir %s: give the project's absolute path (a project run elsewhere, in WSL or a VM, is read there)", *dir)
@@ -139,7 +141,7 @@ func projectFiles(args []string, w io.Writer) error {
 		return errors.New(meshdock.ErrorMessage(err))
 	}
 	defer root.Close()
-	src := compose.Source{Dir: real, Root: root, Profiles: []string{"*"}}
+	src := compose.Source{Dir: real, Root: root}
 	for _, l := range []struct {
 		from []string
 		to   *[]string
@@ -152,7 +154,7 @@ func projectFiles(args []string, w io.Writer) error {
 			*l.to = append(*l.to, rel)
 		}
 	}
-	_, snap, err := compose.Snapshot(context.Background(), src)
+	_, snap, err := compose.LoadRunning(context.Background(), src, services, compose.Snapshot)
 	if err != nil {
 		return errors.New(meshdock.ErrorMessage(err))
 	}
@@ -185,6 +187,8 @@ func projectFiles(args []string, w io.Writer) error {
 	_, err = w.Write(append(data, '\n'))
 	return err
 }
+
+const projectFilesUsage = "project-files --dir DIR [--env-file FILE]... [--service NAME]... [--] FILE..."
 
 // file is one file of a project, as the backend's import takes it.
 type file struct {

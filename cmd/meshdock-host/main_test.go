@@ -107,6 +107,13 @@ func TestProjectFilesAsAFolderImport(t *testing.T) {
 	os.MkdirAll(filepath.Join(home, "proj"), 0o755)
 	os.WriteFile(filepath.Join(home, "proj", "compose.yaml"), []byte("services: {}\n"), 0o644)
 	t.Setenv("HOME", home)
+	// A service of a profile nobody started names a file that is not
+	// there, as docker compose allows: read with the running services'.
+	write("unstarted.yaml", "services:\n  web:\n    image: nginx\n  debug:\n    image: busybox\n    profiles: [debug]\n    env_file: gone.env\n")
+	out.Reset()
+	if code := run([]string{"project-files", "--dir", proj, "--service", "web", "--", "unstarted.yaml"}, &out, &errOut); code != 0 {
+		t.Errorf("a missing file of an unstarted profile: exit %d: %s", code, errOut.String())
+	}
 	write("escape.yaml", "services:\n  x:\n    image: x\n    env_file: link.txt\n")
 	write("escape2.yaml", "services:\n  x:\n    image: x\n    env_file: ../outside.txt\n")
 	os.WriteFile(filepath.Join(proj, "big.yaml"), bytes.Repeat([]byte("#"), 5<<20), 0o644)
@@ -134,6 +141,7 @@ func TestProjectFilesAsAFolderImport(t *testing.T) {
 		{[]string{"--dir", filepath.Dir(home), "home/proj/compose.yaml"}, "your home"},
 		{[]string{"compose.yaml"}, "usage"},
 		{[]string{"--dir", proj}, "usage"},
+		{[]string{"--dir", proj, "--service", "debug", "unstarted.yaml"}, "gone.env"},
 	} {
 		out.Reset()
 		errOut.Reset()

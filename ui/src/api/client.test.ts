@@ -155,7 +155,7 @@ describe('the host kubeconfig (Docker Desktop)', () => {
 });
 
 describe('a running project inside Docker Desktop', () => {
-  const project = { name: 'shop', workingDir: '/home/me/shop', configFiles: ['/home/me/shop/compose.yaml'], envFiles: ['/home/me/shop/.env'], state: 'running', services: [] };
+  const project = { name: 'shop', workingDir: '/home/me/shop', configFiles: ['/home/me/shop/compose.yaml'], envFiles: ['/home/me/shop/.env'], state: 'running', services: [{ name: 'web', image: 'nginx', containers: [] }] };
   const setup = (host: (cmd: string, args: string[]) => Promise<string>) => {
     const seen: { url: string; data: unknown }[] = [];
     const service: DesktopService = { request: async (cfg) => { seen.push(cfg); return { id: 'a', name: 'shop', warnings: [] }; } };
@@ -169,7 +169,7 @@ describe('a running project inside Docker Desktop', () => {
       return JSON.stringify({ files: [{ name: 'compose.yaml', content: 'services: {}' }, { name: '.env', content: 'A=1' }], composeFiles: ['compose.yaml'], envFiles: ['.env'] });
     });
     await c.importProject(project);
-    expect(ran).toEqual([['meshdock-host', 'project-files', '--dir', '/home/me/shop', '--env-file', '/home/me/shop/.env', '--', '/home/me/shop/compose.yaml']]);
+    expect(ran).toEqual([['meshdock-host', 'project-files', '--dir', '/home/me/shop', '--env-file', '/home/me/shop/.env', '--service', 'web', '--', '/home/me/shop/compose.yaml']]);
     expect(seen[0]).toMatchObject({ url: '/api/v1/apps', data: { project: 'shop', files: [{ name: 'compose.yaml' }, { name: '.env' }], composeFiles: ['compose.yaml'], envFiles: ['.env'] } });
   });
 

@@ -40,6 +40,7 @@ export class ApiClient {
     if (!this.host || !p.workingDir || !p.configFiles?.length) return this.importApp({ project: p.name });
     const args = ['project-files', '--dir', p.workingDir];
     for (const e of p.envFiles ?? []) args.push('--env-file', e);
+    for (const svc of p.services) args.push('--service', svc.name);
     // The names come from the project's labels: after --, never flags.
     args.push('--', ...p.configFiles);
     let read: { files: FileUpload[]; composeFiles?: string[]; envFiles?: string[] };

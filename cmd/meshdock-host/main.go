@@ -6,7 +6,7 @@
 // its labels say they are, as a folder import would.
 //
 //	meshdock-host kubeconfig
-//	meshdock-host project-files --dir DIR [--env-file FILE]... [--service NAME]... [--] FILE...
+//	meshdock-host project-files --dir DIR [--env-file FILE]... [--service NAME]... [--] FILE [FILE]
 //	meshdock-host --version
 package main
 
@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,7 +187,7 @@ func projectFiles(args []string, w io.Writer) error {
 	return err
 }
 
-const projectFilesUsage = "project-files --dir DIR [--env-file FILE]... [--service NAME]... [--] FILE..."
+const projectFilesUsage = "project-files --dir DIR [--env-file FILE]... [--service NAME]... [--] FILE [FILE]"
 
 // file is one file of a project, as the backend's import takes it.
 type file struct {
@@ -221,11 +220,3 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
-func unwrap(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}

@@ -2,6 +2,7 @@ package kubetest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -60,15 +61,25 @@ func MeshLock(tb testing.TB) {
 // skips when either is missing.
 func ChartDirs(tb testing.TB, root string) []string {
 	tb.Helper()
+	dirs, missing := FindChartDirs(root)
+	if missing != "" {
+		tb.Skip(missing)
+	}
+	return dirs
+}
+
+// FindChartDirs is ChartDirs for a test that goes on without the meshes:
+// the folders, or what is missing.
+func FindChartDirs(root string) ([]string, string) {
 	shared := filepath.Join(root, "..", "shared", "charts")
 	istio := os.Getenv("MESHDOCK_ISTIO_CHARTS")
 	if _, err := os.Stat(shared); err != nil {
-		tb.Skipf("needs the mesh charts beside the repository: %v", err)
+		return nil, fmt.Sprintf("needs the mesh charts beside the repository: %v", err)
 	}
 	if istio == "" {
-		tb.Skip(`needs Istio's charts: MESHDOCK_ISTIO_CHARTS is set by eval "$(scripts/testenv env)"`)
+		return nil, `needs Istio's charts: MESHDOCK_ISTIO_CHARTS is set by eval "$(scripts/testenv env)"`
 	}
-	return []string{shared, istio}
+	return []string{shared, istio}, ""
 }
 
 var webhookKinds = []schema.GroupVersionResource{

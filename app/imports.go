@@ -169,6 +169,8 @@ func (s *Service) projectSource(ctx context.Context, req ImportRequest) (compose
 		why = "they could not be read where it runs, which said " + meshdock.Quote(req.Unread, 500)
 	case !req.AllowDir:
 		why = "this server does not read its disk"
+	case proj.Disputed:
+		why = "its containers name different folders or files, so which are its own cannot be told"
 	case len(proj.ConfigFiles) == 0 || proj.WorkingDir == "":
 		why = "its containers do not record the compose files"
 	default:

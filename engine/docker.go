@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -107,10 +108,17 @@ func groupProjects(list []container.Summary) []Project {
 		}
 		// Every container of a project carries the project's labels; the
 		// first non-empty one wins (one-offs may come from other files).
-		if p.WorkingDir == "" {
-			p.WorkingDir = c.Labels[labelWorkingDir]
+		// Two of its services' containers that disagree are disputed: any
+		// container can carry a project's name, and which one is the
+		// project's cannot be told.
+		oneOff := strings.EqualFold(c.Labels[labelOneOff], "true")
+		if wd := c.Labels[labelWorkingDir]; p.WorkingDir == "" {
+			p.WorkingDir = wd
 			p.ConfigFiles = splitList(c.Labels[labelConfigFiles])
 			p.EnvFiles = splitList(c.Labels[labelEnvFiles])
+		} else if !oneOff && wd != "" && (wd != p.WorkingDir || !slices.Equal(splitList(c.Labels[labelConfigFiles]), p.ConfigFiles) ||
+			!slices.Equal(splitList(c.Labels[labelEnvFiles]), p.EnvFiles)) {
+			p.Disputed = true
 		}
 		svc := c.Labels[labelService]
 		i := sort.Search(len(p.Services), func(i int) bool { return p.Services[i].Name >= svc })
@@ -126,7 +134,7 @@ func groupProjects(list []container.Summary) []Project {
 		}
 		p.Services[i].Containers = append(p.Services[i].Containers, Container{
 			ID: c.ID, Name: name0, Number: num, State: string(c.State), Status: c.Status,
-			Image: c.Image, OneOff: strings.EqualFold(c.Labels[labelOneOff], "true"),
+			Image: c.Image, OneOff: oneOff,
 		})
 	}
 	projects := make([]Project, 0, len(byName))
@@ -149,6 +157,9 @@ func groupProjects(list []container.Summary) []Project {
 					running++
 				}
 			}
+		}
+		if p.Disputed {
+			p.WorkingDir, p.ConfigFiles, p.EnvFiles = "", nil, nil
 		}
 		switch {
 		case running == total:

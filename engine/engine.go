@@ -58,10 +58,13 @@ type Project struct {
 	// WorkingDir and ConfigFiles are where `docker compose` ran and which
 	// files it read, as recorded in the labels; EnvFiles likewise when the
 	// compose version records them.
-	WorkingDir  string    `json:"workingDir,omitempty"`
-	ConfigFiles []string  `json:"configFiles,omitempty"`
-	EnvFiles    []string  `json:"envFiles,omitempty"`
-	Services    []Service `json:"services"`
+	WorkingDir  string   `json:"workingDir,omitempty"`
+	ConfigFiles []string `json:"configFiles,omitempty"`
+	EnvFiles    []string `json:"envFiles,omitempty"`
+	// Disputed says its containers name different folders or files: one
+	// not of the project may carry its name, so none are named above.
+	Disputed bool      `json:"disputed,omitempty"`
+	Services []Service `json:"services"`
 	// State summarises the containers: "running", "exited", or
 	// "partial" when some run and some do not.
 	State string `json:"state"`

@@ -12,7 +12,7 @@ export interface AppView {
 }
 export interface FileUpload { name: string; content: string }
 export interface ImportRequest { name?: string; files?: FileUpload[]; project?: string; unread?: string; composeFiles?: string[]; envFiles?: string[] }
-export interface ComposeProject { name: string; workingDir?: string; configFiles?: string[]; envFiles?: string[]; state: string; services: { name: string; image: string; containers: { name: string; state: string }[] }[] }
+export interface ComposeProject { name: string; workingDir?: string; configFiles?: string[]; envFiles?: string[]; disputed?: boolean; state: string; services: { name: string; image: string; containers: { name: string; state: string }[] }[] }
 export interface ClusterInfo { context: string; current?: boolean; reachable: boolean; reason?: string; version?: string; kind?: string; server?: string }
 export interface MeshStatus { name: string; installed: boolean; version?: string; healthy: boolean; message?: string }
 export interface Operation { id: string; kind: string; state: string; error?: string }

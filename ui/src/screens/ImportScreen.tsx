@@ -221,6 +221,11 @@ function Running({ onImported }: { onImported: (app: AppView) => void }) {
         <Card key={p.name} variant="outlined">
           <CardContent>
             <Typography variant="h3" sx={{ fontSize: 18 }}>{p.name} <Chip size="small" label={p.state} /></Typography>
+            {p.disputed && (
+              <Typography variant="body2" color="text.secondary">
+                Its containers name different folders or files, so its own cannot be told: it is rebuilt from its containers.
+              </Typography>
+            )}
             {p.workingDir && (
               <Typography variant="body2" color="text.secondary" sx={{ overflowWrap: 'anywhere' }}>
                 From {p.workingDir}{p.configFiles?.length ? `: ${p.configFiles.map((f) => f.startsWith(p.workingDir + '/') || f.startsWith(p.workingDir + '\\') ? f.slice(p.workingDir!.length + 1) : f).join(', ')}` : ''}

@@ -326,6 +326,104 @@ func (w world) kumaAllows(c connection) bool {
 // from outside) against the generated objects: allowed exactly when a
 // path of the compose file names it.
 func TestAuthorizeAllowsExactlyThePaths(t *testing.T) {
+	eachEnforced(t, func(t *testing.T, res *convert.Result, mesh string, w world) {
+		objs, peers := w.objs, w.peers
+		if len(peers) != len(res.Graph.Nodes) {
+			t.Fatalf("%d workloads found for %d services", len(peers), len(res.Graph.Nodes))
+		}
+		accounts := map[string]bool{}
+		for _, p := range peers {
+			if p.account == "default" || accounts[p.account] {
+				t.Errorf("%s: ServiceAccount %s is not its own", p.workload, p.account)
+			}
+			accounts[p.account] = true
+		}
+		// Kubelet probes: the converter makes compose healthchecks
+		// exec probes, which run in the container and cross no
+		// rule; NetworkPolicies never apply to the node's traffic,
+		// and under ambient the probes' source address is allowed.
+		probes := 0
+		for _, o := range objs {
+			forContainers(o, func(c map[string]any) {
+				for _, k := range []string{"livenessProbe", "readinessProbe", "startupProbe"} {
+					if pr, ok := c[k].(map[string]any); ok {
+						probes++
+						if pr["exec"] == nil {
+							t.Errorf("%s: %s %v is not exec: check that the rules let it through", o.GetName(), k, pr)
+						}
+					}
+				}
+			})
+		}
+		if res.Project == "shop" && probes == 0 {
+			t.Error("no probes found in the example app")
+		}
+		var nps []any
+		for _, o := range w.of("NetworkPolicy") {
+			nps = append(nps, o.Object)
+		}
+		if mesh == IstioAmbient && !strings.Contains(fmt.Sprint(nps), ambientProbeSource) {
+			t.Errorf("ambient: the probes' source %s is not allowed", ambientProbeSource)
+		}
+		// The depends_on waits connect to their dependency (nc -z
+		// HOST PORT): those connections are the app's too.
+		for _, c := range waitConnections(t, objs, res.Graph) {
+			if !w.networkPolicyAllows(c) {
+				t.Errorf("NetworkPolicies refuse the depends_on wait %s", c)
+			}
+		}
+		allowed, refused := 0, 0
+		for _, c := range connections(res.Graph) {
+			want := wanted(res.Graph, c, exact)
+			if got := w.networkPolicyAllows(c); got != want {
+				t.Errorf("NetworkPolicies: %s allowed %v, want %v", c, got, want)
+			}
+			if want {
+				allowed++
+			} else {
+				refused++
+			}
+			want = wanted(res.Graph, c, published)
+			var got bool
+			switch mesh {
+			case None:
+				continue
+			case Istio, IstioAmbient:
+				got = w.istioAllows(c)
+			case Linkerd:
+				got = w.linkerdAllows(c)
+				if !got && want {
+					t.Errorf("linkerd: %s refused", c)
+				}
+				if got && !want && !w.everyPort(c) {
+					t.Errorf("linkerd: %s allowed", c)
+				}
+				continue
+			case Consul, Kuma:
+				if c.from == "" {
+					continue // no identity outside the mesh
+				}
+				if got = map[string]func(connection) bool{Consul: w.consulAllows, Kuma: w.kumaAllows}[mesh](c); got != wanted(res.Graph, c, byService) {
+					t.Errorf("%s: %s allowed %v, want %v", mesh, c, got, !got)
+				}
+				continue
+			}
+			if got != want {
+				t.Errorf("%s: %s allowed %v, want %v", mesh, c, got, want)
+			}
+		}
+		if allowed == 0 || refused == 0 {
+			t.Fatalf("%d allowed and %d refused connections: the check checks nothing", allowed, refused)
+		}
+		if len(w.auth.Rules) == 0 {
+			t.Error("no rules listed")
+		}
+	})
+}
+
+// eachEnforced runs f, for each test app and each mesh, on the world the
+// app's objects make under authz enforce.
+func eachEnforced(t *testing.T, f func(t *testing.T, res *convert.Result, mesh string, w world)) {
 	for _, dir := range authzApps {
 		res := convertApp(t, dir)
 		for _, mesh := range Names() {
@@ -336,97 +434,7 @@ func TestAuthorizeAllowsExactlyThePaths(t *testing.T) {
 					t.Fatal(err)
 				}
 				peers, _ := peersOf(objs, res.Graph)
-				w := world{ns: "app", peers: peers, objs: objs, auth: a}
-				if len(peers) != len(res.Graph.Nodes) {
-					t.Fatalf("%d workloads found for %d services", len(peers), len(res.Graph.Nodes))
-				}
-				accounts := map[string]bool{}
-				for _, p := range peers {
-					if p.account == "default" || accounts[p.account] {
-						t.Errorf("%s: ServiceAccount %s is not its own", p.workload, p.account)
-					}
-					accounts[p.account] = true
-				}
-				// Kubelet probes: the converter makes compose healthchecks
-				// exec probes, which run in the container and cross no
-				// rule; NetworkPolicies never apply to the node's traffic,
-				// and under ambient the probes' source address is allowed.
-				probes := 0
-				for _, o := range objs {
-					forContainers(o, func(c map[string]any) {
-						for _, k := range []string{"livenessProbe", "readinessProbe", "startupProbe"} {
-							if pr, ok := c[k].(map[string]any); ok {
-								probes++
-								if pr["exec"] == nil {
-									t.Errorf("%s: %s %v is not exec: check that the rules let it through", o.GetName(), k, pr)
-								}
-							}
-						}
-					})
-				}
-				if res.Project == "shop" && probes == 0 {
-					t.Error("no probes found in the example app")
-				}
-				var nps []any
-				for _, o := range w.of("NetworkPolicy") {
-					nps = append(nps, o.Object)
-				}
-				if mesh == IstioAmbient && !strings.Contains(fmt.Sprint(nps), ambientProbeSource) {
-					t.Errorf("ambient: the probes' source %s is not allowed", ambientProbeSource)
-				}
-				// The depends_on waits connect to their dependency (nc -z
-				// HOST PORT): those connections are the app's too.
-				for _, c := range waitConnections(t, objs, res.Graph) {
-					if !w.networkPolicyAllows(c) {
-						t.Errorf("NetworkPolicies refuse the depends_on wait %s", c)
-					}
-				}
-				allowed, refused := 0, 0
-				for _, c := range connections(res.Graph) {
-					want := wanted(res.Graph, c, exact)
-					if got := w.networkPolicyAllows(c); got != want {
-						t.Errorf("NetworkPolicies: %s allowed %v, want %v", c, got, want)
-					}
-					if want {
-						allowed++
-					} else {
-						refused++
-					}
-					want = wanted(res.Graph, c, published)
-					var got bool
-					switch mesh {
-					case None:
-						continue
-					case Istio, IstioAmbient:
-						got = w.istioAllows(c)
-					case Linkerd:
-						got = w.linkerdAllows(c)
-						if !got && want {
-							t.Errorf("linkerd: %s refused", c)
-						}
-						if got && !want && !w.everyPort(c) {
-							t.Errorf("linkerd: %s allowed", c)
-						}
-						continue
-					case Consul, Kuma:
-						if c.from == "" {
-							continue // no identity outside the mesh
-						}
-						if got = map[string]func(connection) bool{Consul: w.consulAllows, Kuma: w.kumaAllows}[mesh](c); got != wanted(res.Graph, c, byService) {
-							t.Errorf("%s: %s allowed %v, want %v", mesh, c, got, !got)
-						}
-						continue
-					}
-					if got != want {
-						t.Errorf("%s: %s allowed %v, want %v", mesh, c, got, want)
-					}
-				}
-				if allowed == 0 || refused == 0 {
-					t.Fatalf("%d allowed and %d refused connections: the check checks nothing", allowed, refused)
-				}
-				if len(a.Rules) == 0 {
-					t.Error("no rules listed")
-				}
+				f(t, res, mesh, world{ns: "app", peers: peers, objs: objs, auth: a})
 			})
 		}
 	}

@@ -65,38 +65,47 @@ func requireDocker(t *testing.T) {
 	}
 }
 
-func dockerCompose(ctx context.Context, t *testing.T, dir string, args ...string) {
+// runProject starts a compose project of these files, built from the
+// test image, in a folder of its own, and takes it down at the end (and
+// first, what an interrupted run may have left). It returns the folder.
+func runProject(ctx context.Context, t *testing.T, name string, files map[string]string) string {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, "docker", append([]string{"compose", "-p", project}, args...)...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("docker compose %s: %v\n%s", strings.Join(args, " "), err, out)
+	if err := testimage.Build(ctx, testimage.Tag); err != nil {
+		t.Fatal(err)
 	}
+	dir := t.TempDir()
+	for n, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compose := func(ctx context.Context, args ...string) error {
+		cmd := exec.CommandContext(ctx, "docker", append([]string{"compose", "-p", name}, args...)...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("docker compose %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	down := func() {
+		if err := compose(context.Background(), "down", "--volumes", "--remove-orphans", "--timeout", "5"); err != nil {
+			t.Error(err)
+		}
+	}
+	down()
+	t.Cleanup(down)
+	if err := compose(ctx, "up", "--detach", "--wait", "--wait-timeout", "60"); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func TestComposeProjectLabels(t *testing.T) {
 	requireDocker(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	if err := testimage.Build(ctx, testimage.Tag); err != nil {
-		t.Fatal(err)
-	}
-
-	dir := t.TempDir()
+	dir := runProject(ctx, t, project, map[string]string{"compose.yaml": composeFile})
 	file := filepath.Join(dir, "compose.yaml")
-	if err := os.WriteFile(file, []byte(composeFile), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	down := func() {
-		cmd := exec.Command("docker", "compose", "-p", project, "down", "--volumes", "--remove-orphans", "--timeout", "5")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("docker compose down: %v\n%s", err, out)
-		}
-	}
-	down() // what an interrupted run may have left
-	t.Cleanup(down)
-	dockerCompose(ctx, t, dir, "up", "--detach", "--wait", "--wait-timeout", "60")
 
 	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {

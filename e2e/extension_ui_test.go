@@ -170,28 +170,7 @@ func TestExtensionInTheBrowser(t *testing.T) {
 
 	// A compose project running in Docker, its files in a folder of this
 	// machine that the container cannot see.
-	if err := testimage.Build(ctx, testimage.Tag); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for n, content := range extProjectFiles {
-		if err := os.WriteFile(filepath.Join(dir, n), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	compose := func(args ...string) error {
-		cmd := exec.CommandContext(ctx, "docker", append([]string{"compose", "-p", extProject}, args...)...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("docker compose %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return nil
-	}
-	_ = compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
-	if err := compose("up", "--detach", "--wait", "--wait-timeout", "60"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = compose("down", "--volumes", "--remove-orphans", "--timeout", "5") })
+	runProject(ctx, t, extProject, extProjectFiles)
 
 	// The host's kubeconfig: a context on this machine's loopback, which
 	// the container reaches as host.docker.internal, here its own

@@ -17,7 +17,6 @@ import (
 
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/app"
-	"github.com/meshdock/meshdock/e2e/testimage"
 	"github.com/meshdock/meshdock/kube/kubetest"
 	"github.com/meshdock/meshdock/meshes"
 )
@@ -84,26 +83,7 @@ func TestUIInTheBrowser(t *testing.T) {
 	})
 
 	// A compose project running in Docker.
-	if err := testimage.Build(ctx, testimage.Tag); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(composeFile), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	compose := func(args ...string) error {
-		cmd := exec.CommandContext(ctx, "docker", append([]string{"compose", "-p", uiProject}, args...)...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("docker compose %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return nil
-	}
-	_ = compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
-	if err := compose("up", "--detach", "--wait", "--wait-timeout", "60"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = compose("down", "--volumes", "--remove-orphans", "--timeout", "5") })
+	runProject(ctx, t, uiProject, map[string]string{"compose.yaml": composeFile})
 
 	// The server, with the UI built in.
 	bin := filepath.Join(t.TempDir(), "meshdock")

@@ -162,36 +162,21 @@ func (db *DB) App(ctx context.Context, id string) (*App, error) {
 
 // Apps lists every app, oldest first.
 func (db *DB) Apps(ctx context.Context) ([]AppSummary, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, name, origin, services, warnings, created_at, updated_at
-		FROM apps ORDER BY created_at, id`)
-	if err != nil {
-		return nil, fmt.Errorf("list apps: %w", err)
-	}
-	defer rows.Close()
-	apps := []AppSummary{}
-	for rows.Next() {
+	return list(ctx, db, "apps", func(r rowScanner) (AppSummary, error) {
 		var a AppSummary
 		var origin, created, updated string
-		if err := rows.Scan(&a.ID, &a.Name, &origin, &a.Services, &a.Warnings, &created, &updated); err != nil {
-			return nil, fmt.Errorf("list apps: %w", err)
+		if err := r.Scan(&a.ID, &a.Name, &origin, &a.Services, &a.Warnings, &created, &updated); err != nil {
+			return a, err
 		}
 		a.Origin = Origin(origin)
 		a.CreatedAt, a.UpdatedAt = parseTime(created), parseTime(updated)
-		apps = append(apps, a)
-	}
-	return apps, rows.Err()
+		return a, nil
+	}, `SELECT id, name, origin, services, warnings, created_at, updated_at FROM apps ORDER BY created_at, id`)
 }
 
 // DeleteApp removes the app with the given ID, its files with it.
 func (db *DB) DeleteApp(ctx context.Context, id string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM apps WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("delete app %s: %w", quoteID(id), err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return meshdock.Errorf(meshdock.ENOTFOUND, "no app with id %s", quoteID(id))
-	}
-	return nil
+	return db.deleteOne(ctx, `DELETE FROM apps WHERE id = ?`, id, "app", "no app with id")
 }
 
 // nonNil makes an empty list encode as [] rather than null.

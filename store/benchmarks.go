@@ -118,32 +118,12 @@ func (db *DB) Benchmarks(ctx context.Context, limit int) ([]*meshdock.Benchmark,
 	if limit <= 0 || limit > MaxBenchmarks {
 		limit = MaxBenchmarks
 	}
-	rows, err := db.r.QueryContext(ctx, benchmarkSelect+` ORDER BY created_at DESC, id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list benchmarks: %w", err)
-	}
-	defer rows.Close()
-	out := []*meshdock.Benchmark{}
-	for rows.Next() {
-		b, err := scanBenchmark(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return list(ctx, db, "benchmarks", scanBenchmark, benchmarkSelect+` ORDER BY created_at DESC, id DESC LIMIT ?`, limit)
 }
 
 // DeleteBenchmark removes a load test and its result.
 func (db *DB) DeleteBenchmark(ctx context.Context, id string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM benchmarks WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("delete benchmark %s: %w", quoteID(id), err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return meshdock.Errorf(meshdock.ENOTFOUND, "no benchmark with id %s", quoteID(id))
-	}
-	return nil
+	return db.deleteOne(ctx, `DELETE FROM benchmarks WHERE id = ?`, id, "benchmark", "no benchmark with id")
 }
 
 // SaveProfile stores a test profile under its name, replacing one of the
@@ -209,30 +189,10 @@ func scanProfile(r rowScanner) (*meshdock.BenchProfile, error) {
 
 // Profiles lists the test profiles by name.
 func (db *DB) Profiles(ctx context.Context) ([]*meshdock.BenchProfile, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT name, spec, created_at, updated_at FROM bench_profiles ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("list profiles: %w", err)
-	}
-	defer rows.Close()
-	out := []*meshdock.BenchProfile{}
-	for rows.Next() {
-		p, err := scanProfile(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return list(ctx, db, "profiles", scanProfile, `SELECT name, spec, created_at, updated_at FROM bench_profiles ORDER BY name`)
 }
 
 // DeleteProfile removes a test profile.
 func (db *DB) DeleteProfile(ctx context.Context, name string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM bench_profiles WHERE name = ?`, name)
-	if err != nil {
-		return fmt.Errorf("delete profile %s: %w", quoteID(name), err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return meshdock.Errorf(meshdock.ENOTFOUND, "no test profile named %s", quoteID(name))
-	}
-	return nil
+	return db.deleteOne(ctx, `DELETE FROM bench_profiles WHERE name = ?`, name, "profile", "no test profile named")
 }

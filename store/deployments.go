@@ -129,31 +129,11 @@ func (db *DB) DeploymentAt(ctx context.Context, kubeContext, namespace string) (
 
 // Deployments lists the deployments of an app, oldest first.
 func (db *DB) Deployments(ctx context.Context, appID string) ([]*meshdock.Deployment, error) {
-	rows, err := db.r.QueryContext(ctx, deploymentSelect+` WHERE app_id = ? ORDER BY created_at, id`, appID)
-	if err != nil {
-		return nil, fmt.Errorf("list deployments: %w", err)
-	}
-	defer rows.Close()
-	out := []*meshdock.Deployment{}
-	for rows.Next() {
-		d, err := scanDeployment(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list deployments: %w", err)
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return list(ctx, db, "deployments", scanDeployment, deploymentSelect+` WHERE app_id = ? ORDER BY created_at, id`, appID)
 }
 
 // DeleteDeployment forgets a deployment (its objects are the cluster's
 // business: delete them first).
 func (db *DB) DeleteDeployment(ctx context.Context, id string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM deployments WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("delete deployment %s: %w", quoteID(id), err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return meshdock.Errorf(meshdock.ENOTFOUND, "no deployment with id %s", quoteID(id))
-	}
-	return nil
+	return db.deleteOne(ctx, `DELETE FROM deployments WHERE id = ?`, id, "deployment", "no deployment with id")
 }

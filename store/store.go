@@ -19,8 +19,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/meshdock/meshdock"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/meshdock/meshdock"
 )
 
 //go:embed migrations/*.sql
@@ -202,6 +203,38 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // timeFormat sorts lexically in time order, which the listings rely on.
 const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// list runs a query and reads each of its rows with scan; what names the
+// rows in errors.
+func list[T any](ctx context.Context, db *DB, what string, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", what, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// deleteOne deletes the row a query names by its key: what names it in
+// errors, notFound begins the error when there is none.
+func (db *DB) deleteOne(ctx context.Context, query, key, what, notFound string) error {
+	res, err := db.w.ExecContext(ctx, query, key)
+	if err != nil {
+		return fmt.Errorf("delete %s %s: %w", what, quoteID(key), err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return meshdock.Errorf(meshdock.ENOTFOUND, "%s %s", notFound, quoteID(key))
+	}
+	return nil
+}
 
 func now() string { return time.Now().UTC().Format(timeFormat) }
 

@@ -94,12 +94,9 @@ func (h *handlers) deleteApp(c echo.Context) error {
 // manifests answers the app's objects: a YAML bundle to download
 // (?format=yaml, the default) or a JSON v1/List (?format=json).
 func (h *handlers) manifests(c echo.Context) error {
-	format, err := queryParam(c, "format")
+	format, err := choiceParam(c, "format", "yaml", "json")
 	if err != nil {
 		return err
-	}
-	if format != "" && format != "yaml" && format != "json" {
-		return meshdock.Errorf(meshdock.EINVALID, "format %s: use yaml or json", quoteName(format))
 	}
 	app, err := h.store.App(c.Request().Context(), c.Param("id"))
 	if err != nil {
@@ -165,8 +162,7 @@ func (h *handlers) paths(c echo.Context) error {
 // reads every answer as text (Docker Desktop's extension client).
 func (h *handlers) export(c echo.Context) error {
 	var opt app.ExportOptions
-	var archive, encoding string
-	for name, v := range map[string]*string{"format": &opt.Format, "mesh": &opt.Mesh, "authz": &opt.Authz, "archive": &archive, "encoding": &encoding} {
+	for name, v := range map[string]*string{"format": &opt.Format, "mesh": &opt.Mesh, "authz": &opt.Authz} {
 		s, err := queryParam(c, name)
 		if err != nil {
 			return err
@@ -176,11 +172,13 @@ func (h *handlers) export(c echo.Context) error {
 	if opt.Format == "" {
 		opt.Format = app.ExportKustomize
 	}
-	if archive != "" && archive != "tar" && archive != "zip" {
-		return meshdock.Errorf(meshdock.EINVALID, "archive %s: use tar or zip", quoteName(archive))
+	archive, err := choiceParam(c, "archive", "tar", "zip")
+	if err != nil {
+		return err
 	}
-	if encoding != "" && encoding != "base64" {
-		return meshdock.Errorf(meshdock.EINVALID, "encoding %s: use base64, or none for the archive itself", quoteName(encoding))
+	encoding, err := choiceParam(c, "encoding", "base64")
+	if err != nil {
+		return err
 	}
 	if err := opt.Check(); err != nil {
 		return err

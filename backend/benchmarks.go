@@ -119,12 +119,9 @@ func (h *handlers) deleteBenchmark(c echo.Context) error {
 
 // benchmarkSMP answers a result as SMP: ?format=json (default) or yaml.
 func (h *handlers) benchmarkSMP(c echo.Context) error {
-	format, err := queryParam(c, "format")
+	format, err := choiceParam(c, "format", "json", "yaml")
 	if err != nil {
 		return err
-	}
-	if format != "" && format != "json" && format != "yaml" {
-		return meshdock.Errorf(meshdock.EINVALID, "format must be json or yaml, not %s", meshdock.Quote(format, 20))
 	}
 	r, err := h.BenchmarkResult(c.Request().Context(), c.Param("id"))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -157,6 +158,16 @@ func queryParam(c echo.Context, name string) (string, error) {
 		return "", nil
 	}
 	return vs[0], nil
+}
+
+// choiceParam reads a query parameter that is one of choices, or absent
+// ("").
+func choiceParam(c echo.Context, name string, choices ...string) (string, error) {
+	v, err := queryParam(c, name)
+	if err != nil || v == "" || slices.Contains(choices, v) {
+		return v, err
+	}
+	return "", meshdock.Errorf(meshdock.EINVALID, "%s %s: use %s, or leave it out", name, quoteName(v), strings.Join(choices, " or "))
 }
 
 // refuseEncodedBodies refuses a body with a Content-Encoding: the body is

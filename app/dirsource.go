@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/compose"
@@ -45,20 +43,4 @@ func (s *Service) snapshot(ctx context.Context, root *os.Root, real, dir string,
 		}
 	}
 	return p, out, nil
-}
-
-// rel returns p relative to dir with forward slashes, or "" when p is not
-// inside dir (or is empty).
-func rel(dir, p string) string {
-	if p == "" {
-		return ""
-	}
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(dir, p)
-	}
-	r, err := filepath.Rel(dir, p)
-	if err != nil || r == "." || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
-		return ""
-	}
-	return filepath.ToSlash(r)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/meshdock/meshdock"
 	"github.com/meshdock/meshdock/compose"
 	"github.com/meshdock/meshdock/convert"
+	"github.com/meshdock/meshdock/dirguard"
 	"github.com/meshdock/meshdock/engine"
 	"github.com/meshdock/meshdock/store"
 )
@@ -207,7 +208,7 @@ func (s *Service) projectFiles(ctx context.Context, proj *engine.Project, req Im
 		for _, f := range list.from {
 			// The labels name the files under the working directory as
 			// compose saw it, before its links are resolved.
-			r := rel(proj.WorkingDir, f)
+			r := dirguard.Rel(proj.WorkingDir, f)
 			if r == "" {
 				return nil, compose.Source{}, meshdock.Errorf(meshdock.EINVALID, "%s is outside the working directory %s", meshdock.QuotePath(f), meshdock.QuotePath(proj.WorkingDir))
 			}

@@ -206,3 +206,19 @@ func (g Guard) Open(dir string) (*os.Root, string, error) {
 	}
 	return root, real, nil
 }
+
+// Rel returns p (absolute, or relative to dir) relative to dir with
+// forward slashes, or "" when p is not inside dir (or is empty).
+func Rel(dir, p string) string {
+	if p == "" {
+		return ""
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	r, err := filepath.Rel(dir, p)
+	if err != nil || r == "." || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) || filepath.IsAbs(r) {
+		return ""
+	}
+	return filepath.ToSlash(r)
+}

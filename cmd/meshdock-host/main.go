@@ -198,21 +198,14 @@ type file struct {
 // inside names a file (absolute, or relative to dir) relative to dir with
 // forward slashes, as compose labels name them before links are resolved.
 func inside(dir, name string) (string, error) {
-	rel := name
-	if filepath.IsAbs(name) {
-		var err error
-		if rel, err = filepath.Rel(dir, name); err != nil {
-			return "", fmt.Errorf("%s is not inside the project directory", meshdock.QuotePath(name))
-		}
-	}
-	rel = filepath.Clean(rel)
 	if strings.HasPrefix(name, "-") {
 		return "", fmt.Errorf("%s: a file name may not start with -", meshdock.QuotePath(name))
 	}
-	if rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+	rel := dirguard.Rel(dir, name)
+	if rel == "" {
 		return "", fmt.Errorf("%s is not inside the project directory", meshdock.QuotePath(name))
 	}
-	return filepath.ToSlash(rel), nil
+	return rel, nil
 }
 
 // listFlag is a flag given several times.
